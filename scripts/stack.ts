@@ -1,0 +1,205 @@
+// The local Supabase stack without Docker.
+//   deno run -A scripts/stack.ts start [--profile dev|test] [--background] [--fake-provider]
+//   deno run -A scripts/stack.ts stop|status|reset [--profile dev|test]
+import { parseArgs } from "node:util";
+import { ANON_KEY, type Profile, ROOT, SERVICE_ROLE_KEY, type StackConfig, stackConfig } from "./stack/config.ts";
+import { buildAuth, startAuth } from "./stack/auth.ts";
+import { applyMigrations, bootstrapDatabase, resetDatabase } from "./stack/database.ts";
+import { DENO, startFunctions } from "./stack/functions.ts";
+import { gatewayHandler } from "./stack/gateway.ts";
+import { ensurePostgresInstalled, initCluster, postgresRunning, startPostgres, stopPostgres } from "./stack/postgres.ts";
+import { exists, httpOk, portInUse, run, spawnLogged, StackError, waitFor } from "./stack/proc.ts";
+
+const { values, positionals } = parseArgs({
+  args: Deno.args,
+  allowPositionals: true,
+  options: {
+    profile: { type: "string", default: "dev" },
+    background: { type: "boolean", default: false },
+    "fake-provider": { type: "boolean", default: false },
+  },
+});
+const command = positionals[0] ?? "start";
+const profile = values.profile as Profile;
+if (profile !== "dev" && profile !== "test") fail(`unknown profile ${profile} (dev or test)`);
+const cfg = stackConfig(profile);
+
+function fail(message: string): never {
+  console.error(`error: ${message}`);
+  Deno.exit(1);
+}
+
+async function runningPid(cfg: StackConfig): Promise<number | null> {
+  if (!(await exists(cfg.pidFile))) return null;
+  const pid = Number(await Deno.readTextFile(cfg.pidFile));
+  try {
+    Deno.kill(pid, "SIGCONT"); // signal 0 is not offered; SIGCONT is harmless to a running process
+    return pid;
+  } catch {
+    await Deno.remove(cfg.pidFile).catch(() => {});
+    return null;
+  }
+}
+
+function printStatus(cfg: StackConfig, authNote: string | null) {
+  console.log(`
+Local Supabase stack (${cfg.profile}) is running.
+
+         API URL: ${cfg.apiUrl}
+      Functions: ${cfg.apiUrl}/functions/v1/<name>   (api also at ${cfg.apiUrl}/api/v1)
+          DB URL: ${cfg.dbUrl}
+        Auth URL: ${cfg.apiUrl}/auth/v1${authNote ? `   (NOT RUNNING: ${authNote})` : ""}
+        anon key: ${ANON_KEY}
+service_role key: ${SERVICE_ROLE_KEY}
+            Logs: ${cfg.logDir}/
+`);
+}
+
+async function startInBackground() {
+  const pid = await runningPid(cfg);
+  if (pid) return console.log(`the ${profile} stack is already running (pid ${pid}); \`npm stop\` stops it`);
+  await Deno.mkdir(cfg.logDir, { recursive: true });
+  const log = `${cfg.logDir}/stack.log`;
+  await Deno.writeTextFile(log, "");
+  const args = ["run", "-A", `${ROOT}/scripts/stack.ts`, "start", "--profile", profile];
+  if (values["fake-provider"]) args.push("--fake-provider");
+  // setsid and a redirect to the log file: the stack outlives this command, its terminal and its pipes.
+  const quoted = [DENO, ...args].map((a) => `'${a}'`).join(" ");
+  await run("sh", ["-c", `setsid ${quoted} >>'${log}' 2>&1 </dev/null &`]);
+  const deadline = Date.now() + 600_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 300));
+    const text = await Deno.readTextFile(log);
+    if (text.includes("is running.")) return console.log(text.trim());
+    const err = text.split("\n").find((l) => l.startsWith("error:"));
+    if (err) fail(err.replace(/^error: /, "") + ` (log: ${log})`);
+  }
+  fail(`the stack did not come up in time; see ${log}`);
+}
+
+async function start() {
+  const pid = await runningPid(cfg);
+  if (pid && pid !== Deno.pid) return console.log(`the ${profile} stack is already running (pid ${pid}); \`npm stop\` stops it`);
+  if (await portInUse(cfg.ports.gateway)) throw new StackError(`port ${cfg.ports.gateway} (gateway) is already in use by another program`);
+  await Deno.mkdir(cfg.home, { recursive: true });
+  await Deno.writeTextFile(cfg.pidFile, String(Deno.pid));
+
+  const children: Deno.ChildProcess[] = [];
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    for (const c of children) {
+      try {
+        c.kill("SIGTERM");
+      } catch { /* already gone */ }
+    }
+    await Promise.allSettled(children.map((c) => c.status));
+    await stopPostgres(cfg).catch((e) => console.error(`error: stopping Postgres: ${e.message}`));
+    await Deno.remove(cfg.pidFile).catch(() => {});
+    Deno.exit(code);
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => stop(0));
+
+  try {
+    await ensurePostgresInstalled();
+    const fresh = await initCluster(cfg);
+    await startPostgres(cfg);
+    await bootstrapDatabase(cfg);
+
+    const build = await buildAuth();
+    let authNote: string | null = null;
+    if (build.ok) {
+      children.push(await startAuth(cfg, build));
+    } else {
+      authNote = build.reason;
+      console.error(`warning: the Auth server is not running: ${build.reason}`);
+    }
+
+    await applyMigrations(cfg);
+    if (fresh) console.log("created a new database cluster and applied the migrations");
+
+    const extraEnv: Record<string, string> = {};
+    if (values["fake-provider"]) {
+      const log = `${cfg.logDir}/fake-provider.log`;
+      if (await portInUse(cfg.ports.fakeProvider)) throw new StackError(`port ${cfg.ports.fakeProvider} (fake provider) is already in use`);
+      children.push(await spawnLogged(DENO, ["run", "-A", `${ROOT}/scripts/fake-provider.ts`], { PORT: String(cfg.ports.fakeProvider) }, log));
+      await waitFor("the fake provider", () => httpOk(`${cfg.fakeProviderUrl}/health`), 30_000, log);
+      extraEnv.OPENAI_BASE_URL = `${cfg.fakeProviderUrl}/v1`;
+      extraEnv.ANTHROPIC_BASE_URL = cfg.fakeProviderUrl;
+    }
+
+    const functions = await startFunctions(cfg, extraEnv);
+    children.push(...functions.map((f) => f.child));
+    for (const c of children) {
+      c.status.then((s) => {
+        if (!stopping) {
+          console.error(`error: a service exited (code ${s.code}); see the logs in ${cfg.logDir}/`);
+          stop(1);
+        }
+      });
+    }
+
+    Deno.serve({ hostname: "127.0.0.1", port: cfg.ports.gateway, onListen() {} }, gatewayHandler({
+      authUrl: build.ok ? cfg.authUrl : null,
+      authUnavailable: authNote ?? "",
+      functions: new Map(functions.map((f) => [f.name, f.port])),
+    }));
+    printStatus(cfg, authNote);
+    console.log("Ctrl-C (or `npm stop` from another terminal) stops everything.");
+  } catch (err) {
+    const msg = err instanceof StackError ? err.message : `${(err as Error).message} (logs: ${cfg.logDir}/)`;
+    console.error(`error: ${msg}`);
+    await stop(1);
+  }
+}
+
+async function stopCommand() {
+  const pid = await runningPid(cfg);
+  if (pid) {
+    Deno.kill(pid, "SIGTERM");
+    await waitFor("the stack to stop", async () => !(await runningPid(cfg)), 30_000, `${cfg.logDir}/stack.log`);
+    console.log(`stopped the ${profile} stack`);
+  } else if (await exists(`${cfg.pgData}/PG_VERSION`) && (await postgresRunning(cfg))) {
+    await stopPostgres(cfg); // left behind by a stack that was killed
+    console.log(`stopped the ${profile} Postgres`);
+  } else {
+    console.log(`the ${profile} stack is not running`);
+  }
+}
+
+async function status() {
+  const pid = await runningPid(cfg);
+  if (!pid) return console.log(`the ${profile} stack is not running`);
+  const health = await fetch(`${cfg.apiUrl}/api/v1/health`).then((r) => r.json()).catch(() => null);
+  printStatus(cfg, health?.data?.auth?.ok === false ? "see /api/v1/health" : null);
+}
+
+async function reset() {
+  if (!(await runningPid(cfg)) && !(await exists(`${cfg.pgData}/PG_VERSION`) && (await postgresRunning(cfg)))) {
+    fail(`the ${profile} stack is not running; start it first (npm start)`);
+  }
+  await resetDatabase(cfg);
+  console.log(`wiped the ${profile} database and applied the migrations again`);
+}
+
+try {
+  switch (command) {
+    case "start":
+      await (values.background ? startInBackground() : start());
+      break;
+    case "stop":
+      await stopCommand();
+      break;
+    case "status":
+      await status();
+      break;
+    case "reset":
+      await reset();
+      break;
+    default:
+      fail(`unknown command ${command} (start, stop, status, reset)`);
+  }
+} catch (err) {
+  fail(err instanceof StackError ? err.message : (err as Error).message);
+}

@@ -1,0 +1,45 @@
+// One place for every port, path and key of the local stack. Two profiles run
+// side by side: `dev` (npm start) and `test` (npm test), so tests never touch
+// development data.
+
+export type Profile = "dev" | "test";
+
+// The demo values `supabase start` prints, so a frontend configured for the CLI stack works unchanged.
+export const JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
+export const ANON_KEY =
+  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0";
+export const SERVICE_ROLE_KEY =
+  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
+
+// A fixed development key for provider-key encryption (AES-256-GCM, base64 of 32 bytes).
+// Production sets PROVIDER_KEY_ENCRYPTION_KEY as a function secret.
+export const LOCAL_ENCRYPTION_KEY = "bG9jYWwtZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzI=";
+
+export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+const PORTS = {
+  dev: { gateway: 54321, db: 54322, auth: 9999, functions: 54325, fakeProvider: 54329 },
+  test: { gateway: 54421, db: 54422, auth: 9998, functions: 54425, fakeProvider: 54429 },
+} as const;
+
+export function stackConfig(profile: Profile) {
+  const ports = PORTS[profile];
+  const home = `${ROOT}/.supabase-local/${profile}`;
+  const dbPassword = "postgres";
+  return {
+    profile,
+    ports,
+    home,
+    pgData: `${home}/pgdata`,
+    socketDir: `${home}/run`,
+    logDir: `${home}/logs`,
+    pidFile: `${home}/stack.pid`,
+    apiUrl: `http://127.0.0.1:${ports.gateway}`,
+    dbUrl: `postgresql://postgres:${dbPassword}@127.0.0.1:${ports.db}/postgres`,
+    dbPassword,
+    authUrl: `http://127.0.0.1:${ports.auth}`,
+    fakeProviderUrl: `http://127.0.0.1:${ports.fakeProvider}`,
+  };
+}
+
+export type StackConfig = ReturnType<typeof stackConfig>;

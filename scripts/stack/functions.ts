@@ -1,0 +1,70 @@
+// Deno serving each function in supabase/functions/<name>/index.ts on a port of its own,
+// with the environment Supabase gives functions.
+import type { StackConfig } from "./config.ts";
+import { ANON_KEY, JWT_SECRET, LOCAL_ENCRYPTION_KEY, ROOT, SERVICE_ROLE_KEY } from "./config.ts";
+import { exists, httpOk, portInUse, spawnLogged, StackError, waitFor } from "./proc.ts";
+
+const FUNCTIONS_DIR = `${ROOT}/supabase/functions`;
+export const DENO = `${ROOT}/node_modules/.bin/deno`;
+
+/** Function names: folders with an index.ts, `_shared` and other `_` folders excluded (Supabase's rule). */
+export async function functionNames(): Promise<string[]> {
+  const names = [];
+  for await (const e of Deno.readDir(FUNCTIONS_DIR)) {
+    if (e.isDirectory && !e.name.startsWith("_") && (await exists(`${FUNCTIONS_DIR}/${e.name}/index.ts`))) names.push(e.name);
+  }
+  return names.sort();
+}
+
+/** Reads supabase/functions/.env (KEY=value lines) the way the Supabase CLI does for `functions serve`. */
+async function dotenv(): Promise<Record<string, string>> {
+  const path = `${FUNCTIONS_DIR}/.env`;
+  if (!(await exists(path))) return {};
+  const vars: Record<string, string> = {};
+  for (const line of (await Deno.readTextFile(path)).split("\n")) {
+    const m = line.match(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/);
+    if (m) vars[m[1]] = m[2].replace(/^(['"])(.*)\1$/, "$2");
+  }
+  return vars;
+}
+
+export function functionEnv(cfg: StackConfig, extra: Record<string, string>): Record<string, string> {
+  return {
+    SUPABASE_URL: cfg.apiUrl,
+    SUPABASE_ANON_KEY: ANON_KEY,
+    SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY,
+    SUPABASE_DB_URL: cfg.dbUrl,
+    JWT_SECRET,
+    AUTH_URL: cfg.authUrl,
+    PROVIDER_KEY_ENCRYPTION_KEY: LOCAL_ENCRYPTION_KEY,
+    ...extra,
+  };
+}
+
+export interface RunningFunction {
+  name: string;
+  port: number;
+  child: Deno.ChildProcess;
+}
+
+export async function startFunctions(cfg: StackConfig, extraEnv: Record<string, string>): Promise<RunningFunction[]> {
+  const env = { ...functionEnv(cfg, extraEnv), ...(await dotenv()) };
+  const names = await functionNames();
+  const started: RunningFunction[] = [];
+  for (const [i, name] of names.entries()) {
+    const port = cfg.ports.functions + i;
+    if (await portInUse(port)) throw new StackError(`port ${port} (function ${name}) is already in use by another program`);
+    const log = `${cfg.logDir}/functions.log`;
+    const dir = `${FUNCTIONS_DIR}/${name}`;
+    const config = (await exists(`${dir}/deno.json`)) ? ["--config", `${dir}/deno.json`] : [];
+    const child = await spawnLogged(DENO, ["run", "--allow-all", "--no-prompt", ...config, `${dir}/index.ts`], {
+      ...env,
+      DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+      DENO_NO_UPDATE_CHECK: "1",
+    }, log);
+    started.push({ name, port, child });
+    // The first start downloads the function's npm packages into Deno's cache.
+    await waitFor(`function ${name}`, () => httpOk(`http://127.0.0.1:${port}/`), 120_000, log);
+  }
+  return started;
+}

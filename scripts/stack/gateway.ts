@@ -1,0 +1,74 @@
+// The small reverse proxy in front of the stack, with Supabase's routes:
+//   /auth/v1/*            -> the Auth server (an `apikey` header is required, as Supabase's gateway does)
+//   /functions/v1/<name>/* -> function <name>, which sees the path /<name>/*
+//   /api/v1/*             -> the `api` function (the existing client's base URL)
+//   /rest/v1/*            -> 501: PostgREST is not part of the local stack
+import { ANON_KEY, SERVICE_ROLE_KEY } from "./config.ts";
+
+export interface GatewayRoutes {
+  authUrl: string | null; // null when the Auth server is not running
+  authUnavailable: string; // why, when it is not
+  functions: Map<string, number>; // function name -> port
+}
+
+const API_KEYS = new Set([ANON_KEY, SERVICE_ROLE_KEY]);
+
+function envelope(status: number, message: string) {
+  return Response.json({ success: false, message, data: null, errors: null }, { status });
+}
+
+async function forward(req: Request, target: string, clientIp: string): Promise<Response> {
+  const headers = new Headers(req.headers);
+  headers.delete("host");
+  const forwardedFor = headers.get("x-forwarded-for");
+  headers.set("x-forwarded-for", forwardedFor ? `${forwardedFor}, ${clientIp}` : clientIp);
+  try {
+    const upstream = await fetch(target, {
+      method: req.method,
+      headers,
+      body: req.body,
+      redirect: "manual",
+      signal: req.signal,
+    });
+    return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: upstream.headers });
+  } catch (err) {
+    if (req.signal.aborted) return new Response(null, { status: 499 });
+    console.error(`gateway: upstream ${new URL(target).host} failed: ${(err as Error).message}`);
+    return envelope(502, "The upstream service did not answer.");
+  }
+}
+
+export function gatewayHandler(routes: GatewayRoutes) {
+  return (req: Request, info: Deno.ServeHandlerInfo): Response | Promise<Response> => {
+    const url = new URL(req.url);
+    const path = url.pathname;
+    const clientIp = (info.remoteAddr as Deno.NetAddr).hostname;
+
+    if (path === "/auth/v1" || path.startsWith("/auth/v1/")) {
+      const key = req.headers.get("apikey") ?? url.searchParams.get("apikey");
+      if (!key) return Response.json({ message: "No API key found in request", hint: "No `apikey` request header or url param was found." }, { status: 401 });
+      if (!API_KEYS.has(key)) return Response.json({ message: "Invalid API key", hint: "Double check your Supabase `anon` or `service_role` API key." }, { status: 401 });
+      if (!routes.authUrl) return envelope(503, `The Auth server is not running: ${routes.authUnavailable}`);
+      return forward(req, routes.authUrl + path.slice("/auth/v1".length) + url.search, clientIp);
+    }
+
+    const fn = path.match(/^\/functions\/v1\/([^/]+)(\/.*)?$/);
+    if (fn) {
+      const port = routes.functions.get(fn[1]);
+      if (!port) return envelope(404, `Function not found: ${fn[1]}`);
+      return forward(req, `http://127.0.0.1:${port}/${fn[1]}${fn[2] ?? ""}${url.search}`, clientIp);
+    }
+
+    if (path === "/api/v1" || path.startsWith("/api/v1/")) {
+      const port = routes.functions.get("api");
+      if (!port) return envelope(404, "Function not found: api");
+      return forward(req, `http://127.0.0.1:${port}${path}${url.search}`, clientIp);
+    }
+
+    if (path === "/rest/v1" || path.startsWith("/rest/v1/")) {
+      return envelope(501, "PostgREST (/rest/v1) is not part of the local stack; use /api/v1, or a hosted project or `supabase start` for direct table access.");
+    }
+
+    return envelope(404, `No route for ${path}`);
+  };
+}

@@ -1,0 +1,108 @@
+// Running commands for the stack scripts: quiet by default, one clear line on failure.
+
+export class StackError extends Error {}
+
+export const ROOT_BIN = new URL("../../.supabase-local/bin", import.meta.url).pathname;
+
+export const isRoot = Deno.uid() === 0;
+
+export interface RunOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Run as this OS user (used to run Postgres as a non-root user when we are root). */
+  user?: string;
+  /** Feed this text on stdin. */
+  stdin?: string;
+}
+
+function command(cmd: string, args: string[], opts: RunOptions) {
+  const [bin, argv] = opts.user && isRoot ? ["runuser", ["-u", opts.user, "--", cmd, ...args]] : [cmd, args];
+  return new Deno.Command(bin, {
+    args: argv,
+    env: opts.env,
+    cwd: opts.cwd,
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/** Runs a command to completion; returns its output, or throws with its last stderr line. */
+export async function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
+  const { code, stdout, stderr } = await output(cmd, args, opts);
+  if (code !== 0) {
+    const last = (stderr.trim() || stdout.trim()).split("\n").slice(-3).join(" | ");
+    throw new StackError(`${cmd} ${args[0] ?? ""} failed (exit ${code}): ${last}`);
+  }
+  return stdout;
+}
+
+export async function output(cmd: string, args: string[], opts: RunOptions = {}) {
+  const child = command(cmd, args, opts).spawn();
+  if (opts.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(opts.stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const dec = new TextDecoder();
+  return { code, stdout: dec.decode(stdout), stderr: dec.decode(stderr) };
+}
+
+export async function which(bin: string): Promise<string | null> {
+  const { code, stdout } = await output("sh", ["-c", `command -v ${bin}`]);
+  return code === 0 ? stdout.trim() : null;
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when something already listens on 127.0.0.1:port. */
+export async function portInUse(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logFile: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new StackError(`${what} did not come up within ${timeoutMs / 1000}s; see ${logFile}`);
+}
+
+export async function chown(path: string, user: string) {
+  if (isRoot) await run("chown", ["-R", `${user}:${user}`, path]);
+}
+
+/** Starts a long-running service whose stdout and stderr go (appended) to its log file. */
+export async function spawnLogged(cmd: string, args: string[], env: Record<string, string>, logFile: string, cwd?: string) {
+  const child = new Deno.Command(cmd, { args, env, cwd, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
+  for (const stream of [child.stdout, child.stderr]) {
+    const file = await Deno.open(logFile, { create: true, append: true });
+    stream.pipeTo(file.writable).catch(() => {});
+  }
+  return child;
+}
+
+export async function httpOk(url: string, init?: RequestInit) {
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(2000) });
+    await res.body?.cancel();
+    return res.status < 500;
+  } catch {
+    return false;
+  }
+}
