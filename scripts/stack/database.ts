@@ -11,8 +11,13 @@ export async function bootstrapDatabase(cfg: StackConfig) {
   await psql(cfg, ["-f", `${ROOT}/scripts/db/auth-schema.sql`]);
 }
 
+/** The URL for the Supabase CLI: it insists on TLS for hosts it does not take for its own local stack. */
+export function cliDbUrl(cfg: StackConfig) {
+  return `${cfg.dbUrl}?sslmode=disable`;
+}
+
 export async function applyMigrations(cfg: StackConfig) {
-  await run(SUPABASE_CLI, ["migration", "up", "--db-url", cfg.dbUrl, "--include-all"], { cwd: ROOT });
+  await run(SUPABASE_CLI, ["migration", "up", "--db-url", cliDbUrl(cfg), "--include-all"], { cwd: ROOT });
 }
 
 /** Drops everything the project and the auth schema created, then bootstraps and migrates again. */

@@ -1,0 +1,69 @@
+// `npm test`: runs every check against a stack of its own (profile `test`: other ports, other data dir).
+// Reuses a test stack that is already running; otherwise starts one and stops it at the end.
+import { stackConfig, ANON_KEY, JWT_SECRET, ROOT, SERVICE_ROLE_KEY } from "./stack/config.ts";
+import { cliDbUrl, resetDatabase, SUPABASE_CLI } from "./stack/database.ts";
+import { DENO } from "./stack/functions.ts";
+import { exists } from "./stack/proc.ts";
+
+const cfg = stackConfig("test");
+const stack = (cmd: string, ...flags: string[]) => step(`stack ${cmd}`, DENO, ["run", "-A", `${ROOT}/scripts/stack.ts`, cmd, "--profile", "test", ...flags]);
+
+const results: { name: string; ok: boolean }[] = [];
+
+async function step(name: string, cmd: string, args: string[], env: Record<string, string> = {}): Promise<boolean> {
+  console.log(`\n=== ${name}`);
+  const { code } = await new Deno.Command(cmd, { args, env: { NO_COLOR: "1", ...env }, cwd: ROOT, stdin: "null", stdout: "inherit", stderr: "inherit" }).output();
+  return code === 0;
+}
+
+async function check(name: string, cmd: string, args: string[], env: Record<string, string> = {}) {
+  results.push({ name, ok: await step(name, cmd, args, env) });
+}
+
+async function filesUnder(dir: string, suffix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) out.push(...(await filesUnder(path, suffix)));
+    else if (e.name.endsWith(suffix)) out.push(path);
+  }
+  return out.sort();
+}
+
+const alreadyRunning = await exists(cfg.pidFile);
+if (!alreadyRunning && !(await stack("start", "--background", "--fake-provider"))) Deno.exit(1);
+
+try {
+  console.log("\n=== database: wipe and apply the migrations from scratch");
+  await resetDatabase(cfg);
+
+  const testEnv = {
+    API_URL: cfg.apiUrl,
+    DB_URL: cfg.dbUrl,
+    ANON_KEY,
+    SERVICE_ROLE_KEY,
+    JWT_SECRET,
+    PG_DATA: cfg.pgData,
+    FAKE_PROVIDER_URL: cfg.fakeProviderUrl,
+  };
+  const denoConfig = ["--config", `${ROOT}/supabase/functions/api/deno.json`];
+  const sqlTests = await filesUnder(`${ROOT}/supabase/tests`, ".test.sql");
+  await check("pgTAP (pg_prove)", "pg_prove", ["--ext", ".sql", "-d", cfg.dbUrl, ...sqlTests]);
+  await check("supabase db lint", SUPABASE_CLI, ["db", "lint", "--db-url", cliDbUrl(cfg), "--level", "warning", "--fail-on", "warning"]);
+  const fnFiles = await filesUnder(`${ROOT}/supabase/functions`, ".ts");
+  await check("deno check (functions)", DENO, ["check", ...denoConfig, ...fnFiles]);
+  await check("deno check (scripts)", DENO, ["check", ...(await filesUnder(`${ROOT}/scripts`, ".ts"))]);
+  const denoTests = fnFiles.filter((f) => f.endsWith(".test.ts"));
+  const scriptTests = (await filesUnder(`${ROOT}/scripts`, ".test.ts"));
+  await check("deno test (function and script modules)", DENO, ["test", "-A", ...denoConfig, ...denoTests, ...scriptTests], testEnv);
+  await check("tsc (Node code)", `${ROOT}/node_modules/.bin/tsc`, ["--noEmit", "-p", `${ROOT}/tsconfig.json`]);
+  await check("vitest (through the gateway)", `${ROOT}/node_modules/.bin/vitest`, ["run"], testEnv);
+} finally {
+  if (!alreadyRunning) await stack("stop");
+}
+
+const failed = results.filter((r) => !r.ok);
+console.log("\n=== summary");
+for (const r of results) console.log(`${r.ok ? "ok  " : "FAIL"}  ${r.name}`);
+console.log(`checks: ${results.length - failed.length} passed, ${failed.length} failed`);
+Deno.exit(failed.length ? 1 : 0);

@@ -1,0 +1,73 @@
+// The local stack itself, through the gateway.
+import { createClient } from "@supabase/supabase-js";
+import { afterAll, describe, expect, it } from "vitest";
+import { ANON_KEY, API_URL } from "./support/env.ts";
+import { startPostgres, stopPostgres } from "./support/postgres.ts";
+
+describe("gateway", () => {
+  it("refuses /auth/v1 without an apikey, as Supabase's gateway does", async () => {
+    const res = await fetch(`${API_URL}/auth/v1/health`);
+    expect(res.status).toBe(401);
+    expect((await res.json()).message).toBe("No API key found in request");
+  });
+
+  it("refuses a wrong apikey from supabase-js", async () => {
+    const client = createClient(API_URL, "not-a-project-key", { auth: { persistSession: false } });
+    const { data, error } = await client.auth.signUp({ email: "someone@example.com", password: "a-long-password-1" });
+    expect(data.user).toBeNull();
+    expect(error?.status).toBe(401);
+  });
+
+  it("answers /rest/v1 with 501 and says why", async () => {
+    const res = await fetch(`${API_URL}/rest/v1/conversations?select=*`, { headers: { apikey: ANON_KEY } });
+    expect(res.status).toBe(501);
+    const body = await res.json();
+    expect(body).toMatchObject({ success: false, data: null });
+    expect(body.message).toMatch(/PostgREST .* not part of the local stack/);
+  });
+
+  it("routes /functions/v1/api/* to the api function, as hosted Supabase does", async () => {
+    const res = await fetch(`${API_URL}/functions/v1/api/v1/health`);
+    const body = await res.json();
+    expect(body.data.database.ok).toBe(true);
+  });
+
+  it("answers unknown paths with a 404 envelope", async () => {
+    const res = await fetch(`${API_URL}/nowhere`);
+    expect(res.status).toBe(404);
+    expect((await res.json()).success).toBe(false);
+  });
+});
+
+describe("GET /api/v1/health", () => {
+  afterAll(() => {
+    try {
+      startPostgres();
+    } catch { /* already running */ }
+  });
+
+  it("reports the database and the auth server with their versions", async () => {
+    const res = await fetch(`${API_URL}/api/v1/health`);
+    const body = await res.json();
+    expect(body.data.database).toMatchObject({ ok: true });
+    expect(body.data.database.version).toMatch(/^15\./);
+    expect(typeof body.data.auth.ok).toBe("boolean");
+    // 200 only when both answer.
+    expect(res.status).toBe(body.data.auth.ok ? 200 : 503);
+    expect(body.success).toBe(res.status === 200);
+  });
+
+  it("turns 503 while Postgres is stopped, and recovers when it is back", async () => {
+    stopPostgres();
+    const down = await fetch(`${API_URL}/api/v1/health`);
+    expect(down.status).toBe(503);
+    const body = await down.json();
+    expect(body.success).toBe(false);
+    expect(body.data.database.ok).toBe(false);
+    expect(body.message).toMatch(/database/);
+
+    startPostgres();
+    const up = await (await fetch(`${API_URL}/api/v1/health`)).json();
+    expect(up.data.database.ok).toBe(true);
+  });
+});
