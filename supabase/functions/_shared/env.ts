@@ -1,13 +1,33 @@
-// Configuration read once from the function's environment. Supabase sets the SUPABASE_* values;
-// the rest are this project's (README, "Configuration").
+// Configuration, read once from the function's environment. Supabase sets the SUPABASE_* values;
+// the rest are this project's own (README, "Configuration").
 function required(name: string): string {
   const value = Deno.env.get(name);
   if (!value) throw new Error(`missing environment variable ${name}`);
   return value;
 }
 
+function optional(name: string, fallback: string): string {
+  return Deno.env.get(name) || fallback;
+}
+
+function integer(name: string, fallback: number): number {
+  const raw = Deno.env.get(name);
+  if (!raw) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
+  return n;
+}
+
 export const env = {
   supabaseUrl: required("SUPABASE_URL"),
   anonKey: required("SUPABASE_ANON_KEY"),
   dbUrl: required("SUPABASE_DB_URL"),
+  /** HS256 secret for projects that still sign with it; tokens signed with asymmetric keys are checked against the auth server's JWKS. */
+  jwtSecret: Deno.env.get("JWT_SECRET") ?? "",
+  /** Base64 of 32 random bytes: the AES-256-GCM key that encrypts provider keys at rest. */
+  encryptionKey: required("PROVIDER_KEY_ENCRYPTION_KEY"),
+  openaiBaseUrl: optional("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+  anthropicBaseUrl: optional("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+  providerTimeoutMs: integer("PROVIDER_TIMEOUT_MS", 60_000),
+  maxBodyBytes: integer("MAX_BODY_BYTES", 256 * 1024),
 };

@@ -1,6 +1,45 @@
+import { corsHeaders } from "@supabase/supabase-js/cors";
 import { Hono } from "hono";
-import { health } from "./routes/health.ts";
+import { HTTPException } from "hono/http-exception";
+import { ApiError, envelope } from "../_shared/http.ts";
+import { conversationRoutes } from "./routes/conversations.ts";
+import { docsRoutes } from "./routes/docs.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { keyRoutes } from "./routes/keys.ts";
+import { messageRoutes } from "./routes/messages.ts";
+import { userRoutes } from "./routes/users.ts";
+import { allowedMethods } from "./route.ts";
 
-export const app = new Hono({ strict: false }).basePath("/api/v1");
+export const BASE = "/api/v1";
 
-app.route("/health", health);
+// strict: false — every route answers with and without a trailing slash.
+export const app = new Hono({ strict: false }).basePath(BASE);
+
+app.use("*", async (c, next) => {
+  if (c.req.method === "OPTIONS") return new Response(null, { status: 204, headers: corsHeaders });
+  await next();
+  for (const [k, v] of Object.entries(corsHeaders)) c.res.headers.set(k, v);
+});
+
+healthRoutes(app);
+userRoutes(app);
+conversationRoutes(app);
+messageRoutes(app);
+keyRoutes(app);
+docsRoutes(app);
+
+app.notFound((c) => {
+  const allow = allowedMethods(c.req.path, BASE);
+  if (allow.length) {
+    return c.json(envelope(false, `Method ${c.req.method} not allowed here; use ${allow.join(", ")}`), 405, { Allow: allow.join(", ") });
+  }
+  return c.json(envelope(false, `No route for ${c.req.method} ${c.req.path}`), 404);
+});
+
+app.onError((err, c) => {
+  if (err instanceof ApiError) return c.json(envelope(false, err.message, null, err.errors), err.status as 400, err.headers);
+  if (err instanceof HTTPException) return c.json(envelope(false, err.message || "Request failed"), err.status);
+  // Unexpected: log the kind of error for the operator, show nothing internal to the client.
+  console.error(`unhandled error on ${c.req.method} ${c.req.path}: ${err.name}: ${(err as { code?: string }).code ?? ""}`);
+  return c.json(envelope(false, "Internal error"), 500);
+});

@@ -1,8 +1,13 @@
-import { Hono } from "hono";
+import type { Hono } from "hono";
+import { z } from "zod";
 import { sql } from "../../_shared/db.ts";
 import { env } from "../../_shared/env.ts";
+import { envelope } from "../../_shared/http.ts";
+import { route } from "../route.ts";
 
-export const health = new Hono();
+const API_VERSION = "1.0.0";
+
+const Dependency = z.object({ ok: z.boolean(), version: z.string().nullable(), error: z.string().optional() });
 
 async function database() {
   try {
@@ -15,11 +20,11 @@ async function database() {
 
 async function auth() {
   try {
-    const res = await fetch(`${env.supabaseUrl}/auth/v1/health`, {
-      headers: { apikey: env.anonKey },
-      signal: AbortSignal.timeout(3000),
-    });
-    if (!res.ok) return { ok: false, version: null, error: `the auth server answered ${res.status}` };
+    const res = await fetch(`${env.supabaseUrl}/auth/v1/health`, { headers: { apikey: env.anonKey }, signal: AbortSignal.timeout(3000) });
+    if (!res.ok) {
+      await res.body?.cancel();
+      return { ok: false, version: null, error: `the auth server answered ${res.status}` };
+    }
     const body = await res.json();
     return { ok: true, version: String(body.version ?? "unknown") };
   } catch {
@@ -27,15 +32,21 @@ async function auth() {
   }
 }
 
-health.get("/", async (c) => {
-  const [db, au] = await Promise.all([database(), auth()]);
-  const ok = db.ok && au.ok;
-  return c.json({
-    success: ok,
-    message: ok ? "database and auth are up" : [db, au].flatMap((s) => (s.ok ? [] : [s.error])).join("; "),
-    data: { database: db, auth: au, api: { version: API_VERSION, deno: Deno.version.deno } },
-    errors: null,
-  }, ok ? 200 : 503);
-});
-
-const API_VERSION = "0.1.0";
+export function healthRoutes(app: Hono) {
+  route(app, {
+    method: "get",
+    path: "/health",
+    tag: "health",
+    summary: "Whether the database and the auth server answer, with their versions (503 when one does not)",
+    auth: false,
+    response: z.object({ database: Dependency, auth: Dependency, api: z.object({ version: z.string(), deno: z.string() }) }),
+    errors: [503],
+    handler: async ({ c }) => {
+      const [db, au] = await Promise.all([database(), auth()]);
+      const ok = db.ok && au.ok;
+      const data = { database: db, auth: au, api: { version: API_VERSION, deno: Deno.version.deno } };
+      const message = ok ? "database and auth are up" : [db, au].flatMap((s) => (s.ok ? [] : [s.error])).join("; ");
+      return c.json(envelope(ok, message, data), ok ? 200 : 503);
+    },
+  });
+}

@@ -1,0 +1,73 @@
+// The OpenAPI 3.1 description, generated from the route declarations and their zod schemas.
+import { z } from "zod";
+import { registry } from "./route.ts";
+
+const STATUS_TEXT: Record<number, string> = {
+  200: "OK", 201: "Created", 400: "Invalid input (field errors in `errors`)", 401: "No, bad, expired or revoked token",
+  404: "Unknown id, or another user's", 405: "Wrong method", 409: "Duplicate", 413: "Body too large",
+  415: "Not JSON", 422: "The provider rejected the key", 429: "Rate or budget limit", 502: "The provider failed",
+  503: "A dependency is down", 504: "The provider timed out",
+};
+
+function jsonSchema(schema: z.ZodType, io: "input" | "output") {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
+  return rest;
+}
+
+function envelopeOf(data: Record<string, unknown>) {
+  return {
+    type: "object",
+    required: ["success", "message", "data", "errors"],
+    properties: {
+      success: { type: "boolean" },
+      message: { type: "string" },
+      data,
+      errors: { type: ["object", "null"] },
+    },
+  };
+}
+
+export function openApiDocument(serverUrl: string) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const def of registry) {
+    const path = def.path.replace(/:([A-Za-z_]+)/g, "{$1}");
+    const params = [...def.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
+    if (def.query) {
+      const q = jsonSchema(def.query, "input") as { properties?: Record<string, unknown> };
+      for (const [name, schema] of Object.entries(q.properties ?? {})) params.push({ name, in: "query", required: false, schema } as never);
+    }
+    const success = String(def.status ?? 200);
+    const responses: Record<string, unknown> = {
+      [success]: {
+        description: STATUS_TEXT[def.status ?? 200],
+        content: { "application/json": { schema: envelopeOf(def.response ? jsonSchema(def.response, "output") : { type: "null" }) } },
+      },
+    };
+    const errorStatuses = new Set(def.errors ?? [...(def.body ? [400, 413, 415] : []), ...(def.auth ? [401] : []), ...(params.some((p) => p.in === "path") ? [404] : [])]);
+    for (const status of errorStatuses) {
+      responses[String(status)] = { description: STATUS_TEXT[status], content: { "application/json": { schema: envelopeOf({ type: "null" }) } } };
+    }
+    paths[path] ??= {};
+    paths[path][def.method] = {
+      tags: [def.tag],
+      summary: def.summary,
+      ...(def.description ? { description: def.description } : {}),
+      operationId: `${def.method}${path.replace(/[{}]/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_, ch: string) => (ch ? ch.toUpperCase() : ""))}`,
+      ...(def.auth ? { security: [{ bearer: [] }] } : { security: [] }),
+      ...(params.length ? { parameters: params } : {}),
+      ...(def.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(def.body, "input") } } } } : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "PDF chatbot API",
+      version: "1.0.0",
+      description: "Every JSON response is the envelope {success, message, data, errors}. Protected routes take `Authorization: Bearer <access token>`.",
+    },
+    servers: [{ url: serverUrl }],
+    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+    paths,
+  };
+}

@@ -1,0 +1,124 @@
+// Routes are declared once: the declaration registers the Hono handler, validates input with
+// its zod schemas, and is what /openapi.json is generated from.
+import type { Context, Hono } from "hono";
+import { z } from "zod";
+import { asUser, type Claims, type Tx } from "../_shared/db.ts";
+import { env } from "../_shared/env.ts";
+import { ApiError, envelope } from "../_shared/http.ts";
+import { assertSessionActive, bearerToken, verifyAccessToken } from "../_shared/identity.ts";
+
+type Method = "get" | "post" | "patch" | "delete";
+
+export interface Reply<T = unknown> {
+  status?: number;
+  message: string;
+  data: T;
+  headers?: Record<string, string>;
+}
+
+export interface RouteContext<B, Q> {
+  c: Context;
+  body: B;
+  query: Q;
+  params: Record<string, string>;
+  /** The verified caller (routes with auth: true). */
+  user: Claims;
+  /** Runs work in a transaction as the caller (RLS applies), after checking the session is still alive. */
+  db<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+}
+
+export interface RouteDef<B extends z.ZodType | undefined, Q extends z.ZodType | undefined> {
+  method: Method;
+  path: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  auth: boolean;
+  body?: B;
+  query?: Q;
+  /** Schema of `data` in a successful reply. */
+  response?: z.ZodType;
+  status?: number;
+  /** Other statuses this route answers with, for the OpenAPI description. */
+  errors?: number[];
+  handler: (
+    ctx: RouteContext<B extends z.ZodType ? z.output<B> : undefined, Q extends z.ZodType ? z.output<Q> : undefined>,
+  ) => Promise<Reply | Response>;
+}
+
+// deno-lint-ignore no-explicit-any
+export const registry: RouteDef<any, any>[] = [];
+
+export function validationError(error: z.ZodError, where: "body" | "query") {
+  const { formErrors, fieldErrors } = z.flattenError(error);
+  const errors: Record<string, unknown> = { ...fieldErrors };
+  if (formErrors.length) errors._ = formErrors;
+  return new ApiError(400, `Invalid ${where === "body" ? "request body" : "query parameters"}`, errors);
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  const type = c.req.header("content-type") ?? "";
+  const declared = Number(c.req.header("content-length") ?? 0);
+  if (declared > env.maxBodyBytes) throw new ApiError(413, `Request body too large (limit ${env.maxBodyBytes} bytes)`);
+  const raw = await c.req.arrayBuffer();
+  if (raw.byteLength > env.maxBodyBytes) throw new ApiError(413, `Request body too large (limit ${env.maxBodyBytes} bytes)`);
+  if (raw.byteLength === 0) return {};
+  if (!/^application\/(.+\+)?json\b/i.test(type)) throw new ApiError(415, "Content-Type must be application/json");
+  try {
+    return JSON.parse(new TextDecoder().decode(raw));
+  } catch {
+    throw new ApiError(400, "Malformed JSON in request body");
+  }
+}
+
+export function route<B extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined>(
+  app: Hono,
+  def: RouteDef<B, Q>,
+) {
+  registry.push(def);
+  app.on(def.method.toUpperCase(), def.path, async (c) => {
+    let user: Claims | null = null;
+    if (def.auth) user = await verifyAccessToken(bearerToken(c.req.header("authorization")));
+
+    let body: unknown = undefined;
+    if (def.body) {
+      const parsed = def.body.safeParse(await readJson(c));
+      if (!parsed.success) throw validationError(parsed.error, "body");
+      body = parsed.data;
+    }
+    let query: unknown = undefined;
+    if (def.query) {
+      const parsed = def.query.safeParse(c.req.query());
+      if (!parsed.success) throw validationError(parsed.error, "query");
+      query = parsed.data;
+    }
+    const ctx = {
+      c,
+      body,
+      query,
+      params: c.req.param() as Record<string, string>,
+      user: user as Claims,
+      db: <T>(work: (tx: Tx) => Promise<T>) => {
+        if (!user) throw new Error("db() needs an authenticated route");
+        return asUser(user, async (tx) => {
+          await assertSessionActive(tx, user!);
+          return work(tx);
+        });
+      },
+    };
+    // deno-lint-ignore no-explicit-any
+    const reply = await def.handler(ctx as any);
+    if (reply instanceof Response) return reply;
+    return c.json(envelope(true, reply.message, reply.data ?? null), (reply.status ?? def.status ?? 200) as 200, reply.headers);
+  });
+}
+
+/** Does some declared route have this path (for 405 versus 404)? Returns the methods it answers. */
+export function allowedMethods(path: string, base: string): string[] {
+  const methods = new Set<string>();
+  for (const def of registry) {
+    const pattern = new RegExp("^" + (base + def.path).replace(/:[A-Za-z_]+/g, "[^/]+").replace(/\/$/, "") + "/?$");
+    if (pattern.test(path)) methods.add(def.method.toUpperCase());
+  }
+  return [...methods];
+}

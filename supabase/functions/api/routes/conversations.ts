@@ -1,0 +1,126 @@
+import type { Hono } from "hono";
+import type { Tx } from "../../_shared/db.ts";
+import { ApiError, notFound } from "../../_shared/http.ts";
+import { bodyId, pathId } from "../ids.ts";
+import { route } from "../route.ts";
+import { Conversation, ConversationCreate, ConversationUpdate, ConversationWithMessages, Pagination } from "../schemas.ts";
+import { listMessages } from "./messages.ts";
+
+const COLUMNS = "id, title, api_key_id, model, system_prompt, created_at, updated_at, message_count, last_message_at, last_activity_at, preview";
+
+export async function findConversation(tx: Tx, id: string) {
+  const [row] = await tx.unsafe(`select ${COLUMNS} from public.conversation_list where id = $1`, [id]);
+  if (!row) throw notFound("Conversation");
+  return row;
+}
+
+/** A conversation may only point at one of its owner's keys (the database enforces it too). */
+async function checkKey(tx: Tx, keyId: string | null | undefined) {
+  if (!keyId) return;
+  const [key] = await tx`select 1 from public.api_keys where id = ${keyId}`;
+  if (!key) throw new ApiError(400, "Invalid request body", { api_key_id: ["Unknown key"] });
+}
+
+export function conversationRoutes(app: Hono) {
+  route(app, {
+    method: "get",
+    path: "/conversations",
+    tag: "conversations",
+    summary: "The caller's conversations, newest activity first",
+    description: "Paginated with limit/offset; X-Total-Count carries the total.",
+    auth: true,
+    query: Pagination,
+    response: Conversation.array(),
+    handler: async ({ db, query }) => {
+      const { rows, total } = await db(async (tx) => {
+        const rows = await tx.unsafe(
+          `select ${COLUMNS} from public.conversation_list order by last_activity_at desc, id desc limit $1 offset $2`,
+          [query.limit, query.offset],
+        );
+        const [{ total }] = await tx`select count(*)::int as total from public.conversations`;
+        return { rows, total };
+      });
+      return { message: `${rows.length} of ${total} conversations`, data: rows, headers: { "X-Total-Count": String(total) } };
+    },
+  });
+
+  route(app, {
+    method: "post",
+    path: "/conversations",
+    tag: "conversations",
+    summary: "Create a conversation (a default title is made when none is given)",
+    auth: true,
+    body: ConversationCreate,
+    response: Conversation,
+    status: 201,
+    handler: async ({ db, body }) => {
+      const keyId = bodyId(body.api_key_id, "api_key_id");
+      const data = await db(async (tx) => {
+        await checkKey(tx, keyId);
+        const [created] = await tx`
+          insert into public.conversations (title, api_key_id, model, system_prompt)
+          values (coalesce(${body.title ?? null}, 'Conversation ' || to_char(now() at time zone 'utc', 'YYYY-MM-DD HH24:MI')),
+                  ${keyId ?? null}, ${body.model ?? null}, ${body.system_prompt ?? null})
+          returning id`;
+        return findConversation(tx, created.id);
+      });
+      return { status: 201, message: "Conversation created", data };
+    },
+  });
+
+  route(app, {
+    method: "get",
+    path: "/conversations/:id",
+    tag: "conversations",
+    summary: "One conversation with its messages (oldest first, the latest 100)",
+    auth: true,
+    response: ConversationWithMessages,
+    handler: async ({ db, params }) => {
+      const id = pathId(params.id, "Conversation");
+      const data = await db(async (tx) => {
+        const conversation = await findConversation(tx, id);
+        const messages = await listMessages(tx, id, { limit: 100, offset: Math.max(0, conversation.message_count - 100) });
+        return { ...conversation, messages };
+      });
+      return { message: "Conversation", data };
+    },
+  });
+
+  route(app, {
+    method: "patch",
+    path: "/conversations/:id",
+    tag: "conversations",
+    summary: "Rename, or change the key, model or system prompt",
+    auth: true,
+    body: ConversationUpdate,
+    response: Conversation,
+    handler: async ({ db, params, body }) => {
+      const id = pathId(params.id, "Conversation");
+      const keyId = bodyId(body.api_key_id, "api_key_id");
+      const changes: Record<string, unknown> = {};
+      for (const field of ["title", "model", "system_prompt"] as const) if (body[field] !== undefined) changes[field] = body[field];
+      if (keyId !== undefined) changes.api_key_id = keyId;
+      const data = await db(async (tx) => {
+        await checkKey(tx, keyId);
+        const updated = await tx`update public.conversations set ${tx(changes)} where id = ${id} returning id`;
+        if (!updated.length) throw notFound("Conversation");
+        return findConversation(tx, id);
+      });
+      return { message: "Conversation updated", data };
+    },
+  });
+
+  route(app, {
+    method: "delete",
+    path: "/conversations/:id",
+    tag: "conversations",
+    summary: "Delete a conversation and its messages",
+    auth: true,
+    handler: async ({ db, params }) => {
+      const id = pathId(params.id, "Conversation");
+      const deleted = await db((tx) => tx`delete from public.conversations where id = ${id} returning id`);
+      if (!deleted.length) throw notFound("Conversation");
+      return { message: "Conversation deleted", data: { id } };
+    },
+  });
+}

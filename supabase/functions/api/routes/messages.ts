@@ -1,0 +1,125 @@
+import type { Context, Hono } from "hono";
+import { corsHeaders } from "@supabase/supabase-js/cors";
+import type { Claims, Tx } from "../../_shared/db.ts";
+import { envelope } from "../../_shared/http.ts";
+import type { ChatResult } from "../../_shared/providers/types.ts";
+import { completeExchange, failExchange, MESSAGE_COLUMNS, type PreparedExchange, prepareExchange } from "../chat.ts";
+import { pathId } from "../ids.ts";
+import { route } from "../route.ts";
+import { Exchange, Message, MessageCreate, Pagination } from "../schemas.ts";
+import { findConversation } from "./conversations.ts";
+
+export function listMessages(tx: Tx, conversationId: string, page: { limit: number; offset: number }) {
+  return tx.unsafe(
+    `select ${MESSAGE_COLUMNS} from public.messages where conversation_id = $1 order by created_at, id limit $2 offset $3`,
+    [conversationId, page.limit, page.offset],
+  );
+}
+
+declare const EdgeRuntime: { waitUntil(p: Promise<unknown>): void } | undefined;
+
+/** Keeps the exchange running after the response is done (hosted: EdgeRuntime.waitUntil; locally the process lives on). */
+function keepAlive(work: Promise<unknown>) {
+  if (typeof EdgeRuntime !== "undefined") EdgeRuntime.waitUntil(work);
+}
+
+/** Server-Sent Events: `delta` events, then `done` with the stored exchange, or `error` with the envelope. */
+function streamExchange(user: Claims, ex: PreparedExchange): Response {
+  const encoder = new TextEncoder();
+  let open = true;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const send = (event: string, data: unknown) => {
+    if (!open) return;
+    try {
+      controller.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+    } catch {
+      open = false;
+    }
+  };
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    cancel() {
+      open = false; // the client left; the exchange below still runs to the end and is stored
+    },
+  });
+  const work = (async () => {
+    const started = performance.now();
+    send("start", { user_message: ex.userMessage });
+    try {
+      let result: ChatResult | null = null;
+      for await (const event of ex.provider.chatStream(ex.request)) {
+        if (event.type === "delta") send("delta", { text: event.text });
+        else result = event.result;
+      }
+      if (!result) throw new Error("stream ended without a result");
+      const stored = await completeExchange(user, ex, result, Math.round(performance.now() - started));
+      send("done", stored);
+    } catch (err) {
+      const failure = await failExchange(user, ex, err, Math.round(performance.now() - started));
+      send("error", { ...envelope(false, failure.message, null, failure.errors), status: failure.status });
+    } finally {
+      if (open) controller.close();
+    }
+  })().catch((err) => console.error(`stream bookkeeping failed: ${(err as Error).name}`));
+  keepAlive(work);
+  return new Response(body, {
+    status: 200,
+    headers: { ...corsHeaders, "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" },
+  });
+}
+
+function wantsStream(c: Context, stream: boolean | undefined) {
+  return stream ?? (c.req.header("accept") ?? "").includes("text/event-stream");
+}
+
+export function messageRoutes(app: Hono) {
+  route(app, {
+    method: "get",
+    path: "/conversations/:id/messages",
+    tag: "messages",
+    summary: "A conversation's messages, oldest first",
+    description: "Paginated with limit/offset; X-Total-Count carries the total.",
+    auth: true,
+    query: Pagination,
+    response: Message.array(),
+    handler: async ({ db, params, query }) => {
+      const id = pathId(params.id, "Conversation");
+      const { rows, total } = await db(async (tx) => {
+        const conversation = await findConversation(tx, id);
+        return { rows: await listMessages(tx, id, query), total: conversation.message_count as number };
+      });
+      return { message: `${rows.length} of ${total} messages`, data: rows, headers: { "X-Total-Count": String(total) } };
+    },
+  });
+
+  route(app, {
+    method: "post",
+    path: "/conversations/:id/messages",
+    tag: "messages",
+    summary: "Send a message and get the answer",
+    description:
+      "Stores the message, answers it with the conversation's key (else the selected key), stores the answer and its usage. " +
+      "With `stream: true` or `Accept: text/event-stream` the answer streams as Server-Sent Events: `start`, `delta`…, then `done` (the stored exchange) or `error`.",
+    auth: true,
+    body: MessageCreate,
+    response: Exchange,
+    status: 201,
+    errors: [400, 401, 404, 413, 415, 422, 429, 502, 504],
+    handler: async ({ c, user, params, body }) => {
+      const id = pathId(params.id, "Conversation");
+      const ex = await prepareExchange(user, id, body.message, body.model);
+      if (wantsStream(c, body.stream)) return streamExchange(user, ex);
+      const started = performance.now();
+      let result: ChatResult;
+      try {
+        result = await ex.provider.chat(ex.request);
+      } catch (err) {
+        throw await failExchange(user, ex, err, Math.round(performance.now() - started));
+      }
+      const data = await completeExchange(user, ex, result, Math.round(performance.now() - started));
+      return { status: 201, message: "Answered", data };
+    },
+  });
+}

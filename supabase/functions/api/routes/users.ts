@@ -1,0 +1,144 @@
+// Accounts, through Supabase Auth (supabase-js against the auth server). A username maps to an
+// auth user through public.profiles; login accepts a username or an email.
+import { type AuthError, createClient, type Session as AuthSession } from "@supabase/supabase-js";
+import type { Hono } from "hono";
+import { asRole } from "../../_shared/db.ts";
+import { env } from "../../_shared/env.ts";
+import { ApiError, notFound } from "../../_shared/http.ts";
+import { bearerToken, verifyAccessToken } from "../../_shared/identity.ts";
+import { route } from "../route.ts";
+import { Credentials, Join, Profile, Refresh, Session } from "../schemas.ts";
+
+function authClient() {
+  return createClient(env.supabaseUrl, env.anonKey, { auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false } });
+}
+
+const BAD_CREDENTIALS = "Invalid username or password";
+
+/** Auth server errors in the envelope's terms; never echoes what the client sent. */
+function authFailure(error: AuthError, fallback: { status: number; message: string }): ApiError {
+  if (!error.status || error.status >= 500) {
+    return new ApiError(503, "The auth server is not available; try again shortly");
+  }
+  if (error.status === 429) return new ApiError(429, "Too many attempts; wait a moment and try again");
+  if (error.code === "weak_password") return new ApiError(400, "Password too weak", { password: [error.message] });
+  if (error.code === "user_already_exists" || error.code === "email_exists") {
+    return new ApiError(409, "That username or email is already registered", { username: ["Already registered"] });
+  }
+  return new ApiError(fallback.status, fallback.message);
+}
+
+function resolveLogin(identifier: string): Promise<string | null> {
+  return asRole("service_role", async (tx) => {
+    const [row] = await tx`select private.resolve_login(${identifier}) as email`;
+    return row.email as string | null;
+  });
+}
+
+function sessionData(session: AuthSession, username: string) {
+  return {
+    token: session.access_token,
+    access_token: session.access_token,
+    refresh_token: session.refresh_token,
+    expires_at: session.expires_at ?? Math.floor(Date.now() / 1000) + session.expires_in,
+    user: { id: session.user.id, username, email: session.user.email ?? null, created_at: session.user.created_at },
+  };
+}
+
+export function userRoutes(app: Hono) {
+  route(app, {
+    method: "post",
+    path: "/users/join",
+    tag: "users",
+    summary: "Create an account: username (unique, any case), password, optional email",
+    auth: false,
+    body: Join,
+    response: Profile,
+    status: 201,
+    errors: [400, 409, 413, 415, 429, 503],
+    handler: async ({ body }) => {
+      if (await resolveLogin(body.username)) {
+        throw new ApiError(409, "That username is taken", { username: ["Already taken"] });
+      }
+      // Supabase Auth signs users in by email; a user without one gets an address that can never receive mail.
+      const email = body.email ?? `${body.username.toLowerCase()}@users.invalid`;
+      const { data, error } = await authClient().auth.signUp({ email, password: body.password, options: { data: { username: body.username } } });
+      if (error || !data.user) throw authFailure(error!, { status: 400, message: "Could not create the account" });
+      return {
+        status: 201,
+        message: "Account created",
+        data: { id: data.user.id, username: body.username, email: body.email ?? null, created_at: data.user.created_at },
+      };
+    },
+  });
+
+  route(app, {
+    method: "post",
+    path: "/users/login",
+    tag: "users",
+    summary: "Log in with a username or an email; returns the access token as `token`",
+    auth: false,
+    body: Credentials,
+    response: Session,
+    errors: [400, 401, 429, 503],
+    handler: async ({ body }) => {
+      const email = body.username.includes("@") ? body.username : await resolveLogin(body.username);
+      // The same answer for an unknown user and a wrong password: no enumeration.
+      if (!email) throw new ApiError(401, BAD_CREDENTIALS);
+      const { data, error } = await authClient().auth.signInWithPassword({ email, password: body.password });
+      if (error || !data.session) throw authFailure(error!, { status: 401, message: BAD_CREDENTIALS });
+      const username = (data.user.user_metadata?.username as string | undefined) ?? body.username;
+      return { message: "Logged in", data: sessionData(data.session, username) };
+    },
+  });
+
+  route(app, {
+    method: "post",
+    path: "/users/logout",
+    tag: "users",
+    summary: "End this session now: its access and refresh tokens stop working",
+    auth: true,
+    errors: [401, 503],
+    handler: async ({ c }) => {
+      const token = bearerToken(c.req.header("authorization"));
+      const { error } = await authClient().auth.admin.signOut(token, "local");
+      if (error) throw authFailure(error, { status: 401, message: "Session already ended" });
+      return { message: "Logged out", data: null };
+    },
+  });
+
+  route(app, {
+    method: "post",
+    path: "/users/refresh",
+    tag: "users",
+    summary: "New tokens from a refresh token",
+    auth: false,
+    body: Refresh,
+    response: Session,
+    errors: [400, 401, 503],
+    handler: async ({ c, body }) => {
+      if (!body.refresh_token) {
+        // A still-valid access token alone cannot mint a new session in Supabase Auth.
+        if (c.req.header("authorization")) await verifyAccessToken(bearerToken(c.req.header("authorization")));
+        throw new ApiError(400, "refresh_token is required", { refresh_token: ["Required"] });
+      }
+      const { data, error } = await authClient().auth.refreshSession({ refresh_token: body.refresh_token });
+      if (error || !data.session || !data.user) throw authFailure(error!, { status: 401, message: "Invalid or used refresh token" });
+      return { message: "Refreshed", data: sessionData(data.session, (data.user.user_metadata?.username as string) ?? "") };
+    },
+  });
+
+  route(app, {
+    method: "get",
+    path: "/users/me",
+    tag: "users",
+    summary: "The caller's profile",
+    auth: true,
+    response: Profile,
+    handler: async ({ db }) => {
+      const [profile] = await db((tx) => tx`select id, username, email, created_at from public.profiles`);
+      if (!profile) throw notFound("Profile");
+      return { message: "Profile", data: profile };
+    },
+  });
+}
