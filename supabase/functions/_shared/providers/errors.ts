@@ -84,7 +84,7 @@ export function classifyFailure(facts: FailureFacts): ProviderErrorKind {
 export function scrubSecret(text: string, secret?: string): string {
   let out = text;
   if (secret && secret.length >= 4) out = out.split(secret).join("[redacted]");
-  return out.replace(/\bsk-[A-Za-z0-9_\-*.]{4,}/g, "[redacted]");
+  return out.replace(/\bsk-[A-Za-z0-9_\-*]{4,}/g, "[redacted]");
 }
 
 const LABEL: Record<ProviderName, string> = { openai: "OpenAI", anthropic: "Anthropic" };
