@@ -1,0 +1,102 @@
+-- Test helpers shared by every test file. pg_prove (and `supabase test db`) run the files
+-- in name order, each in its own transaction that rolls back, so this one file creates
+-- the helpers outside a transaction, where they stay for the files after it.
+-- Nothing here is part of the schema: it lives in the `tests` schema, which the API does not expose.
+create extension if not exists pgtap with schema extensions;
+
+create schema if not exists tests;
+revoke all on schema tests from public, anon, authenticated, service_role;
+
+-- Signs up a user the way the Auth server does (a row in auth.users with the username in
+-- the user metadata) and returns the new id. Call it as postgres.
+create or replace function tests.create_user(p_username text, p_email text default null)
+returns uuid
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_id uuid := gen_random_uuid();
+begin
+  insert into auth.users (id, aud, role, email, raw_user_meta_data, raw_app_meta_data, created_at, updated_at)
+  values (
+    v_id, 'authenticated', 'authenticated',
+    coalesce(p_email, lower(p_username) || '@example.test'),
+    jsonb_build_object('username', p_username),
+    '{"provider": "email", "providers": ["email"]}'::jsonb,
+    now(), now()
+  );
+  return v_id;
+end;
+$$;
+
+create or replace function tests.user_id(p_username text)
+returns uuid
+language sql
+stable
+set search_path = ''
+as $$
+  select p.id from public.profiles p where lower(p.username) = lower(p_username);
+$$;
+
+-- Acts as that user for the rest of the transaction, as PostgREST and the api function do:
+-- role authenticated and the JWT claims in request.jwt.claims.
+create or replace function tests.authenticate_as(p_username text)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_id uuid;
+begin
+  -- Look the user up before giving up postgres' privileges.
+  perform set_config('role', 'postgres', true);
+  v_id := tests.user_id(p_username);
+  if v_id is null then
+    raise exception 'tests.authenticate_as: no user named %', p_username;
+  end if;
+  perform set_config('request.jwt.claims',
+    json_build_object('sub', v_id, 'role', 'authenticated', 'aud', 'authenticated',
+                      'session_id', gen_random_uuid())::text,
+    true);
+  perform set_config('role', 'authenticated', true);
+end;
+$$;
+
+-- Acts as a visitor with no session: role anon, no claims.
+create or replace function tests.clear_authentication()
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  perform set_config('request.jwt.claims', '', true);
+  perform set_config('role', 'anon', true);
+end;
+$$;
+
+-- Back to the session's own role (postgres), e.g. to set up data between checks.
+create or replace function tests.as_postgres()
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  perform set_config('request.jwt.claims', '', true);
+  perform set_config('role', 'postgres', true);
+end;
+$$;
+
+-- Tests switch users while acting as one; switching back to postgres works only because
+-- the session user running the tests is postgres.
+grant usage on schema tests to anon, authenticated;
+grant execute on all functions in schema tests to anon, authenticated;
+
+begin;
+select plan(5);
+select has_function('tests', 'create_user', array['text', 'text'], 'tests.create_user exists');
+select has_function('tests', 'user_id', array['text'], 'tests.user_id exists');
+select has_function('tests', 'authenticate_as', array['text'], 'tests.authenticate_as exists');
+select has_function('tests', 'clear_authentication', array[]::text[], 'tests.clear_authentication exists');
+select has_function('tests', 'as_postgres', array[]::text[], 'tests.as_postgres exists');
+select * from finish();
+rollback;
