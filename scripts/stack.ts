@@ -127,6 +127,8 @@ async function start() {
       await waitFor("the fake provider", () => httpOk(`${cfg.fakeProviderUrl}/health`), 30_000, log);
       extraEnv.OPENAI_BASE_URL = `${cfg.fakeProviderUrl}/v1`;
       extraEnv.ANTHROPIC_BASE_URL = cfg.fakeProviderUrl;
+      // The fake's `-slow` keys wait FAKE_SLOW_MS (3000); a shorter timeout makes them time out.
+      extraEnv.PROVIDER_TIMEOUT_MS = "2000";
     }
 
     const functions = await startFunctions(cfg, extraEnv);
