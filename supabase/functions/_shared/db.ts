@@ -9,8 +9,8 @@ export const sql = postgres(env.dbUrl, {
   idle_timeout: 20,
   connect_timeout: 5,
   connection: { application_name: "api-function" },
-  // bigint counters (token sums) fit in a JS number for any realistic usage
-  types: { bigint: postgres.BigInt },
+  // bigint counts and token sums as JSON numbers: they stay far below 2^53.
+  types: { bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
   transform: { undefined: null },
 });
 
