@@ -86,17 +86,29 @@ begin
 end;
 $$;
 
+-- The plan of a query, one line per row, for checks on how a query runs.
+create or replace function tests.explain(p_query text)
+returns setof text
+language plpgsql
+set search_path = ''
+as $$
+begin
+  return query execute 'explain (costs off) ' || p_query;
+end;
+$$;
+
 -- Tests switch users while acting as one; switching back to postgres works only because
 -- the session user running the tests is postgres.
 grant usage on schema tests to anon, authenticated;
 grant execute on all functions in schema tests to anon, authenticated;
 
 begin;
-select plan(5);
+select plan(6);
 select has_function('tests', 'create_user', array['text', 'text'], 'tests.create_user exists');
 select has_function('tests', 'user_id', array['text'], 'tests.user_id exists');
 select has_function('tests', 'authenticate_as', array['text'], 'tests.authenticate_as exists');
 select has_function('tests', 'clear_authentication', array[]::text[], 'tests.clear_authentication exists');
 select has_function('tests', 'as_postgres', array[]::text[], 'tests.as_postgres exists');
+select has_function('tests', 'explain', array['text'], 'tests.explain exists');
 select * from finish();
 rollback;
