@@ -1,0 +1,72 @@
+// Accounts. Signing up and in needs the Auth server, which cannot be built on this machine
+// (README, "Not supported here"); these tests cover what the API decides before it asks Auth.
+import { afterAll, describe, expect, it } from "vitest";
+import { api, createUser, db } from "../support/users.ts";
+
+afterAll(() => db.end());
+
+const countUsers = async () => (await db`select count(*)::int as n from auth.users`)[0].n;
+
+describe("POST /users/join", () => {
+  it("rejects invalid usernames, passwords and emails with field errors, creating nothing", async () => {
+    const before = await countUsers();
+    const cases: [unknown, string][] = [
+      [{ username: "ab", password: "long-enough-password" }, "username"],
+      [{ username: "has space", password: "long-enough-password" }, "username"],
+      [{ username: "x".repeat(33), password: "long-enough-password" }, "username"],
+      [{ username: "valid_name", password: "short" }, "password"],
+      [{ username: "valid_name", password: "long-enough-password", email: "not-an-email" }, "email"],
+      [{ password: "long-enough-password" }, "username"],
+      [{ username: 12345, password: "long-enough-password" }, "username"],
+    ];
+    for (const [body, field] of cases) {
+      const res = await api("POST", "/users/join", { body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.success).toBe(false);
+      expect(res.body.errors[field], JSON.stringify(body)).toBeDefined();
+    }
+    expect(await countUsers()).toBe(before);
+  });
+
+  it("refuses a username that is taken, in any case, with 409", async () => {
+    const user = await createUser("taken");
+    const res = await api("POST", "/users/join", { body: { username: user.username.toUpperCase(), password: "long-enough-password" } });
+    expect(res.status).toBe(409);
+    expect(res.body.errors.username).toBeDefined();
+  });
+
+  it("never echoes the password", async () => {
+    const res = await api("POST", "/users/join", { body: { username: "x", password: "my-secret-password-123" } });
+    expect(JSON.stringify(res.body)).not.toContain("my-secret-password-123");
+  });
+});
+
+describe("POST /users/login", () => {
+  it("answers an unknown username and an unknown email exactly alike (no enumeration)", async () => {
+    const a = await api("POST", "/users/login", { body: { username: "nobody_by_that_name", password: "whatever-password" } });
+    const b = await api("POST", "/users/login", { body: { username: "nobody@example.com", password: "whatever-password" } });
+    expect(a.status).toBe(401);
+    expect(a.body).toEqual({ success: false, message: "Invalid username or password", data: null, errors: null });
+    // The email path asks the Auth server; where it cannot be reached the answer says so (503), never which part was wrong.
+    expect([401, 503]).toContain(b.status);
+    if (b.status === 401) expect(b.body).toEqual(a.body);
+  });
+
+  it("requires both fields", async () => {
+    const res = await api("POST", "/users/login", { body: { username: "someone" } });
+    expect(res.status).toBe(400);
+    expect(res.body.errors.password).toBeDefined();
+  });
+});
+
+describe("POST /users/refresh and /users/logout", () => {
+  it("refresh needs a refresh token", async () => {
+    const res = await api("POST", "/users/refresh", { body: {} });
+    expect(res.status).toBe(400);
+    expect(res.body.errors.refresh_token).toBeDefined();
+  });
+
+  it("logout needs a live token", async () => {
+    expect((await api("POST", "/users/logout")).status).toBe(401);
+  });
+});
