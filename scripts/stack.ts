@@ -21,7 +21,7 @@ const { values, positionals } = parseArgs({
 });
 const command = positionals[0] ?? "start";
 const profile = values.profile as Profile;
-if (profile !== "dev" && profile !== "test") fail(`unknown profile ${profile} (dev or test)`);
+if (!["dev", "test", "bench"].includes(profile)) fail(`unknown profile ${profile} (dev, test or bench)`);
 const cfg = stackConfig(profile);
 
 function fail(message: string): never {

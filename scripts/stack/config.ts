@@ -1,8 +1,8 @@
-// One place for every port, path and key of the local stack. Two profiles run
-// side by side: `dev` (npm start) and `test` (npm test), so tests never touch
-// development data.
+// One place for every port, path and key of the local stack. Three profiles run
+// side by side: `dev` (npm start), `test` (npm test) and `bench` (npm run bench), so tests
+// and benchmarks never touch development data.
 
-export type Profile = "dev" | "test";
+export type Profile = "dev" | "test" | "bench";
 
 // The demo values `supabase start` prints, so a frontend configured for the CLI stack works unchanged.
 export const JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
@@ -20,6 +20,7 @@ export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "
 const PORTS = {
   dev: { gateway: 54321, db: 54322, auth: 9999, functions: 54325, fakeProvider: 54329 },
   test: { gateway: 54421, db: 54422, auth: 9998, functions: 54425, fakeProvider: 54429 },
+  bench: { gateway: 54521, db: 54522, auth: 9997, functions: 54525, fakeProvider: 54529 },
 } as const;
 
 export function stackConfig(profile: Profile) {
