@@ -5,6 +5,7 @@ import type { Claims, Tx } from "../_shared/db.ts";
 import { asUser } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
 import { ApiError } from "../_shared/http.ts";
+import { assertSessionActive } from "../_shared/identity.ts";
 import { SecretBox } from "../_shared/secrets.ts";
 import { ProviderError } from "../_shared/providers/errors.ts";
 import { providerFor } from "../_shared/providers/index.ts";
@@ -56,8 +57,7 @@ export function buildContext(history: ChatMessage[], system: string | null, prov
 
 export function prepareExchange(user: Claims, conversationId: string, text: string, modelOverride?: string): Promise<PreparedExchange> {
   return asUser(user, async (tx) => {
-    const [session] = await tx`select private.session_is_active(${user.session_id ?? null}::uuid) as active`;
-    if (!session.active) throw new ApiError(401, "Session ended: log in again");
+    await assertSessionActive(tx, user);
     const conversation = await findConversation(tx, conversationId);
     const [key] = await tx`
       select k.id, k.provider, k.is_valid, t.month_cost_usd, t.monthly_budget_usd, private.api_key_secret(k.id) as ciphertext

@@ -14,6 +14,9 @@ function authClient() {
 }
 
 const BAD_CREDENTIALS = "Invalid username or password";
+// Supabase Auth signs users in by email; a user who gives none gets an address in this reserved
+// domain, which can never receive mail and is never shown.
+const NO_EMAIL_DOMAIN = "users.invalid";
 
 /** Auth server errors in the envelope's terms; never echoes what the client sent. */
 function authFailure(error: AuthError, fallback: { status: number; message: string }): ApiError {
@@ -35,13 +38,17 @@ function resolveLogin(identifier: string): Promise<string | null> {
   });
 }
 
+function shownEmail(email: string | null | undefined): string | null {
+  return !email || email.endsWith(`@${NO_EMAIL_DOMAIN}`) ? null : email;
+}
+
 function sessionData(session: AuthSession, username: string) {
   return {
     token: session.access_token,
     access_token: session.access_token,
     refresh_token: session.refresh_token,
     expires_at: session.expires_at ?? Math.floor(Date.now() / 1000) + session.expires_in,
-    user: { id: session.user.id, username, email: session.user.email ?? null, created_at: session.user.created_at },
+    user: { id: session.user.id, username, email: shownEmail(session.user.email), created_at: session.user.created_at },
   };
 }
 
@@ -60,8 +67,7 @@ export function userRoutes(app: Hono) {
       if (await resolveLogin(body.username)) {
         throw new ApiError(409, "That username is taken", { username: ["Already taken"] });
       }
-      // Supabase Auth signs users in by email; a user without one gets an address that can never receive mail.
-      const email = body.email ?? `${body.username.toLowerCase()}@users.invalid`;
+      const email = body.email ?? `${body.username.toLowerCase()}@${NO_EMAIL_DOMAIN}`;
       const { data, error } = await authClient().auth.signUp({ email, password: body.password, options: { data: { username: body.username } } });
       if (error || !data.user) throw authFailure(error!, { status: 400, message: "Could not create the account" });
       return {
@@ -138,7 +144,7 @@ export function userRoutes(app: Hono) {
     handler: async ({ db }) => {
       const [profile] = await db((tx) => tx`select id, username, email, created_at from public.profiles`);
       if (!profile) throw notFound("Profile");
-      return { message: "Profile", data: profile };
+      return { message: "Profile", data: { ...profile, email: shownEmail(profile.email) } };
     },
   });
 }
