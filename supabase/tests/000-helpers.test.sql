@@ -1,8 +1,15 @@
 -- Test helpers shared by every test file. pg_prove (and `supabase test db`) run the files
 -- in name order, each in its own transaction that rolls back, so this one file creates
--- the helpers outside a transaction, where they stay for the files after it.
+-- the helpers outside a transaction, where they stay for the files after it, and
+-- 999-cleanup.test.sql drops them again. To run a single file, run this one with it:
+--   pg_prove -d "$DB_URL" supabase/tests/000-helpers.test.sql supabase/tests/050-messages.test.sql
 -- Nothing here is part of the schema: it lives in the `tests` schema, which the API does not expose.
-create extension if not exists pgtap with schema extensions;
+
+-- pgTAP is created inside each file's transaction, so it never stays installed: an installed
+-- pgTAP fails `supabase db lint` on schema extensions. Remove one an earlier run left behind.
+set client_min_messages = warning;
+drop extension if exists pgtap;
+reset client_min_messages;
 
 create schema if not exists tests;
 revoke all on schema tests from public, anon, authenticated, service_role;
@@ -103,6 +110,7 @@ grant usage on schema tests to anon, authenticated;
 grant execute on all functions in schema tests to anon, authenticated;
 
 begin;
+create extension if not exists pgtap with schema extensions;
 select plan(6);
 select has_function('tests', 'create_user', array['text', 'text'], 'tests.create_user exists');
 select has_function('tests', 'user_id', array['text'], 'tests.user_id exists');
