@@ -1,7 +1,7 @@
 -- profiles: created on sign-up, readable and renamable by the owner only.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(27);
+select plan(29);
 
 select tests.create_user('Alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -116,6 +116,19 @@ select throws_ok($$ select * from public.profiles $$, '42501', null, 'profiles: 
 select throws_ok(
   format($$ update public.profiles set username = 'anon_was_here' where id = %L $$, :'alice'),
   '42501', null, 'profiles: anon cannot update');
+
+-- Without insert and delete policies, even a grant would not let clients in.
+select tests.as_postgres();
+grant insert, delete on public.profiles to authenticated;
+select tests.authenticate_as('bob');
+select throws_ok(
+  $$ insert into public.profiles (id, username) values (gen_random_uuid(), 'ghost') $$,
+  '42501', 'new row violates row-level security policy for table "profiles"',
+  'profiles: with no insert policy, inserts are refused even with a grant');
+select is_empty($$ delete from public.profiles returning 1 $$,
+  'profiles: with no delete policy, deletes reach no row even with a grant');
+select tests.as_postgres();
+revoke insert, delete on public.profiles from authenticated;
 
 select tests.as_postgres();
 select is((select username from public.profiles where id = :'alice'), 'alice_renamed',

@@ -1,7 +1,7 @@
 -- api_keys: owner-only rows, a write-only secret column, one selected key per user.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(43);
+select plan(44);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -124,6 +124,18 @@ select throws_ok(format($$ select private.api_key_secret(%L) $$, :'key1'), '4250
   'anon cannot call private.api_key_secret');
 select throws_ok(format($$ select public.select_api_key(%L) $$, :'key1'), '42501', null,
   'anon cannot call select_api_key');
+
+-- The column grants already stop that; the insert policy stops it on its own too.
+select tests.as_postgres();
+grant insert (user_id) on public.api_keys to authenticated;
+select tests.authenticate_as('bob');
+select throws_ok(
+  format($$ insert into public.api_keys (user_id, name, provider, secret_ciphertext, hint, fingerprint)
+            values (%L, 'planted', 'openai', 'c', 'h', 'fp-planted') $$, :'alice'),
+  '42501', 'new row violates row-level security policy for table "api_keys"',
+  'api_keys: the insert policy alone refuses a key for another user');
+select tests.as_postgres();
+revoke insert (user_id) on public.api_keys from authenticated;
 
 select tests.as_postgres();
 select results_eq(

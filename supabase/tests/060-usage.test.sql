@@ -2,7 +2,7 @@
 -- private.record_usage, readable only by their owner.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(40);
+select plan(46);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -153,6 +153,30 @@ select throws_ok(
 select throws_ok(
   format($$ insert into public.usage_events (user_id, provider, model, usage_source, outcome) values (%L, 'openai', 'gpt-4o', 'provider', 'ok') $$, :'alice'),
   '42501', null, 'usage_events: another user cannot insert events for the user');
+
+-- With select-only policies, even a grant would not let users write.
+select tests.as_postgres();
+grant insert, update, delete on public.usage_events, public.model_prices to authenticated;
+select tests.authenticate_as('alice');
+select throws_ok(
+  format($$ insert into public.usage_events (user_id, provider, model, usage_source, outcome) values (%L, 'openai', 'gpt-4o', 'provider', 'ok') $$, :'alice'),
+  '42501', 'new row violates row-level security policy for table "usage_events"',
+  'usage_events: with no insert policy, inserts are refused even with a grant');
+select is_empty($$ update public.usage_events set cost_usd = 0 returning 1 $$,
+  'usage_events: with no update policy, updates reach no row even with a grant');
+select is_empty($$ delete from public.usage_events returning 1 $$,
+  'usage_events: with no delete policy, deletes reach no row even with a grant');
+select throws_ok(
+  $$ insert into public.model_prices (provider, model, input_usd_per_mtok, cached_input_usd_per_mtok, output_usd_per_mtok)
+     values ('openai', 'free-model', 0, 0, 0) $$,
+  '42501', 'new row violates row-level security policy for table "model_prices"',
+  'model_prices: with no insert policy, inserts are refused even with a grant');
+select is_empty($$ update public.model_prices set input_usd_per_mtok = 0 returning 1 $$,
+  'model_prices: with no update policy, updates reach no row even with a grant');
+select is_empty($$ delete from public.model_prices returning 1 $$,
+  'model_prices: with no delete policy, deletes reach no row even with a grant');
+select tests.as_postgres();
+revoke insert, update, delete on public.usage_events, public.model_prices from authenticated;
 
 -- Visitor
 select tests.clear_authentication();
