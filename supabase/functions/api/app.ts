@@ -17,8 +17,11 @@ export const app = new Hono({ strict: false }).basePath(BASE);
 
 app.use("*", async (c, next) => {
   if (c.req.method === "OPTIONS") return new Response(null, { status: 204, headers: corsHeaders });
+  const started = performance.now();
   await next();
   for (const [k, v] of Object.entries(corsHeaders)) c.res.headers.set(k, v);
+  // One access-log line per request: method, path (ids only, no query string), status, time. Never headers or bodies.
+  console.log(JSON.stringify({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }));
 });
 
 healthRoutes(app);
