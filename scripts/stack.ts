@@ -123,8 +123,9 @@ async function start() {
     if (values["fake-provider"]) {
       const log = `${cfg.logDir}/fake-provider.log`;
       if (await portInUse(cfg.ports.fakeProvider)) throw new StackError(`port ${cfg.ports.fakeProvider} (fake provider) is already in use`);
-      children.push(await spawnLogged(DENO, ["run", "-A", `${ROOT}/scripts/fake-provider.ts`], { PORT: String(cfg.ports.fakeProvider) }, log));
-      await waitFor("the fake provider", () => httpOk(`${cfg.fakeProviderUrl}/health`), 30_000, log);
+      const fake = await spawnLogged(DENO, ["run", "-A", `${ROOT}/scripts/fake-provider.ts`], { PORT: String(cfg.ports.fakeProvider) }, log);
+      children.push(fake);
+      await waitFor("the fake provider", () => httpOk(`${cfg.fakeProviderUrl}/health`), 30_000, log, fake);
       extraEnv.OPENAI_BASE_URL = `${cfg.fakeProviderUrl}/v1`;
       extraEnv.ANTHROPIC_BASE_URL = cfg.fakeProviderUrl;
       // The fake's `-slow` keys wait FAKE_SLOW_MS (3000); a shorter timeout makes them time out.

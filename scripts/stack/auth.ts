@@ -63,6 +63,6 @@ export async function startAuth(cfg: StackConfig, build: Extract<AuthBuild, { ok
     GOTRUE_RATE_LIMIT_HEADER: "X-Forwarded-For",
     GOTRUE_LOG_LEVEL: "info",
   }, authLog(cfg));
-  await waitFor("the Auth server", () => httpOk(`${cfg.authUrl}/health`), 60_000, authLog(cfg));
+  await waitFor("the Auth server", () => httpOk(`${cfg.authUrl}/health`), 60_000, authLog(cfg), child);
   return child;
 }

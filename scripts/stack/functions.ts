@@ -64,7 +64,7 @@ export async function startFunctions(cfg: StackConfig, extraEnv: Record<string, 
     }, log);
     started.push({ name, port, child });
     // The first start downloads the function's npm packages into Deno's cache.
-    await waitFor(`function ${name}`, () => httpOk(`http://127.0.0.1:${port}/`), 120_000, log);
+    await waitFor(`function ${name}`, () => httpOk(`http://127.0.0.1:${port}/`), 120_000, log, child);
   }
   return started;
 }

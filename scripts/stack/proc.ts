@@ -74,10 +74,14 @@ export async function portInUse(port: number): Promise<boolean> {
   }
 }
 
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logFile: string) {
+/** Polls `check` until it holds; fails at once, naming the log, if `child` exits meanwhile. */
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logFile: string, child?: Deno.ChildProcess) {
+  let exited: Deno.CommandStatus | null = null;
+  child?.status.then((s) => (exited = s));
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
+    if (exited) throw new StackError(`${what} exited during start (code ${(exited as Deno.CommandStatus).code}); see ${logFile}`);
     await new Promise((r) => setTimeout(r, 150));
   }
   throw new StackError(`${what} did not come up within ${timeoutMs / 1000}s; see ${logFile}`);
