@@ -443,11 +443,11 @@ describe("provider failures", () => {
       const stored = await messagesOf(conversationId);
       expect(stored).toHaveLength(1);
       expect(stored[0]).toMatchObject({ id: res.body.errors.user_message_id, role: "user", content: text, status: "failed", api_key_id: key.id });
-      expect(stored[0].error_code).toBeTruthy();
+      expect(stored[0].error_code).toBe(c.kind);
       const events = await usageOf(conversationId);
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({ api_key_id: key.id, message_id: null, provider: c.provider, outcome: "error" });
-      expect(events[0].error_code).toBeTruthy();
+      expect(events[0].error_code).toBe(c.kind);
 
       const [row] = await db`select is_valid from public.api_keys where id = ${key.id}`;
       expect(row.is_valid).toBe(c.kind !== "invalid_key");

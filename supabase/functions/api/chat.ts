@@ -142,7 +142,9 @@ const FAILURES: Record<ProviderError["kind"], { status: number; message: string 
 /** Marks the user's message failed (so it can be retried), records the attempt, and says what happened. */
 export async function failExchange(user: Claims, ex: PreparedExchange, err: unknown, latencyMs: number): Promise<ApiError> {
   const pe = err instanceof ProviderError ? err : new ProviderError("unavailable", "provider call failed");
-  const code = pe.code ?? pe.kind;
+  // Stored codes are our failure classes; the provider's own code (which can mislead, e.g.
+  // Anthropic's low-credit `invalid_request_error`) only goes back to the client as a detail.
+  const code = pe.kind;
   const zero: Usage = { promptTokens: 0, cachedPromptTokens: 0, completionTokens: 0, source: "estimated" };
   await asUser(user, async (tx) => {
     await tx`update public.messages set status = 'failed', error_code = ${code} where id = ${ex.userMessage.id}`;
@@ -153,7 +155,7 @@ export async function failExchange(user: Claims, ex: PreparedExchange, err: unkn
   return new ApiError(failure.status, `${failure.message}. Your message was kept (status failed); send it again to retry.`, {
     provider: ex.provider.name,
     kind: pe.kind,
-    code,
+    provider_code: pe.code ?? null,
     user_message_id: ex.userMessage.id,
   });
 }
