@@ -72,6 +72,9 @@ describe("the envelope and HTTP around every route", () => {
     expect(pre.headers.get("access-control-allow-headers")).toMatch(/x-client-info/);
     const err = await api("GET", "/conversations");
     expect(err.headers.get("access-control-allow-origin")).toBe("*");
+    const user = await createUser("ident");
+    const list = await api("GET", "/conversations", { token: user.token, headers: { origin: "http://localhost:3000" } });
+    expect(list.headers.get("access-control-expose-headers")).toMatch(/X-Total-Count/i);
   });
 
   it("answers 405 with Allow for a wrong method, 404 for an unknown path", async () => {

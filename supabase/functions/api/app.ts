@@ -20,6 +20,7 @@ app.use("*", async (c, next) => {
   const started = performance.now();
   await next();
   for (const [k, v] of Object.entries(corsHeaders)) c.res.headers.set(k, v);
+  c.res.headers.set("Access-Control-Expose-Headers", "X-Total-Count"); // so browsers can read the list totals
   // One access-log line per request: method, path (ids only, no query string), status, time. Never headers or bodies.
   console.log(JSON.stringify({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }));
 });
