@@ -5,7 +5,8 @@ import { ANON_KEY, JWT_SECRET, LOCAL_ENCRYPTION_KEY, ROOT, SERVICE_ROLE_KEY } fr
 import { exists, httpOk, portInUse, spawnLogged, StackError, waitFor } from "./proc.ts";
 
 const FUNCTIONS_DIR = `${ROOT}/supabase/functions`;
-export const DENO = `${ROOT}/node_modules/.bin/deno`;
+// The deno binary running this script (not the npm wrapper, which would add a Node process per service).
+export const DENO = Deno.execPath();
 
 /** Function names: folders with an index.ts, `_shared` and other `_` folders excluded (Supabase's rule). */
 export async function functionNames(): Promise<string[]> {

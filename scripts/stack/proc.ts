@@ -94,10 +94,14 @@ export async function chown(path: string, user: string) {
 /** Starts a long-running service whose stdout and stderr go (appended) to its log file. */
 export async function spawnLogged(cmd: string, args: string[], env: Record<string, string>, logFile: string, cwd?: string) {
   const child = new Deno.Command(cmd, { args, env, cwd, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
-  for (const stream of [child.stdout, child.stderr]) {
-    const file = await Deno.open(logFile, { create: true, append: true });
-    stream.pipeTo(file.writable).catch(() => {});
-  }
+  const file = await Deno.open(logFile, { create: true, append: true });
+  // Written chunk by chunk as it arrives (pipeTo into file.writable holds data back until the stream ends).
+  const copy = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) {
+      for (let done = 0; done < chunk.length;) done += await file.write(chunk.subarray(done));
+    }
+  };
+  Promise.allSettled([copy(child.stdout), copy(child.stderr)]).then(() => file.close());
   return child;
 }
 
