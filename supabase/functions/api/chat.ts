@@ -10,20 +10,8 @@ import { SecretBox } from "../_shared/secrets.ts";
 import { ProviderError } from "../_shared/providers/errors.ts";
 import { providerFor } from "../_shared/providers/index.ts";
 import type { ChatMessage, ChatRequest, ChatResult, LlmProvider, ProviderName, Usage } from "../_shared/providers/types.ts";
-import { estimateTokens } from "../_shared/providers/estimate.ts";
+import { buildContext, DEFAULT_MODELS, MAX_HISTORY_MESSAGES, MAX_OUTPUT_TOKENS } from "./context.ts";
 import { findConversation } from "./routes/conversations.ts";
-
-export const DEFAULT_MODELS: Record<ProviderName, string> = { openai: "gpt-4o-mini", anthropic: "claude-3-5-haiku-latest" };
-const MAX_OUTPUT_TOKENS = 1024;
-const MAX_HISTORY_MESSAGES = 50;
-
-/** Context windows (tokens) of the model families we know; others get a conservative default. */
-function contextWindow(provider: ProviderName, model: string): number {
-  if (provider === "anthropic") return 200_000;
-  if (/^gpt-4\.1/.test(model)) return 1_000_000;
-  if (/^(gpt-4o|o\d)/.test(model)) return 128_000;
-  return 16_000;
-}
 
 const MESSAGE_COLUMNS = "id, conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id, status, error_code, created_at";
 export { MESSAGE_COLUMNS };
@@ -38,21 +26,6 @@ export interface PreparedExchange {
   request: ChatRequest;
   // deno-lint-ignore no-explicit-any
   userMessage: any;
-}
-
-/** Keeps the system prompt and the most recent history that fits the model's window. */
-export function buildContext(history: ChatMessage[], system: string | null, provider: ProviderName, model: string) {
-  let budget = contextWindow(provider, model) - MAX_OUTPUT_TOKENS - (system ? estimateTokens(system) : 0);
-  const kept: ChatMessage[] = [];
-  for (const m of [...history].reverse()) {
-    const cost = estimateTokens(m.content) + 4;
-    if (kept.length >= MAX_HISTORY_MESSAGES || (cost > budget && kept.length > 0)) break;
-    kept.unshift(m);
-    budget -= cost;
-  }
-  // Anthropic requires the first message to be the user's.
-  while (kept.length > 1 && kept[0].role !== "user") kept.shift();
-  return kept;
 }
 
 export function prepareExchange(user: Claims, conversationId: string, text: string, modelOverride?: string): Promise<PreparedExchange> {
