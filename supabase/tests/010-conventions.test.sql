@@ -121,6 +121,7 @@ select is(
           and has_function_privilege('authenticated', p.oid, 'execute')
         order by 1),
   array[
+    'api_key_month_cost(uuid)',
     'private.api_key_secret(uuid)',
     'private.lock_user_api_keys(uuid)',
     'private.record_usage(uuid,uuid,uuid,text,text,integer,integer,integer,text,integer,text,text)',

@@ -1,7 +1,7 @@
 -- The usage views and conversation_list: right numbers, and only the caller's rows.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(17);
+select plan(21);
 
 -- Days are UTC days whatever the session's time zone.
 set local timezone = 'Pacific/Auckland';
@@ -69,6 +69,16 @@ select is_empty(format($$ select 1 from public.api_key_usage_daily where user_id
   'api_key_usage_daily: another user''s usage is not visible');
 select is_empty(format($$ select 1 from public.api_key_usage_by_model where user_id = %L $$, :'bob'),
   'api_key_usage_by_model: another user''s usage is not visible');
+
+-- api_key_month_cost: the budget check's month sum, the same figure as the totals view.
+select is(public.api_key_month_cost(:'k1'), 0.000435::numeric, 'api_key_month_cost: this UTC month only, errors and unpriced included at their cost');
+select is(public.api_key_month_cost(:'k2'),
+  (select month_cost_usd from public.api_key_usage_totals where api_key_id = :'k2'),
+  'api_key_month_cost agrees with api_key_usage_totals.month_cost_usd');
+select is(public.api_key_month_cost(:'bk'), 0::numeric, 'api_key_month_cost: another user''s key shows nothing (RLS)');
+select tests.clear_authentication();
+select throws_ok(format($$ select public.api_key_month_cost(%L) $$, :'k1'), '42501', null, 'anon cannot call api_key_month_cost');
+select tests.authenticate_as('alice');
 
 select tests.authenticate_as('bob');
 select results_eq(

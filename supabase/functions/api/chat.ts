@@ -33,8 +33,10 @@ export function prepareExchange(user: Claims, conversationId: string, text: stri
     await assertSessionActive(tx, user);
     const conversation = await findConversation(tx, conversationId);
     const [key] = await tx`
-      select k.id, k.provider, k.is_valid, t.month_cost_usd, t.monthly_budget_usd, private.api_key_secret(k.id) as ciphertext
-      from public.api_keys k join public.api_key_usage_totals t on t.api_key_id = k.id
+      select k.id, k.provider, k.is_valid, k.monthly_budget_usd,
+             case when k.monthly_budget_usd is not null then public.api_key_month_cost(k.id) end as month_cost_usd,
+             private.api_key_secret(k.id) as ciphertext
+      from public.api_keys k
       where k.id = coalesce(${conversation.api_key_id}::uuid, (select id from public.api_keys where is_selected))`;
     if (!key) throw new ApiError(400, "No API key to answer with: register one with POST /keys, or choose one for this conversation");
     if (!key.is_valid) throw new ApiError(400, "This conversation's API key was rejected by its provider; register a new key or choose another");
