@@ -88,9 +88,11 @@ export function userRoutes(app: Hono) {
     response: Session,
     errors: [400, 401, 429, 503],
     handler: async ({ body }) => {
-      const email = body.username.includes("@") ? body.username : await resolveLogin(body.username);
-      // The same answer for an unknown user and a wrong password: no enumeration.
-      if (!email) throw new ApiError(401, BAD_CREDENTIALS);
+      // An unknown username still goes to the Auth server (with an address that matches nobody), so it
+      // gets the same answer, in the same time, as a wrong password: no enumeration.
+      const email = body.username.includes("@")
+        ? body.username
+        : (await resolveLogin(body.username)) ?? `unknown-${crypto.randomUUID()}@${NO_EMAIL_DOMAIN}`;
       const { data, error } = await authClient().auth.signInWithPassword({ email, password: body.password });
       if (error || !data.session) throw authFailure(error!, { status: 401, message: BAD_CREDENTIALS });
       const username = (data.user.user_metadata?.username as string | undefined) ?? body.username;
