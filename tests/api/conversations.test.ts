@@ -108,6 +108,7 @@ describe("conversations", () => {
       { body: { surprise: true }, status: 400 },
       { body: "[1, 2", status: 400 },
       { body: "title=hello", headers: { "content-type": "application/x-www-form-urlencoded" }, status: 415 },
+      { body: "", headers: { "content-type": "text/plain" }, status: 415 },
       { body: { title: "x", system_prompt: "y".repeat(300_000) }, status: 413 },
     ];
     for (const c of cases) {

@@ -62,8 +62,11 @@ async function readJson(c: Context): Promise<unknown> {
   if (declared > env.maxBodyBytes) throw new ApiError(413, `Request body too large (limit ${env.maxBodyBytes} bytes)`);
   const raw = await c.req.arrayBuffer();
   if (raw.byteLength > env.maxBodyBytes) throw new ApiError(413, `Request body too large (limit ${env.maxBodyBytes} bytes)`);
+  // A body, or a declared content type, must be JSON; a bare empty request stands for {}.
+  if ((raw.byteLength > 0 || type) && !/^application\/(.+\+)?json\b/i.test(type)) {
+    throw new ApiError(415, "Content-Type must be application/json");
+  }
   if (raw.byteLength === 0) return {};
-  if (!/^application\/(.+\+)?json\b/i.test(type)) throw new ApiError(415, "Content-Type must be application/json");
   try {
     return JSON.parse(new TextDecoder().decode(raw));
   } catch {
