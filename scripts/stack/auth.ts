@@ -34,7 +34,7 @@ export async function buildAuth(): Promise<AuthBuild> {
   return { ok: true, bin: AUTH_BIN, migrations: `${dir}/migrations` };
 }
 
-export function authLog(cfg: StackConfig) {
+function authLog(cfg: StackConfig) {
   return `${cfg.logDir}/auth.log`;
 }
 

@@ -58,7 +58,7 @@ export async function initCluster(cfg: StackConfig) {
   return true;
 }
 
-export function pgLog(cfg: StackConfig) {
+function pgLog(cfg: StackConfig) {
   return `${cfg.logDir}/postgres.log`;
 }
 

@@ -13,8 +13,7 @@ import type { ChatMessage, ChatRequest, ChatResult, LlmProvider, ProviderName, U
 import { buildContext, DEFAULT_MODELS, MAX_HISTORY_MESSAGES, MAX_OUTPUT_TOKENS } from "./context.ts";
 import { findConversation } from "./routes/conversations.ts";
 
-const MESSAGE_COLUMNS = "id, conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id, status, error_code, created_at";
-export { MESSAGE_COLUMNS };
+export const MESSAGE_COLUMNS = "id, conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id, status, error_code, created_at";
 
 const boxPromise = SecretBox.fromBase64(env.encryptionKey);
 export const secretBox = () => boxPromise;

@@ -49,7 +49,7 @@ export interface RouteDef<B extends z.ZodType | undefined, Q extends z.ZodType |
 // deno-lint-ignore no-explicit-any
 export const registry: RouteDef<any, any>[] = [];
 
-export function validationError(error: z.ZodError, where: "body" | "query") {
+function validationError(error: z.ZodError, where: "body" | "query") {
   const { formErrors, fieldErrors } = z.flattenError(error);
   const errors: Record<string, unknown> = { ...fieldErrors };
   if (formErrors.length) errors._ = formErrors;
