@@ -3,19 +3,13 @@
 // message create (1,000 requests each at concurrency 10), and the same list query run directly
 // against Postgres under the same RLS for comparison.
 import postgres from "postgres";
-import { ROOT, stackConfig } from "./stack/config.ts";
-import { DENO } from "./stack/functions.ts";
-import { exists } from "./stack/proc.ts";
+import { stackConfig } from "./stack/config.ts";
+import { withStack } from "./stack/with-stack.ts";
 
 const REQUESTS = Number(Deno.env.get("BENCH_REQUESTS") ?? 1000);
 const CONCURRENCY = Number(Deno.env.get("BENCH_CONCURRENCY") ?? 10);
 const cfg = stackConfig("bench");
 const API = `${cfg.apiUrl}/api/v1`;
-
-async function stack(...args: string[]) {
-  const { code } = await new Deno.Command(DENO, { args: ["run", "-A", `${ROOT}/scripts/stack.ts`, ...args, "--profile", "bench"], stdout: "null", stderr: "inherit" }).output();
-  if (code !== 0) Deno.exit(code);
-}
 
 /** Runs `total` calls of `one(i)` with `concurrency` in flight; returns each call's milliseconds. */
 async function load(total: number, concurrency: number, one: (i: number, worker: number) => Promise<void>) {
@@ -45,58 +39,57 @@ async function expectOk(res: Response, status: number) {
   if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${text.slice(0, 200)}`);
 }
 
-const startedHere = !(await exists(cfg.pidFile));
-if (startedHere) await stack("start", "--background", "--fake-provider");
-const sql = postgres(cfg.dbUrl, { max: CONCURRENCY, onnotice: () => {} });
-try {
-  Deno.env.set("DB_URL", cfg.dbUrl);
-  Deno.env.set("API_URL", cfg.apiUrl);
-  const users = await import("../tests/support/users.ts");
-  const user = await users.createUser("bench");
-  const auth = { authorization: `Bearer ${user.token}`, "content-type": "application/json" };
+await withStack("bench", async () => {
+  const sql = postgres(cfg.dbUrl, { max: CONCURRENCY, onnotice: () => {} });
+  try {
+    Deno.env.set("DB_URL", cfg.dbUrl);
+    Deno.env.set("API_URL", cfg.apiUrl);
+    const users = await import("../tests/support/users.ts");
+    const user = await users.createUser("bench");
+    const auth = { authorization: `Bearer ${user.token}`, "content-type": "application/json" };
 
-  // A realistic account: a key, 50 conversations with 20 messages each.
-  await expectOk(await fetch(`${API}/keys`, { method: "POST", headers: auth, body: JSON.stringify({ name: "bench", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }) }), 201);
-  await sql`
-    with c as (
-      insert into public.conversations (user_id, title) select ${user.id}, 'bench ' || g from generate_series(1, 50) g returning id
-    )
-    insert into public.messages (conversation_id, user_id, role, content, created_at)
-    select c.id, ${user.id}, case when g % 2 = 0 then 'assistant' else 'user' end, repeat('lorem ipsum ', 20), now() - (g || ' seconds')::interval
-    from c, generate_series(1, 20) g`;
-  await sql`analyze`;
-  const conversations = (await sql`select id from public.conversations where user_id = ${user.id} order by id limit ${CONCURRENCY}`).map((r) => r.id);
+    // A realistic account: a key, 50 conversations with 20 messages each.
+    await expectOk(await fetch(`${API}/keys`, { method: "POST", headers: auth, body: JSON.stringify({ name: "bench", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }) }), 201);
+    await sql`
+      with c as (
+        insert into public.conversations (user_id, title) select ${user.id}, 'bench ' || g from generate_series(1, 50) g returning id
+      )
+      insert into public.messages (conversation_id, user_id, role, content, created_at)
+      select c.id, ${user.id}, case when g % 2 = 0 then 'assistant' else 'user' end, repeat('lorem ipsum ', 20), now() - (g || ' seconds')::interval
+      from c, generate_series(1, 20) g`;
+    await sql`analyze`;
+    const conversations = (await sql`select id from public.conversations where user_id = ${user.id} order by id limit ${CONCURRENCY}`).map((r) => r.id);
 
-  console.log(`\n${REQUESTS} requests each, concurrency ${CONCURRENCY}, fake provider answering at once\n`);
-  // Warm up connections and JIT.
-  await load(50, CONCURRENCY, async () => expectOk(await fetch(`${API}/conversations`, { headers: auth }), 200));
+    console.log(`\n${REQUESTS} requests each, concurrency ${CONCURRENCY}, fake provider answering at once\n`);
+    // Warm up connections and JIT.
+    await load(50, CONCURRENCY, async () => expectOk(await fetch(`${API}/conversations`, { headers: auth }), 200));
 
-  report("GET /api/v1/conversations (through gateway)", await load(REQUESTS, CONCURRENCY, async () => {
-    await expectOk(await fetch(`${API}/conversations`, { headers: auth }), 200);
-  }));
+    report("GET /api/v1/conversations (through gateway)", await load(REQUESTS, CONCURRENCY, async () => {
+      await expectOk(await fetch(`${API}/conversations`, { headers: auth }), 200);
+    }));
 
-  report("POST /conversations/{id}/messages", await load(REQUESTS, CONCURRENCY, async (i, worker) => {
-    await expectOk(await fetch(`${API}/conversations/${conversations[worker]}/messages`, {
-      method: "POST", headers: auth, body: JSON.stringify({ message: `question ${i}` }),
-    }), 201);
-  }));
+    report("POST /conversations/{id}/messages", await load(REQUESTS, CONCURRENCY, async (i, worker) => {
+      await expectOk(await fetch(`${API}/conversations/${conversations[worker]}/messages`, {
+        method: "POST", headers: auth, body: JSON.stringify({ message: `question ${i}` }),
+      }), 201);
+    }));
 
-  const claims = JSON.stringify({ sub: user.id, role: "authenticated", session_id: user.sessionId });
-  report("same list query, directly in Postgres", await load(REQUESTS, CONCURRENCY, async () => {
-    await sql.begin(async (tx) => {
+    const claims = JSON.stringify({ sub: user.id, role: "authenticated", session_id: user.sessionId });
+    report("same list query, directly in Postgres", await load(REQUESTS, CONCURRENCY, async () => {
+      await sql.begin(async (tx) => {
+        await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
+        await tx`select * from public.conversation_list order by last_activity_at desc, id desc limit 20`;
+        await tx`select count(*) from public.conversations`;
+      });
+    }));
+
+    const plan = await sql.begin(async (tx) => {
       await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
-      await tx`select * from public.conversation_list order by last_activity_at desc, id desc limit 20`;
-      await tx`select count(*) from public.conversations`;
+      return tx`explain (analyze, buffers) select * from public.conversation_list order by last_activity_at desc, id desc limit 20`;
     });
-  }));
-
-  const plan = await sql.begin(async (tx) => {
-    await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
-    return tx`explain (analyze, buffers) select * from public.conversation_list order by last_activity_at desc, id desc limit 20`;
-  });
-  console.log(`\nlist query plan (as the user, under RLS):\n${plan.map((r) => "  " + r["QUERY PLAN"]).join("\n")}`);
-  await users.db.end();
-} finally {
-  await sql.end();
-  if (startedHere) await stack("stop");
-}
+    console.log(`\nlist query plan (as the user, under RLS):\n${plan.map((r) => "  " + r["QUERY PLAN"]).join("\n")}`);
+    await users.db.end();
+  } finally {
+    await sql.end();
+  }
+});
