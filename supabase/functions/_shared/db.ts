@@ -24,21 +24,23 @@ export interface Claims {
 }
 
 /**
- * Runs `work` in one transaction as PostgREST does for a request: `role` is set to the token's
- * role (authenticated) and `request.jwt.claims` to its claims, so row-level security applies
- * exactly as it does to a supabase-js client.
+ * Runs `work` in one transaction as PostgREST does for a request: `role` is set to the claims'
+ * role and `request.jwt.claims` to the claims, so row-level security applies exactly as it does
+ * to a supabase-js client.
  */
-export function asUser<T>(claims: Claims, work: (tx: Tx) => Promise<T>): Promise<T> {
+function withClaims<T>(claims: { role: string }, work: (tx: Tx) => Promise<T>): Promise<T> {
   return sql.begin(async (tx) => {
     await tx`select set_config('role', ${claims.role}, true), set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
     return work(tx);
   }) as Promise<T>;
 }
 
-/** A transaction as one of the API roles without a user (anon, or service_role for the narrow lookups login needs). */
-export function asRole<T>(role: "anon" | "service_role", work: (tx: Tx) => Promise<T>): Promise<T> {
-  return sql.begin(async (tx) => {
-    await tx`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${JSON.stringify({ role })}, true)`;
-    return work(tx);
-  }) as Promise<T>;
+/** A transaction as the caller of a verified token (role authenticated). */
+export function asUser<T>(claims: Claims, work: (tx: Tx) => Promise<T>): Promise<T> {
+  return withClaims(claims, work);
+}
+
+/** A transaction as service_role without a user, for the narrow lookups login needs. */
+export function asServiceRole<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  return withClaims({ role: "service_role" }, work);
 }

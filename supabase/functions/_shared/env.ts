@@ -1,5 +1,7 @@
 // Configuration, read once from the function's environment. Supabase sets the SUPABASE_* values;
 // the rest are this project's own (README, "Configuration").
+import { DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_OPENAI_BASE_URL } from "./providers/index.ts";
+
 function required(name: string): string {
   const value = Deno.env.get(name);
   if (!value) throw new Error(`missing environment variable ${name}`);
@@ -26,8 +28,11 @@ export const env = {
   jwtSecret: Deno.env.get("JWT_SECRET") ?? "",
   /** Base64 of 32 random bytes: the AES-256-GCM key that encrypts provider keys at rest. */
   encryptionKey: required("PROVIDER_KEY_ENCRYPTION_KEY"),
-  openaiBaseUrl: optional("OPENAI_BASE_URL", "https://api.openai.com/v1"),
-  anthropicBaseUrl: optional("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
-  providerTimeoutMs: integer("PROVIDER_TIMEOUT_MS", 60_000),
+  /** Where and how long to talk to the LLM providers (the shape providerFor takes). */
+  providers: {
+    openaiBaseUrl: optional("OPENAI_BASE_URL", DEFAULT_OPENAI_BASE_URL),
+    anthropicBaseUrl: optional("ANTHROPIC_BASE_URL", DEFAULT_ANTHROPIC_BASE_URL),
+    timeoutMs: integer("PROVIDER_TIMEOUT_MS", 60_000),
+  },
   maxBodyBytes: integer("MAX_BODY_BYTES", 256 * 1024),
 };

@@ -5,12 +5,12 @@ import type { Claims, Tx } from "../_shared/db.ts";
 import { asUser } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
 import { ApiError } from "../_shared/http.ts";
-import { assertSessionActive } from "../_shared/identity.ts";
 import { SecretBox } from "../_shared/secrets.ts";
 import { ProviderError } from "../_shared/providers/errors.ts";
 import { providerFor } from "../_shared/providers/index.ts";
 import type { ChatMessage, ChatRequest, ChatResult, LlmProvider, ProviderName, Usage } from "../_shared/providers/types.ts";
 import { buildContext, DEFAULT_MODELS, MAX_HISTORY_MESSAGES, MAX_OUTPUT_TOKENS } from "./context.ts";
+import type { RouteContext } from "./route.ts";
 import { findConversation } from "./routes/conversations.ts";
 
 export const MESSAGE_COLUMNS = "id, conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id, status, error_code, created_at";
@@ -27,9 +27,9 @@ export interface PreparedExchange {
   userMessage: any;
 }
 
-export function prepareExchange(user: Claims, conversationId: string, text: string, modelOverride?: string): Promise<PreparedExchange> {
-  return asUser(user, async (tx) => {
-    await assertSessionActive(tx, user);
+/** `db` is the route's transaction as the caller, which checks the session is still alive. */
+export function prepareExchange(db: RouteContext<unknown, unknown>["db"], conversationId: string, text: string, modelOverride?: string): Promise<PreparedExchange> {
+  return db(async (tx) => {
     const conversation = await findConversation(tx, conversationId);
     const [key] = await tx`
       select k.id, k.provider, k.is_valid, k.monthly_budget_usd,
@@ -58,7 +58,7 @@ export function prepareExchange(user: Claims, conversationId: string, text: stri
     return {
       conversationId,
       keyId: key.id,
-      provider: providerFor(provider, { openaiBaseUrl: env.openaiBaseUrl, anthropicBaseUrl: env.anthropicBaseUrl, timeoutMs: env.providerTimeoutMs }),
+      provider: providerFor(provider, env.providers),
       request: {
         apiKey,
         model,

@@ -64,7 +64,7 @@ export function keyRoutes(app: Hono) {
       if ((await db((tx) => tx`select 1 from public.api_keys where fingerprint = ${fingerprint}`)).length) throw duplicate();
 
       try {
-        await providerFor(provider, { openaiBaseUrl: env.openaiBaseUrl, anthropicBaseUrl: env.anthropicBaseUrl, timeoutMs: env.providerTimeoutMs })
+        await providerFor(provider, env.providers)
           .validateKey(body.api_key);
       } catch (err) {
         // A rate limit means the key is valid but busy: accept it.

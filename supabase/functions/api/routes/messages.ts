@@ -107,9 +107,9 @@ export function messageRoutes(app: Hono) {
     response: Exchange,
     status: 201,
     errors: [400, 401, 404, 413, 415, 422, 429, 502, 504],
-    handler: async ({ c, user, params, body }) => {
+    handler: async ({ c, db, user, params, body }) => {
       const id = pathId(params.id, "Conversation");
-      const ex = await prepareExchange(user, id, body.message, body.model);
+      const ex = await prepareExchange(db, id, body.message, body.model);
       if (wantsStream(c, body.stream)) return streamExchange(user, ex);
       const started = performance.now();
       let result: ChatResult;

@@ -2,7 +2,7 @@
 // auth user through public.profiles; login accepts a username or an email.
 import { type AuthError, createClient, type Session as AuthSession } from "@supabase/supabase-js";
 import type { Hono } from "hono";
-import { asRole } from "../../_shared/db.ts";
+import { asServiceRole } from "../../_shared/db.ts";
 import { env } from "../../_shared/env.ts";
 import { ApiError, notFound } from "../../_shared/http.ts";
 import { bearerToken, verifyAccessToken } from "../../_shared/identity.ts";
@@ -32,7 +32,7 @@ function authFailure(error: AuthError, fallback: { status: number; message: stri
 }
 
 function resolveLogin(identifier: string): Promise<string | null> {
-  return asRole("service_role", async (tx) => {
+  return asServiceRole(async (tx) => {
     const [row] = await tx`select private.resolve_login(${identifier}) as email`;
     return row.email as string | null;
   });
