@@ -23,8 +23,13 @@ const PORTS = {
   bench: { gateway: 54521, db: 54522, auth: 9997, functions: 54525, fakeProvider: 54529 },
 } as const;
 
+// STACK_PORT_OFFSET shifts every port, so two clones can run the same profile side by side.
+const PORT_OFFSET = Number(Deno.env.get("STACK_PORT_OFFSET") ?? "0");
+
 export function stackConfig(profile: Profile) {
-  const ports = PORTS[profile];
+  const ports = Object.fromEntries(Object.entries(PORTS[profile]).map(([k, v]) => [k, v + PORT_OFFSET])) as {
+    [K in keyof (typeof PORTS)[Profile]]: number;
+  };
   const home = `${ROOT}/.supabase-local/${profile}`;
   const dbPassword = "postgres";
   return {
