@@ -4,10 +4,12 @@
 import { parseArgs } from "node:util";
 import { ANON_KEY, type Profile, ROOT, SERVICE_ROLE_KEY, type StackConfig, stackConfig } from "./stack/config.ts";
 import { buildAuth, startAuth } from "./stack/auth.ts";
-import { applyMigrations, bootstrapDatabase, resetDatabase } from "./stack/database.ts";
+import { prepareDatabase, resetDatabase } from "./stack/database.ts";
+import { ensureExtensions } from "./stack/extensions.ts";
 import { DENO, startFunctions } from "./stack/functions.ts";
 import { gatewayHandler } from "./stack/gateway.ts";
-import { ensurePostgresInstalled, initCluster, postgresRunning, startPostgres, stopPostgres } from "./stack/postgres.ts";
+import { ensurePackages, initCluster, postgresRunning, startPostgres, stopPostgres } from "./stack/postgres.ts";
+import { buildStorage, startStorage } from "./stack/storage.ts";
 import { exists, httpOk, portInUse, run, spawnLogged, StackError, waitFor } from "./stack/proc.ts";
 
 const { values, positionals } = parseArgs({
@@ -41,14 +43,15 @@ async function runningPid(cfg: StackConfig): Promise<number | null> {
   }
 }
 
-function printStatus(cfg: StackConfig, authNote: string | null) {
+function printStatus(cfg: StackConfig) {
   console.log(`
 Local Supabase stack (${cfg.profile}) is running.
 
          API URL: ${cfg.apiUrl}
-      Functions: ${cfg.apiUrl}/functions/v1/<name>   (api also at ${cfg.apiUrl}/api/v1)
+       Functions: ${cfg.apiUrl}/functions/v1/<name>   (api also at ${cfg.apiUrl}/api/v1)
           DB URL: ${cfg.dbUrl}
-        Auth URL: ${cfg.apiUrl}/auth/v1${authNote ? `   (NOT RUNNING: ${authNote})` : ""}
+        Auth URL: ${cfg.apiUrl}/auth/v1
+     Storage URL: ${cfg.apiUrl}/storage/v1
         anon key: ${ANON_KEY}
 service_role key: ${SERVICE_ROLE_KEY}
             Logs: ${cfg.logDir}/
@@ -102,22 +105,18 @@ async function start() {
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => stop(0));
 
   try {
-    await ensurePostgresInstalled();
+    // Everything installed and built before any server starts (see ensurePackages).
+    await ensurePackages();
+    await ensureExtensions();
+    const auth = await buildAuth();
+    const storage = await buildStorage();
+
     const fresh = await initCluster(cfg);
     await startPostgres(cfg);
-    await bootstrapDatabase(cfg);
-
-    const build = await buildAuth();
-    let authNote: string | null = null;
-    if (build.ok) {
-      children.push(await startAuth(cfg, build));
-    } else {
-      authNote = build.reason;
-      console.error(`warning: the Auth server is not running: ${build.reason}`);
-    }
-
-    await applyMigrations(cfg);
+    await prepareDatabase(cfg, auth, storage);
     if (fresh) console.log("created a new database cluster and applied the migrations");
+    children.push(await startAuth(cfg, auth));
+    children.push(await startStorage(cfg, storage));
 
     const extraEnv: Record<string, string> = {};
     if (values["fake-provider"]) {
@@ -144,11 +143,11 @@ async function start() {
     }
 
     Deno.serve({ hostname: "127.0.0.1", port: cfg.ports.gateway, onListen() {} }, gatewayHandler({
-      authUrl: build.ok ? cfg.authUrl : null,
-      authUnavailable: authNote ?? "",
+      authUrl: cfg.authUrl,
+      storageUrl: cfg.storageUrl,
       functions: new Map(functions.map((f) => [f.name, f.port])),
     }));
-    printStatus(cfg, authNote);
+    printStatus(cfg);
     console.log("Ctrl-C (or `npm stop` from another terminal) stops everything.");
   } catch (err) {
     const msg = err instanceof StackError ? err.message : `${(err as Error).message} (logs: ${cfg.logDir}/)`;
@@ -174,8 +173,7 @@ async function stopCommand() {
 async function status() {
   const pid = await runningPid(cfg);
   if (!pid) return console.log(`the ${profile} stack is not running`);
-  const health = await fetch(`${cfg.apiUrl}/api/v1/health`).then((r) => r.json()).catch(() => null);
-  printStatus(cfg, health?.data?.auth?.ok === false ? "see /api/v1/health" : null);
+  printStatus(cfg);
 }
 
 async function reset() {

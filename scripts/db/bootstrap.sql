@@ -1,6 +1,8 @@
--- What hosted Supabase provides before a project's migrations run: its roles, the
--- `extensions` schema, and the default grants on `public`. Idempotent: runs on every start.
--- Never part of supabase/migrations/ (a hosted project already has all of this).
+-- What hosted Supabase's Postgres image provides before any migration runs: its roles, the
+-- `extensions` schema, the default grants on `public`, and the empty `auth` and `storage`
+-- schemas that the Auth and Storage servers then fill with their own migrations.
+-- Idempotent: runs on every start. Never part of supabase/migrations/ (a hosted project
+-- already has all of this).
 
 do $$
 begin
@@ -18,6 +20,9 @@ begin
   end if;
   if not exists (select from pg_roles where rolname = 'supabase_auth_admin') then
     create role supabase_auth_admin login noinherit createrole password 'postgres';
+  end if;
+  if not exists (select from pg_roles where rolname = 'supabase_storage_admin') then
+    create role supabase_storage_admin login noinherit createrole password 'postgres';
   end if;
 end
 $$;
@@ -50,6 +55,18 @@ begin
 end
 $$;
 
+-- Auth: `auth migrate` needs only its role and this schema, owned by it.
 create schema if not exists auth authorization supabase_auth_admin;
 grant usage on schema auth to anon, authenticated, service_role;
 grant create on database postgres to supabase_auth_admin;
+
+-- Storage: its server switches to the role of each request's JWT, and its migrations create
+-- the storage tables that those roles then use under RLS.
+alter role supabase_storage_admin set search_path = storage;
+grant create on database postgres to supabase_storage_admin;
+grant anon, authenticated, service_role to supabase_storage_admin;
+create schema if not exists storage authorization supabase_storage_admin;
+grant usage on schema storage to postgres, anon, authenticated, service_role;
+alter default privileges for role supabase_storage_admin in schema storage grant all on tables to postgres, anon, authenticated, service_role;
+alter default privileges for role supabase_storage_admin in schema storage grant all on functions to postgres, anon, authenticated, service_role;
+alter default privileges for role supabase_storage_admin in schema storage grant all on sequences to postgres, anon, authenticated, service_role;

@@ -18,32 +18,47 @@ export const LOCAL_ENCRYPTION_KEY = "bG9jYWwtZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzI
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
 const PORTS = {
-  dev: { gateway: 54321, db: 54322, auth: 9999, functions: 54325, fakeProvider: 54329 },
-  test: { gateway: 54421, db: 54422, auth: 9998, functions: 54425, fakeProvider: 54429 },
-  bench: { gateway: 54521, db: 54522, auth: 9997, functions: 54525, fakeProvider: 54529 },
+  dev: { gateway: 54321, db: 54322, auth: 9999, functions: 54325, fakeProvider: 54329, storage: 54330 },
+  test: { gateway: 54421, db: 54422, auth: 9998, functions: 54425, fakeProvider: 54429, storage: 54430 },
+  bench: { gateway: 54521, db: 54522, auth: 9997, functions: 54525, fakeProvider: 54529, storage: 54530 },
 } as const;
 
 // STACK_PORT_OFFSET shifts every port, so two clones can run the same profile side by side.
 const PORT_OFFSET = Number(Deno.env.get("STACK_PORT_OFFSET") ?? "0");
+
+// Postgres runs as the `postgres` OS user when we are root, and that user may not be able to enter
+// the clone (a 0700 folder such as /root/... or a `mktemp -d`). Its cluster then lives in that
+// user's home, in a folder keyed by the clone's path, so two clones never share one.
+function postgresHome(profile: Profile) {
+  if (Deno.uid() !== 0) return `${ROOT}/.supabase-local/${profile}`;
+  const key = new TextEncoder().encode(ROOT).reduce((h, b) => (Math.imul(h, 31) + b) >>> 0, 7).toString(16);
+  const name = ROOT.split("/").filter(Boolean).slice(-2).join("-").replace(/[^A-Za-z0-9_.-]/g, "_");
+  return `/var/lib/postgresql/pdf-chatbot-backend/${name}-${key}/${profile}`;
+}
 
 export function stackConfig(profile: Profile) {
   const ports = Object.fromEntries(Object.entries(PORTS[profile]).map(([k, v]) => [k, v + PORT_OFFSET])) as {
     [K in keyof (typeof PORTS)[Profile]]: number;
   };
   const home = `${ROOT}/.supabase-local/${profile}`;
+  const pgHome = postgresHome(profile);
   const dbPassword = "postgres";
   return {
     profile,
     ports,
     home,
-    pgData: `${home}/pgdata`,
-    socketDir: `${home}/run`,
+    pgHome,
+    pgData: `${pgHome}/pgdata`,
+    socketDir: `${pgHome}/run`,
+    pgLog: `${pgHome}/postgres.log`,
     logDir: `${home}/logs`,
+    storageDir: `${home}/storage`,
     pidFile: `${home}/stack.pid`,
     apiUrl: `http://127.0.0.1:${ports.gateway}`,
     dbUrl: `postgresql://postgres:${dbPassword}@127.0.0.1:${ports.db}/postgres`,
     dbPassword,
     authUrl: `http://127.0.0.1:${ports.auth}`,
+    storageUrl: `http://127.0.0.1:${ports.storage}`,
     fakeProviderUrl: `http://127.0.0.1:${ports.fakeProvider}`,
   };
 }

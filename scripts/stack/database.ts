@@ -1,15 +1,15 @@
-// Brings the database to what the project expects: Supabase's bootstrap, the auth schema, then migrations.
+// Brings the database to what the project expects, in the order hosted Supabase has it:
+// Supabase's bootstrap (roles, schemas, grants), Auth's and Storage's own migrations, then ours.
+import type { AuthBuild } from "./auth.ts";
+import { migrateAuth } from "./auth.ts";
 import type { StackConfig } from "./config.ts";
 import { ROOT } from "./config.ts";
 import { psql } from "./postgres.ts";
 import { run } from "./proc.ts";
+import type { StorageBuild } from "./storage.ts";
+import { migrateStorage } from "./storage.ts";
 
 export const SUPABASE_CLI = `${ROOT}/node_modules/.bin/supabase`;
-
-export async function bootstrapDatabase(cfg: StackConfig) {
-  await psql(cfg, ["-f", `${ROOT}/scripts/db/bootstrap.sql`]);
-  await psql(cfg, ["-f", `${ROOT}/scripts/db/auth-schema.sql`]);
-}
 
 /** The URL for the Supabase CLI: it insists on TLS for hosts it does not take for its own local stack. */
 export function cliDbUrl(cfg: StackConfig) {
@@ -20,13 +20,36 @@ export async function applyMigrations(cfg: StackConfig) {
   await run(SUPABASE_CLI, ["migration", "up", "--db-url", cliDbUrl(cfg), "--include-all"], { cwd: ROOT });
 }
 
-/** Drops everything the project and the auth schema created, then bootstraps and migrates again. */
+export async function prepareDatabase(cfg: StackConfig, auth: AuthBuild, storage: StorageBuild) {
+  await psql(cfg, ["-f", `${ROOT}/scripts/db/bootstrap.sql`]);
+  await migrateAuth(cfg, auth);
+  await migrateStorage(cfg, storage);
+  await applyMigrations(cfg);
+}
+
+/**
+ * Wipes the project's data and schema and applies its migrations again. Auth's and Storage's
+ * schemas stay (their servers are running on them); their rows go, and the stored files.
+ */
 export async function resetDatabase(cfg: StackConfig) {
   await psql(cfg, ["-c", `
-    drop schema if exists public, private, auth, supabase_migrations cascade;
+    drop extension if exists pg_cron, pg_net, vector cascade;
+    drop schema if exists public, private, supabase_migrations cascade;
     create schema public;
     grant all on schema public to postgres;
+    do $$
+    declare t text;
+    begin
+      for t in select format('%I.%I', schemaname, tablename) from pg_tables
+               where schemaname in ('auth', 'storage') and tablename not in ('schema_migrations', 'migrations')
+      loop
+        execute 'truncate ' || t || ' cascade';
+      end loop;
+    end
+    $$;
   `]);
-  await bootstrapDatabase(cfg);
+  await Deno.remove(cfg.storageDir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(cfg.storageDir, { recursive: true });
+  await psql(cfg, ["-f", `${ROOT}/scripts/db/bootstrap.sql`]);
   await applyMigrations(cfg);
 }

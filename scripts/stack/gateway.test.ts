@@ -4,15 +4,15 @@ import { gatewayHandler } from "./gateway.ts";
 
 const info = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 } } as Deno.ServeHandlerInfo;
 
-Deno.test("the gateway forwards /auth/v1 to the Auth server with the caller's address", async () => {
+Deno.test("the gateway forwards /auth/v1 to the Auth server with the address it saw, not one the client claims", async () => {
   let seen: { path: string; forwardedFor: string | null } | null = null;
   const upstream = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
     seen = { path: new URL(req.url).pathname, forwardedFor: req.headers.get("x-forwarded-for") };
     return Response.json({ version: "test" });
   });
   try {
-    const handler = gatewayHandler({ authUrl: `http://127.0.0.1:${upstream.addr.port}`, authUnavailable: "", functions: new Map() });
-    const res = await handler(new Request("http://gw/auth/v1/health", { headers: { apikey: ANON_KEY } }), info);
+    const handler = gatewayHandler({ authUrl: `http://127.0.0.1:${upstream.addr.port}`, storageUrl: "http://127.0.0.1:1", functions: new Map() });
+    const res = await handler(new Request("http://gw/auth/v1/health", { headers: { apikey: ANON_KEY, "x-forwarded-for": "6.6.6.6" } }), info);
     assert.deepEqual(res.status, 200);
     assert.deepEqual(await res.json(), { version: "test" });
     assert.deepEqual(seen, { path: "/health", forwardedFor: "127.0.0.1" });
@@ -21,13 +21,23 @@ Deno.test("the gateway forwards /auth/v1 to the Auth server with the caller's ad
   }
 });
 
-Deno.test("without the Auth server, /auth/v1 answers 503 and names the cause", async () => {
-  const handler = gatewayHandler({ authUrl: null, authUnavailable: "go install failed", functions: new Map() });
-  const res = await handler(new Request("http://gw/auth/v1/signup", { method: "POST", headers: { apikey: ANON_KEY } }), info);
-  assert.deepEqual(res.status, 503);
-  assert.match((await res.json()).message, /Auth server is not running: go install failed/);
+Deno.test("the gateway forwards /storage/v1 to the Storage server with the prefix stripped, query kept", async () => {
+  let seen: string | null = null;
+  const upstream = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
+    const url = new URL(req.url);
+    seen = url.pathname + url.search;
+    return new Response("pdf bytes");
+  });
+  try {
+    const handler = gatewayHandler({ authUrl: "http://127.0.0.1:1", storageUrl: `http://127.0.0.1:${upstream.addr.port}`, functions: new Map() });
+    const res = await handler(new Request("http://gw/storage/v1/object/sign/documents/a.pdf?token=t"), info);
+    assert.deepEqual(res.status, 200);
+    assert.deepEqual(await res.text(), "pdf bytes");
+    assert.deepEqual(seen, "/object/sign/documents/a.pdf?token=t");
+  } finally {
+    await upstream.shutdown();
+  }
 });
-
 Deno.test("the api function is reachable under /api/v1 and /functions/v1/api", async () => {
   const paths: string[] = [];
   const fn = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
@@ -35,7 +45,7 @@ Deno.test("the api function is reachable under /api/v1 and /functions/v1/api", a
     return new Response("ok");
   });
   try {
-    const handler = gatewayHandler({ authUrl: null, authUnavailable: "", functions: new Map([["api", fn.addr.port]]) });
+    const handler = gatewayHandler({ authUrl: "http://127.0.0.1:1", storageUrl: "http://127.0.0.1:1", functions: new Map([["api", fn.addr.port]]) });
     for (const url of ["http://gw/api/v1/keys?x=1", "http://gw/functions/v1/api/v1/keys?x=1"]) {
       const res = await handler(new Request(url), info);
       assert.deepEqual(await res.text(), "ok");

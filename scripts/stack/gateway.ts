@@ -1,13 +1,15 @@
 // The small reverse proxy in front of the stack, with Supabase's routes:
 //   /auth/v1/*            -> the Auth server (an `apikey` header is required, as Supabase's gateway does)
+//   /storage/v1/*         -> the Storage server, prefix stripped (no `apikey` required, as in Supabase's
+//                            gateway: Storage checks the JWT itself, and signed URLs carry their own token)
 //   /functions/v1/<name>/* -> function <name>, which sees the path /<name>/*
 //   /api/v1/*             -> the `api` function (the existing client's base URL)
 //   /rest/v1/*            -> 501: PostgREST is not part of the local stack
 import { ANON_KEY, SERVICE_ROLE_KEY } from "./config.ts";
 
 export interface GatewayRoutes {
-  authUrl: string | null; // null when the Auth server is not running
-  authUnavailable: string; // why, when it is not
+  authUrl: string;
+  storageUrl: string;
   functions: Map<string, number>; // function name -> port
 }
 
@@ -20,8 +22,9 @@ function envelope(status: number, message: string) {
 async function forward(req: Request, target: string, clientIp: string): Promise<Response> {
   const headers = new Headers(req.headers);
   headers.delete("host");
-  const forwardedFor = headers.get("x-forwarded-for");
-  headers.set("x-forwarded-for", forwardedFor ? `${forwardedFor}, ${clientIp}` : clientIp);
+  // The gateway is the edge: the address it saw is the client's. A client-sent X-Forwarded-For is
+  // replaced, never extended, or any client could pick its own key for Auth's per-IP limits.
+  headers.set("x-forwarded-for", clientIp);
   try {
     const upstream = await fetch(target, {
       method: req.method,
@@ -48,8 +51,11 @@ export function gatewayHandler(routes: GatewayRoutes) {
       const key = req.headers.get("apikey") ?? url.searchParams.get("apikey");
       if (!key) return Response.json({ message: "No API key found in request", hint: "No `apikey` request header or url param was found." }, { status: 401 });
       if (!API_KEYS.has(key)) return Response.json({ message: "Invalid API key", hint: "Double check your Supabase `anon` or `service_role` API key." }, { status: 401 });
-      if (!routes.authUrl) return envelope(503, `The Auth server is not running: ${routes.authUnavailable}`);
       return forward(req, routes.authUrl + path.slice("/auth/v1".length) + url.search, clientIp);
+    }
+
+    if (path === "/storage/v1" || path.startsWith("/storage/v1/")) {
+      return forward(req, routes.storageUrl + path.slice("/storage/v1".length) + url.search, clientIp);
     }
 
     const fn = path.match(/^\/functions\/v1\/([^/]+)(\/.*)?$/);

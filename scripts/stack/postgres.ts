@@ -1,4 +1,4 @@
-// Debian's PostgreSQL 15 server, in a cluster of its own inside the project.
+// Debian's PostgreSQL 15 server, in a cluster of its own per clone and profile (see config.ts).
 import type { StackConfig } from "./config.ts";
 import { chown, exists, isRoot, output, portInUse, run, StackError, which } from "./proc.ts";
 
@@ -9,10 +9,16 @@ const REQUIRED = [
   { pkg: "postgresql-15-pgtap", path: "/usr/share/postgresql/15/extension/pgtap.control" },
   { pkg: "postgresql-15-plpgsql-check", path: "/usr/share/postgresql/15/extension/plpgsql_check.control" },
   { pkg: "libtap-parser-sourcehandler-pgtap-perl", path: "/usr/bin/pg_prove" },
+  // to build pg_cron, pg_net and pgvector (extensions.ts)
+  { pkg: "postgresql-server-dev-15", path: "/usr/lib/postgresql/15/bin/pg_config" },
+  { pkg: "libcurl4-openssl-dev", path: "/usr/include/x86_64-linux-gnu/curl/curl.h" },
 ];
 
-/** Installs the Debian packages the database needs when missing (as root), or names them. */
-export async function ensurePostgresInstalled() {
+/**
+ * Installs the Debian packages the stack needs when missing (as root), or names them. Runs before
+ * any server starts: installing one can upgrade postgresql-15 itself under a running server.
+ */
+export async function ensurePackages() {
   const missing = [];
   for (const r of REQUIRED) if (!(await exists(r.path))) missing.push(r.pkg);
   if (missing.length === 0) return;
@@ -29,7 +35,16 @@ const asPg = { user: PG_USER };
 export async function initCluster(cfg: StackConfig) {
   await Deno.mkdir(cfg.logDir, { recursive: true });
   await Deno.mkdir(cfg.socketDir, { recursive: true });
-  await chown(cfg.socketDir, PG_USER);
+  await chown(cfg.pgHome, PG_USER);
+  // The server's log lives beside its cluster (where the postgres user can write); the stack's
+  // log folder links to it, so every log is found in one place.
+  await Deno.writeTextFile(cfg.pgLog, "", { append: true });
+  await chown(cfg.pgLog, PG_USER);
+  const link = `${cfg.logDir}/postgres.log`;
+  if (cfg.pgLog !== link) {
+    await Deno.remove(link).catch(() => {});
+    await Deno.symlink(cfg.pgLog, link);
+  }
   if (await exists(`${cfg.pgData}/PG_VERSION`)) return false;
   await Deno.mkdir(cfg.pgData, { recursive: true });
   await chown(cfg.pgData, PG_USER);
@@ -44,7 +59,14 @@ export async function initCluster(cfg: StackConfig) {
   } finally {
     await Deno.remove(pwfile);
   }
-  await Deno.writeTextFile(`${cfg.pgData}/postgresql.auto.conf`, [
+  return true;
+}
+
+/** The server settings, written on every start so an existing cluster gets new ones too. */
+async function writeSettings(cfg: StackConfig) {
+  const path = `${cfg.pgData}/postgresql.auto.conf`;
+  await Deno.writeTextFile(path, [
+    "# written by scripts/stack/postgres.ts on every start",
     "listen_addresses = '127.0.0.1'",
     `port = ${cfg.ports.db}`,
     `unix_socket_directories = '${cfg.socketDir}'`,
@@ -53,13 +75,21 @@ export async function initCluster(cfg: StackConfig) {
     "fsync = off", // a local development and test cluster: speed over crash safety
     "synchronous_commit = off",
     "full_page_writes = off",
+    // As on hosted Supabase: pg_cron's scheduler and pg_net's worker are background workers.
+    "shared_preload_libraries = 'pg_stat_statements, pg_cron, pg_net'",
+    "cron.database_name = 'postgres'",
+    // pg_cron runs each job over a libpq connection: the unix socket, where local connections are trusted.
+    `cron.host = '${cfg.socketDir}'`,
     "",
   ].join("\n"));
-  return true;
+  await chown(path, PG_USER);
 }
 
-function pgLog(cfg: StackConfig) {
-  return `${cfg.logDir}/postgres.log`;
+/** The version of the installed server binary and of the running server (null when not running). */
+async function versions(cfg: StackConfig) {
+  const installed = (await run(`${PG_BIN}/postgres`, ["--version"])).trim().split(" ").at(-1)!;
+  const res = await output("psql", ["-X", "-At", "-h", cfg.socketDir, "-p", String(cfg.ports.db), "-U", "postgres", "-d", "postgres", "-c", "show server_version"]);
+  return { installed, running: res.code === 0 ? res.stdout.trim().split(" ")[0] : null };
 }
 
 export async function postgresRunning(cfg: StackConfig) {
@@ -68,15 +98,23 @@ export async function postgresRunning(cfg: StackConfig) {
 }
 
 export async function startPostgres(cfg: StackConfig) {
-  if (await postgresRunning(cfg)) return;
+  if (await postgresRunning(cfg)) {
+    // A server left running (by a stack that was killed) may predate an upgrade of postgresql-15:
+    // its next PL/pgSQL call would fail with "undefined symbol". Restart it on the new binary.
+    const v = await versions(cfg);
+    if (v.running && v.running !== v.installed) {
+      console.log(`Postgres ${v.running} is running but ${v.installed} is installed; restarting it on the new binary`);
+    } else {
+      console.log("Postgres was already running (left by an earlier stack); restarting it with the stack's settings");
+    }
+    await stopPostgres(cfg);
+  }
   if (await portInUse(cfg.ports.db)) {
     throw new StackError(`port ${cfg.ports.db} (Postgres) is already in use by another program`);
   }
-  const log = pgLog(cfg);
-  await Deno.writeTextFile(log, "", { append: true });
-  await chown(log, PG_USER);
-  const { code } = await output(`${PG_BIN}/pg_ctl`, ["-D", cfg.pgData, "-l", log, "-w", "-t", "30", "start"], asPg);
-  if (code !== 0) throw new StackError(`Postgres did not start; see ${log}`);
+  await writeSettings(cfg);
+  const { code } = await output(`${PG_BIN}/pg_ctl`, ["-D", cfg.pgData, "-l", cfg.pgLog, "-w", "-t", "30", "start"], asPg);
+  if (code !== 0) throw new StackError(`Postgres did not start; see ${cfg.pgLog}`);
 }
 
 export async function stopPostgres(cfg: StackConfig) {

@@ -32,20 +32,31 @@ async function auth() {
   }
 }
 
+async function storage() {
+  try {
+    const res = await fetch(`${env.supabaseUrl}/storage/v1/version`, { signal: AbortSignal.timeout(3000) });
+    const text = (await res.text()).trim();
+    if (!res.ok) return { ok: false, version: null, error: `the storage server answered ${res.status}` };
+    return { ok: true, version: text || "unknown" };
+  } catch {
+    return { ok: false, version: null, error: "the storage server did not answer" };
+  }
+}
+
 export function healthRoutes(app: Hono) {
   route(app, {
     method: "get",
     path: "/health",
     tag: "health",
-    summary: "Whether the database and the auth server answer, with their versions (503 when one does not)",
+    summary: "Whether the database, the auth server and the storage server answer, with their versions (503 when one does not)",
     auth: false,
-    response: z.object({ database: Dependency, auth: Dependency, api: z.object({ version: z.string(), deno: z.string() }) }),
+    response: z.object({ database: Dependency, auth: Dependency, storage: Dependency, api: z.object({ version: z.string(), deno: z.string() }) }),
     errors: [503],
     handler: async ({ c }) => {
-      const [db, au] = await Promise.all([database(), auth()]);
-      const ok = db.ok && au.ok;
-      const data = { database: db, auth: au, api: { version: API_VERSION, deno: Deno.version.deno } };
-      const message = ok ? "database and auth are up" : [db, au].flatMap((s) => (s.ok ? [] : [s.error])).join("; ");
+      const [db, au, st] = await Promise.all([database(), auth(), storage()]);
+      const ok = db.ok && au.ok && st.ok;
+      const data = { database: db, auth: au, storage: st, api: { version: API_VERSION, deno: Deno.version.deno } };
+      const message = ok ? "database, auth and storage are up" : [db, au, st].flatMap((s) => (s.ok ? [] : [s.error])).join("; ");
       return c.json(envelope(ok, message, data), ok ? 200 : 503);
     },
   });
