@@ -10,7 +10,7 @@ import { DENO, startFunctions } from "./stack/functions.ts";
 import { gatewayHandler } from "./stack/gateway.ts";
 import { ensurePackages, initCluster, postgresRunning, startPostgres, stopPostgres } from "./stack/postgres.ts";
 import { buildStorage, startStorage } from "./stack/storage.ts";
-import { exists, httpOk, portInUse, run, spawnLogged, StackError, waitFor } from "./stack/proc.ts";
+import { exists, httpOk, portInUse, run, runningPid, spawnLogged, StackError, waitFor } from "./stack/proc.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -31,18 +31,6 @@ function fail(message: string): never {
   Deno.exit(1);
 }
 
-async function runningPid(cfg: StackConfig): Promise<number | null> {
-  if (!(await exists(cfg.pidFile))) return null;
-  const pid = Number(await Deno.readTextFile(cfg.pidFile));
-  try {
-    Deno.kill(pid, "SIGCONT"); // signal 0 is not offered; SIGCONT is harmless to a running process
-    return pid;
-  } catch {
-    await Deno.remove(cfg.pidFile).catch(() => {});
-    return null;
-  }
-}
-
 function printStatus(cfg: StackConfig) {
   console.log(`
 Local Supabase stack (${cfg.profile}) is running.
@@ -59,7 +47,7 @@ service_role key: ${SERVICE_ROLE_KEY}
 }
 
 async function startInBackground() {
-  const pid = await runningPid(cfg);
+  const pid = await runningPid(cfg.pidFile);
   if (pid) return console.log(`the ${profile} stack is already running (pid ${pid}); \`npm stop\` stops it`);
   await Deno.mkdir(cfg.logDir, { recursive: true });
   const log = `${cfg.logDir}/stack.log`;
@@ -81,7 +69,7 @@ async function startInBackground() {
 }
 
 async function start() {
-  const pid = await runningPid(cfg);
+  const pid = await runningPid(cfg.pidFile);
   if (pid && pid !== Deno.pid) return console.log(`the ${profile} stack is already running (pid ${pid}); \`npm stop\` stops it`);
   if (await portInUse(cfg.ports.gateway)) throw new StackError(`port ${cfg.ports.gateway} (gateway) is already in use by another program`);
   await Deno.mkdir(cfg.home, { recursive: true });
@@ -115,8 +103,11 @@ async function start() {
     await startPostgres(cfg);
     await prepareDatabase(cfg, auth, storage);
     if (fresh) console.log("created a new database cluster and applied the migrations");
-    children.push(await startAuth(cfg, auth));
-    children.push(await startStorage(cfg, storage));
+    const authServer = await startAuth(cfg, auth);
+    const storageServer = await startStorage(cfg, storage);
+    children.push(authServer, storageServer);
+    // Which process is which, for tests that pause a part to see how the rest copes.
+    await Deno.writeTextFile(cfg.servicesFile, JSON.stringify({ auth: authServer.pid, storage: storageServer.pid }) + "\n");
 
     const extraEnv: Record<string, string> = {};
     if (values["fake-provider"]) {
@@ -157,10 +148,10 @@ async function start() {
 }
 
 async function stopCommand() {
-  const pid = await runningPid(cfg);
+  const pid = await runningPid(cfg.pidFile);
   if (pid) {
     Deno.kill(pid, "SIGTERM");
-    await waitFor("the stack to stop", async () => !(await runningPid(cfg)), 30_000, `${cfg.logDir}/stack.log`);
+    await waitFor("the stack to stop", async () => !(await runningPid(cfg.pidFile)), 30_000, `${cfg.logDir}/stack.log`);
     console.log(`stopped the ${profile} stack`);
   } else if (await exists(`${cfg.pgData}/PG_VERSION`) && (await postgresRunning(cfg))) {
     await stopPostgres(cfg); // left behind by a stack that was killed
@@ -171,13 +162,13 @@ async function stopCommand() {
 }
 
 async function status() {
-  const pid = await runningPid(cfg);
+  const pid = await runningPid(cfg.pidFile);
   if (!pid) return console.log(`the ${profile} stack is not running`);
   printStatus(cfg);
 }
 
 async function reset() {
-  if (!(await runningPid(cfg)) && !(await exists(`${cfg.pgData}/PG_VERSION`) && (await postgresRunning(cfg)))) {
+  if (!(await runningPid(cfg.pidFile)) && !(await exists(`${cfg.pgData}/PG_VERSION`) && (await postgresRunning(cfg)))) {
     fail(`the ${profile} stack is not running; start it first (npm start)`);
   }
   await resetDatabase(cfg);

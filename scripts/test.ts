@@ -3,7 +3,7 @@
 import { stackConfig, ANON_KEY, JWT_SECRET, ROOT, SERVICE_ROLE_KEY } from "./stack/config.ts";
 import { cliDbUrl, resetDatabase, SUPABASE_CLI } from "./stack/database.ts";
 import { DENO } from "./stack/functions.ts";
-import { exists } from "./stack/proc.ts";
+import { runningPid } from "./stack/proc.ts";
 
 const cfg = stackConfig("test");
 const stack = (cmd: string, ...flags: string[]) => step(`stack ${cmd}`, DENO, ["run", "-A", `${ROOT}/scripts/stack.ts`, cmd, "--profile", "test", ...flags]);
@@ -30,7 +30,8 @@ async function filesUnder(dir: string, suffix: string): Promise<string[]> {
   return out.sort();
 }
 
-const alreadyRunning = await exists(cfg.pidFile);
+// A stack.pid whose process is gone (a stack that was killed) does not count as running.
+const alreadyRunning = (await runningPid(cfg.pidFile)) !== null;
 if (!alreadyRunning && !(await stack("start", "--background", "--fake-provider"))) Deno.exit(1);
 
 try {
@@ -44,12 +45,14 @@ try {
     SERVICE_ROLE_KEY,
     JWT_SECRET,
     PG_DATA: cfg.pgData,
+    PG_LOG: cfg.pgLog,
+    STACK_SERVICES: cfg.servicesFile,
     FAKE_PROVIDER_URL: cfg.fakeProviderUrl,
   };
   const denoConfig = ["--config", `${ROOT}/supabase/functions/api/deno.json`];
   const sqlTests = await filesUnder(`${ROOT}/supabase/tests`, ".test.sql");
   await check("pgTAP (pg_prove)", "pg_prove", ["--ext", ".sql", "-d", cfg.dbUrl, ...sqlTests]);
-  await check("supabase db lint", SUPABASE_CLI, ["db", "lint", "--db-url", cliDbUrl(cfg), "--level", "warning", "--fail-on", "warning"]);
+  await check("supabase db lint", SUPABASE_CLI, ["db", "lint", "--db-url", cliDbUrl(cfg), "--schema", "public,private", "--level", "warning", "--fail-on", "warning"]);
   const fnFiles = await filesUnder(`${ROOT}/supabase/functions`, ".ts");
   await check("deno check (functions)", DENO, ["check", ...denoConfig, ...fnFiles]);
   await check("deno check (scripts)", DENO, ["check", ...(await filesUnder(`${ROOT}/scripts`, ".ts"))]);

@@ -1,8 +1,20 @@
 // The local stack itself, through the gateway.
+import { readFileSync } from "node:fs";
 import { createClient } from "@supabase/supabase-js";
 import { afterAll, describe, expect, it } from "vitest";
-import { ANON_KEY, API_URL } from "./support/env.ts";
+import { ANON_KEY, API_URL, STACK_SERVICES } from "./support/env.ts";
 import { startPostgres, stopPostgres } from "./support/postgres.ts";
+
+/** Pauses a server of the stack (SIGSTOP: it keeps its port but answers nothing) while `during` runs. */
+async function whilePaused<T>(service: "auth" | "storage", during: () => Promise<T>): Promise<T> {
+  const pid = JSON.parse(readFileSync(STACK_SERVICES, "utf8"))[service] as number;
+  process.kill(pid, "SIGSTOP");
+  try {
+    return await during();
+  } finally {
+    process.kill(pid, "SIGCONT");
+  }
+}
 
 describe("gateway", () => {
   it("refuses /auth/v1 without an apikey, as Supabase's gateway does", async () => {
@@ -46,16 +58,33 @@ describe("GET /api/v1/health", () => {
     } catch { /* already running */ }
   });
 
-  it("reports the database and the auth server with their versions", async () => {
+  it("reports the database, the auth server and the storage server with their versions", async () => {
     const res = await fetch(`${API_URL}/api/v1/health`);
     const body = await res.json();
+    expect(res.status).toBe(200);
+    expect(body.success).toBe(true);
     expect(body.data.database).toMatchObject({ ok: true });
     expect(body.data.database.version).toMatch(/^15\./);
-    expect(typeof body.data.auth.ok).toBe("boolean");
-    // 200 only when both answer.
-    expect(res.status).toBe(body.data.auth.ok ? 200 : 503);
-    expect(body.success).toBe(res.status === 200);
+    expect(body.data.auth).toEqual({ ok: true, version: "v2.196.0" });
+    expect(body.data.storage).toEqual({ ok: true, version: "1.70.6" });
   });
+
+  for (const service of ["auth", "storage"] as const) {
+    it(`turns 503 naming ${service} while the ${service} server does not answer, and recovers`, async () => {
+      const down = await whilePaused(service, async () => {
+        const res = await fetch(`${API_URL}/api/v1/health`);
+        return { status: res.status, body: await res.json() };
+      });
+      expect(down.status).toBe(503);
+      expect(down.body.success).toBe(false);
+      expect(down.body.data[service]).toMatchObject({ ok: false, version: null });
+      expect(down.body.message).toContain(`the ${service} server did not answer`);
+      expect(down.body.data.database.ok).toBe(true);
+      const up = await fetch(`${API_URL}/api/v1/health`);
+      expect(up.status).toBe(200);
+      await up.body?.cancel();
+    });
+  }
 
   it("turns 503 while Postgres is stopped, and recovers when it is back", async () => {
     stopPostgres();

@@ -54,6 +54,7 @@ export function stackConfig(profile: Profile) {
     logDir: `${home}/logs`,
     storageDir: `${home}/storage`,
     pidFile: `${home}/stack.pid`,
+    servicesFile: `${home}/services.json`,
     apiUrl: `http://127.0.0.1:${ports.gateway}`,
     dbUrl: `postgresql://postgres:${dbPassword}@127.0.0.1:${ports.db}/postgres`,
     dbPassword,

@@ -29,7 +29,8 @@ export async function prepareDatabase(cfg: StackConfig, auth: AuthBuild, storage
 
 /**
  * Wipes the project's data and schema and applies its migrations again. Auth's and Storage's
- * schemas stay (their servers are running on them); their rows go, and the stored files.
+ * schemas stay (their servers are running on them); their rows, the project's policies on
+ * their tables, and the stored files go.
  */
 export async function resetDatabase(cfg: StackConfig) {
   await psql(cfg, ["-c", `
@@ -40,6 +41,12 @@ export async function resetDatabase(cfg: StackConfig) {
     do $$
     declare t text;
     begin
+      -- Policies on Auth's and Storage's tables are all the project's (neither server makes any).
+      for t in select format('%I on %I.%I', policyname, schemaname, tablename) from pg_policies
+               where schemaname in ('auth', 'storage')
+      loop
+        execute 'drop policy ' || t;
+      end loop;
       for t in select format('%I.%I', schemaname, tablename) from pg_tables
                where schemaname in ('auth', 'storage') and tablename not in ('schema_migrations', 'migrations')
       loop

@@ -114,3 +114,16 @@ export async function httpOk(url: string, init?: RequestInit) {
     return false;
   }
 }
+
+/** The pid in a stack's pid file when that process is alive; a stale file is removed. */
+export async function runningPid(pidFile: string): Promise<number | null> {
+  if (!(await exists(pidFile))) return null;
+  const pid = Number(await Deno.readTextFile(pidFile));
+  try {
+    Deno.kill(pid, "SIGCONT"); // signal 0 is not offered; SIGCONT is harmless to a running process
+    return pid;
+  } catch {
+    await Deno.remove(pidFile).catch(() => {});
+    return null;
+  }
+}

@@ -2,7 +2,7 @@
 // stack when it is already up, else start one in the background and stop it afterwards.
 import { type Profile, ROOT, stackConfig } from "./config.ts";
 import { DENO } from "./functions.ts";
-import { exists } from "./proc.ts";
+import { runningPid } from "./proc.ts";
 
 async function stackCommand(profile: Profile, ...args: string[]) {
   const { code } = await new Deno.Command(DENO, {
@@ -14,7 +14,7 @@ async function stackCommand(profile: Profile, ...args: string[]) {
 }
 
 export async function withStack<T>(profile: Profile, work: () => Promise<T>): Promise<T> {
-  const startedHere = !(await exists(stackConfig(profile).pidFile));
+  const startedHere = (await runningPid(stackConfig(profile).pidFile)) === null;
   if (startedHere) {
     console.log(`starting the ${profile} stack with the fake LLM provider ...`);
     await stackCommand(profile, "start", "--background", "--fake-provider");

@@ -1,6 +1,6 @@
 // Who may call: tokens are verified locally and their session must still exist.
 import { afterAll, describe, expect, it } from "vitest";
-import { api, createUser, db, endSession, signToken, tokenFor } from "../support/users.ts";
+import { api, createUser, db, deleteUser, endSession, signToken, tokenFor } from "../support/users.ts";
 import { API_URL } from "../support/env.ts";
 
 afterAll(() => db.end());
@@ -55,7 +55,7 @@ describe("access tokens", () => {
 
   it("a deleted user's token stops working", async () => {
     const user = await createUser("ident");
-    await db`delete from auth.users where id = ${user.id}`;
+    await deleteUser(user);
     expect((await api("GET", "/users/me", { token: user.token })).status).toBe(401);
   });
 });

@@ -1,7 +1,6 @@
 // The existing web client (written against the earlier Django API) must keep working unchanged:
-// its calls, in its order, with exactly the fields it sends and reads (../shared/API.md).
-// join and login need the Auth server, which cannot run on this machine; the session they would
-// return is made as tests/support/users.ts explains, and the flow goes on from there.
+// its calls, in its order, with exactly the fields it sends and reads (docs/api.md), against the
+// real Auth server behind the function.
 import { afterAll, describe, expect, it } from "vitest";
 import { fakeKey } from "../support/providers.ts";
 import { api, createUser, db } from "../support/users.ts";
@@ -9,8 +8,18 @@ import { api, createUser, db } from "../support/users.ts";
 afterAll(() => db.end());
 
 describe("the existing client's calls, in its order", () => {
-  it("create conversation, list, send message, register key, list keys, delete key, delete conversation", async () => {
-    const { token } = await createUser("legacy");
+  it("join, login, create conversation, list, send message, register key, list keys, delete key, delete conversation, logout", async () => {
+    const username = `legacy_${process.pid}_${Date.now() % 100000}`;
+    const password = "a-long-legacy-password";
+    const joined = await api("POST", "/users/join", { body: { username, password } });
+    expect(joined.body.success).toBe(true);
+    expect(typeof joined.body.message).toBe("string");
+    expect(joined.body.data).toBeTruthy();
+
+    const login = await api("POST", "/users/login", { body: { username, password } });
+    expect(login.body.success).toBe(true);
+    const token = login.body.data.token as string;
+    expect(token.split(".")).toHaveLength(3);
 
     const created = await api("POST", "/conversations/", { token, body: { title: "My PDF" } });
     expect(created.body.success).toBe(true);
@@ -48,6 +57,10 @@ describe("the existing client's calls, in its order", () => {
 
     const deletedConversation = await api("DELETE", `/conversations/${conversation.id}`, { token });
     expect(deletedConversation.body.success).toBe(true);
+
+    const logout = await api("POST", "/users/logout", { token });
+    expect(logout.body.success).toBe(true);
+    expect((await api("GET", "/conversations", { token })).status).toBe(401);
   });
 
   it("a Claude key registers with the legacy kind `claude`", async () => {

@@ -5,4 +5,6 @@ export const ANON_KEY = process.env.ANON_KEY ?? "";
 export const SERVICE_ROLE_KEY = process.env.SERVICE_ROLE_KEY ?? "";
 export const JWT_SECRET = process.env.JWT_SECRET ?? "super-secret-jwt-token-with-at-least-32-characters-long";
 export const PG_DATA = process.env.PG_DATA ?? "";
+export const PG_LOG = process.env.PG_LOG ?? "";
 export const FAKE_PROVIDER_URL = process.env.FAKE_PROVIDER_URL ?? "http://127.0.0.1:54429";
+export const STACK_SERVICES = process.env.STACK_SERVICES ?? "";

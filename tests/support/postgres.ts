@@ -1,6 +1,6 @@
 // Stops and starts the test stack's Postgres, to see how the API behaves while it is down.
 import { execFileSync } from "node:child_process";
-import { PG_DATA } from "./env.ts";
+import { PG_DATA, PG_LOG } from "./env.ts";
 
 const PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl";
 
@@ -16,5 +16,5 @@ export function stopPostgres() {
 }
 
 export function startPostgres() {
-  pgCtl(["-D", PG_DATA, "-l", `${PG_DATA}/../logs/postgres.log`, "-w", "start"]);
+  pgCtl(["-D", PG_DATA, "-l", PG_LOG, "-w", "start"]);
 }

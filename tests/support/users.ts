@@ -1,10 +1,9 @@
-// Test users. The Auth server cannot run on this machine (see README), so a test user is made the
-// way the Auth server makes one at sign-up and sign-in: a row in auth.users (which fires the
-// profile trigger), a row in auth.sessions, and an HS256 access token signed with the project's
-// JWT secret carrying the same claims the Auth server puts in its tokens.
-import { createHmac, randomUUID } from "node:crypto";
+// Test users, made by the real Auth server through the gateway: a sign-up (autoconfirmed on the
+// local stack) returns the user and a session. Tokens for forged, expired or foreign-session cases
+// are signed here with the project's JWT secret (signToken / tokenFor).
+import { createHmac } from "node:crypto";
 import postgres from "postgres";
-import { API_URL, DB_URL, JWT_SECRET } from "./env.ts";
+import { ANON_KEY, API_URL, DB_URL, JWT_SECRET, SERVICE_ROLE_KEY } from "./env.ts";
 
 export const db = postgres(DB_URL, { max: 3, onnotice: () => {} });
 
@@ -14,24 +13,55 @@ export function signToken(claims: Record<string, unknown>, secret = JWT_SECRET):
   return `${unsigned}.${createHmac("sha256", secret).update(unsigned).digest("base64url")}`;
 }
 
+export function claimsOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
+}
+
 export interface TestUser {
   id: string;
   username: string;
+  email: string;
+  password: string;
   sessionId: string;
   token: string;
+  refreshToken: string;
 }
 
 let counter = 0;
 
+/** Calls the Auth server through the gateway, as supabase-js does (`admin`: with the service-role key). */
+export async function authCall(path: string, init: { method?: string; body?: unknown; token?: string; admin?: boolean } = {}) {
+  const key = init.admin ? SERVICE_ROLE_KEY : ANON_KEY;
+  const headers: Record<string, string> = { apikey: key, "content-type": "application/json" };
+  const bearer = init.token ?? (init.admin ? key : undefined);
+  if (bearer) headers.authorization = `Bearer ${bearer}`;
+  const res = await fetch(`${API_URL}/auth/v1${path}`, {
+    method: init.method ?? "POST",
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
 export async function createUser(prefix = "user"): Promise<TestUser> {
-  const id = randomUUID();
-  const sessionId = randomUUID();
   const username = `${prefix}_${process.pid}_${Date.now() % 100000}_${counter++}`.slice(0, 32);
-  const email = `${username}@example.com`;
-  await db`insert into auth.users (id, aud, role, email, raw_user_meta_data, raw_app_meta_data, created_at, updated_at)
-           values (${id}, 'authenticated', 'authenticated', ${email}, ${db.json({ username })}, ${db.json({ provider: "email" })}, now(), now())`;
-  await db`insert into auth.sessions (id, user_id, created_at, updated_at) values (${sessionId}, ${id}, now(), now())`;
-  return { id, username, sessionId, token: tokenFor(id, sessionId, email) };
+  const email = `${username.toLowerCase()}@users.invalid`;
+  const password = `pw-${username}-${Math.random().toString(36).slice(2)}`;
+  const res = await authCall("/signup", { body: { email, password, data: { username } } });
+  if (res.status !== 200 || !res.body?.access_token) {
+    throw new Error(`sign-up of a test user failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  const token = res.body.access_token as string;
+  return {
+    id: res.body.user.id,
+    username,
+    email,
+    password,
+    sessionId: claimsOf(token).session_id as string,
+    token,
+    refreshToken: res.body.refresh_token,
+  };
 }
 
 export function tokenFor(sub: string, sessionId: string, email = "", expiresIn = 3600): string {
@@ -42,9 +72,16 @@ export function tokenFor(sub: string, sessionId: string, email = "", expiresIn =
   });
 }
 
-/** What logout does in the Auth server: the session row goes. */
+/** Deletes the user with Auth's admin API, as a project's backend would. */
+export async function deleteUser(user: TestUser) {
+  const res = await authCall(`/admin/users/${user.id}`, { method: "DELETE", admin: true });
+  if (res.status !== 200) throw new Error(`deleting a user failed: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+/** Logs the user out at the Auth server: their session ends. */
 export async function endSession(user: TestUser) {
-  await db`delete from auth.sessions where id = ${user.sessionId}`;
+  const res = await authCall("/logout?scope=local", { token: user.token });
+  if (res.status !== 204) throw new Error(`logout failed: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
 export interface ApiReply {
