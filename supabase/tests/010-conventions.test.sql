@@ -1,4 +1,4 @@
--- The database conventions of ARCHITECTURE.md, checked on the catalog so a later migration
+-- The database conventions of docs/architecture.md, checked on the catalog so a later migration
 -- that breaks one fails here (the Supabase advisors' rules among them).
 begin;
 create extension if not exists pgtap with schema extensions;
