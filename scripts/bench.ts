@@ -3,7 +3,7 @@
 // message create (1,000 requests each at concurrency 10), and the same list query run directly
 // against Postgres under the same RLS for comparison.
 import postgres from "postgres";
-import { stackConfig } from "./stack/config.ts";
+import { ANON_KEY, stackConfig } from "./stack/config.ts";
 import { withStack } from "./stack/with-stack.ts";
 
 const REQUESTS = Number(Deno.env.get("BENCH_REQUESTS") ?? 1000);
@@ -44,6 +44,7 @@ await withStack("bench", async () => {
   try {
     Deno.env.set("DB_URL", cfg.dbUrl);
     Deno.env.set("API_URL", cfg.apiUrl);
+    Deno.env.set("ANON_KEY", ANON_KEY);
     const users = await import("../tests/support/users.ts");
     const user = await users.createUser("bench");
     const auth = { authorization: `Bearer ${user.token}`, "content-type": "application/json" };

@@ -25,21 +25,10 @@ await withStack("dev", async () => {
     const password = "demo-password-123";
     const joined = await call("POST", "/users/join", undefined, { username, password });
     show(`1. join as ${username}`, joined);
-    let token: string;
-    if (joined.status === 503) {
-      // The Auth server cannot run on this machine (README, "Not supported here"): make the user the
-      // way it would, exactly as the tests do.
-      console.log("  (the Auth server is not running: creating the user and a session directly in the database instead)");
-      Deno.env.set("DB_URL", cfg.dbUrl);
-      Deno.env.set("API_URL", cfg.apiUrl);
-      const { createUser, db } = await import("../tests/support/users.ts");
-      token = (await createUser("demo")).token;
-      await db.end();
-    } else {
-      const login = await call("POST", "/users/login", undefined, { username, password });
-      show("2. log in", login);
-      token = login.body.data.token;
-    }
+    if (joined.status !== 201) throw new Error(`join failed: ${joined.status} ${joined.body.message}`);
+    const login = await call("POST", "/users/login", undefined, { username, password });
+    show("2. log in", login);
+    const token: string = login.body.data.token;
 
     const key = await call("POST", "/keys", token, { name: "my OpenAI key", api_key: "sk-demo-0123456789abcdefghij", kind: "open_ai" });
     show("3. register an OpenAI key (validated with the provider, stored encrypted)", key);
