@@ -1,7 +1,7 @@
 // One exchange: the user's message is stored first (it stays, whatever the provider does),
 // the provider is called outside any transaction, then the answer and its usage are stored
 // together. A failure marks the user's message failed and still records the attempt's usage.
-import type { Claims, Tx } from "../_shared/db.ts";
+import type { Claims } from "../_shared/db.ts";
 import { asUser } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
 import { ApiError } from "../_shared/http.ts";
@@ -43,8 +43,8 @@ export function prepareExchange(db: RouteContext<unknown, unknown>["db"], conver
       throw new ApiError(429, `This key's monthly budget of $${key.monthly_budget_usd} is spent; raise it with PATCH /keys/{id}`);
     }
     const [userMessage] = await tx.unsafe(
-      `insert into public.messages (conversation_id, role, content, api_key_id) values ($1, 'user', $2, $3) returning ${MESSAGE_COLUMNS}`,
-      [conversationId, text, key.id],
+      `select ${MESSAGE_COLUMNS} from private.add_user_message($1, $2, $3)`,
+      [conversationId, key.id, text],
     );
     const history = await tx`
       select role, content from (
@@ -71,21 +71,15 @@ export function prepareExchange(db: RouteContext<unknown, unknown>["db"], conver
   });
 }
 
-function recordUsage(tx: Tx, ex: PreparedExchange, usage: Usage, model: string, latencyMs: number, outcome: "ok" | "error", errorCode: string | null, messageId: string | null) {
-  return tx`
-    select * from private.record_usage(${ex.keyId}::uuid, ${ex.conversationId}::uuid, ${messageId}::uuid, ${ex.provider.name}, ${model},
-      ${usage.promptTokens}, ${usage.cachedPromptTokens}, ${usage.completionTokens}, ${usage.source}, ${latencyMs}, ${outcome}, ${errorCode})`;
-}
-
 /** Stores the answer and its usage in one transaction. */
 export function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
   return asUser(user, async (tx) => {
-    const [assistant] = await tx.unsafe(
-      `insert into public.messages (conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id)
-       values ($1, 'assistant', $2, $3, $4, $5, $6) returning ${MESSAGE_COLUMNS}`,
-      [ex.conversationId, result.text, result.model, result.usage.promptTokens, result.usage.completionTokens, ex.keyId],
-    );
-    const [event] = await recordUsage(tx, ex, result.usage, result.model, latencyMs, "ok", null, assistant.id);
+    const u = result.usage;
+    const [{ stored }] = await tx`
+      select private.store_answer(${ex.userMessage.id}::uuid, ${result.text}, ${result.model},
+        ${u.promptTokens}, ${u.cachedPromptTokens}, ${u.completionTokens}, ${u.source}, ${latencyMs}) as stored`;
+    const [event] = await tx`select prompt_tokens, cached_prompt_tokens, completion_tokens, cost_usd, priced from public.usage_events where id = ${stored.usage_event.id}`;
+    const [assistant] = await tx.unsafe(`select ${MESSAGE_COLUMNS} from public.messages where id = $1`, [stored.assistant_message.id]);
     return {
       user_message: ex.userMessage,
       assistant_message: assistant,
@@ -120,11 +114,10 @@ export async function failExchange(user: Claims, ex: PreparedExchange, err: unkn
   // Anthropic's low-credit `invalid_request_error`) only goes back to the client as a detail.
   const code = pe.kind;
   const zero: Usage = { promptTokens: 0, cachedPromptTokens: 0, completionTokens: 0, source: "estimated" };
-  await asUser(user, async (tx) => {
-    await tx`update public.messages set status = 'failed', error_code = ${code} where id = ${ex.userMessage.id}`;
-    if (pe.kind === "invalid_key") await tx`update public.api_keys set is_valid = false where id = ${ex.keyId}`;
-    await recordUsage(tx, ex, pe.partial?.usage ?? zero, ex.request.model, latencyMs, "error", code, null);
-  });
+  const u = pe.partial?.usage ?? zero;
+  await asUser(user, (tx) => tx`
+    select private.fail_exchange(${ex.userMessage.id}::uuid, ${code}, ${pe.kind === "invalid_key"}, ${ex.request.model},
+      ${u.promptTokens}, ${u.cachedPromptTokens}, ${u.completionTokens}, ${u.source}, ${latencyMs})`);
   const failure = FAILURES[pe.kind];
   return new ApiError(failure.status, `${failure.message}. Your message was kept (status failed); send it again to retry.`, {
     provider: ex.provider.name,

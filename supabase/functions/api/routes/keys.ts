@@ -74,13 +74,10 @@ export function keyRoutes(app: Hono) {
 
       const ciphertext = await box.encrypt(body.api_key);
       const key = await db(async (tx) => {
-        const inserted = await tx`
-          insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint, last_validated_at)
-          values (${body.name}, ${provider}, ${ciphertext}, ${keyHint(body.api_key)}, ${fingerprint}, now())
-          on conflict (user_id, fingerprint) do nothing
-          returning id`;
-        if (!inserted.length) throw duplicate();
-        return findKey(tx, inserted[0].id);
+        const [{ id }] = await tx`
+          select private.register_api_key(${body.name}, ${provider}, ${ciphertext}, ${keyHint(body.api_key)}, ${fingerprint}) as id`;
+        if (!id) throw duplicate();
+        return findKey(tx, id);
       });
       return { status: 201, message: `Key registered${key.is_selected ? " and selected" : ""}`, data: key };
     },
