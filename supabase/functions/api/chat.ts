@@ -5,26 +5,23 @@ import type { Claims } from "../_shared/db.ts";
 import { asUser } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
 import { ApiError } from "../_shared/http.ts";
-import { SecretBox } from "../_shared/secrets.ts";
+import { secretBox } from "../_shared/secret-box.ts";
 import { ProviderError } from "../_shared/providers/errors.ts";
 import { providerFor } from "../_shared/providers/index.ts";
 import type { ChatMessage, ChatRequest, ChatResult, LlmProvider, ProviderName, Usage } from "../_shared/providers/types.ts";
-import { buildContext, DEFAULT_MODELS, MAX_HISTORY_MESSAGES, MAX_OUTPUT_TOKENS } from "./context.ts";
+import { buildContext, DEFAULT_MODELS, MAX_HISTORY_MESSAGES } from "./context.ts";
 import type { RouteContext } from "./route.ts";
+import type { MessageRow } from "./schemas.ts";
 import { findConversation } from "./routes/conversations.ts";
 
 export const MESSAGE_COLUMNS = "id, conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id, status, error_code, created_at";
-
-const boxPromise = SecretBox.fromBase64(env.encryptionKey);
-export const secretBox = () => boxPromise;
 
 export interface PreparedExchange {
   conversationId: string;
   keyId: string;
   provider: LlmProvider;
   request: ChatRequest;
-  // deno-lint-ignore no-explicit-any
-  userMessage: any;
+  userMessage: MessageRow;
 }
 
 /** `db` is the route's transaction as the caller, which checks the session is still alive. */
@@ -42,7 +39,7 @@ export function prepareExchange(db: RouteContext<unknown, unknown>["db"], conver
     if (key.monthly_budget_usd !== null && Number(key.month_cost_usd) >= Number(key.monthly_budget_usd)) {
       throw new ApiError(429, `This key's monthly budget of $${key.monthly_budget_usd} is spent; raise it with PATCH /keys/{id}`);
     }
-    const [userMessage] = await tx.unsafe(
+    const [userMessage] = await tx.unsafe<MessageRow[]>(
       `select ${MESSAGE_COLUMNS} from private.add_user_message($1, $2, $3)`,
       [conversationId, key.id, text],
     );
@@ -64,7 +61,6 @@ export function prepareExchange(db: RouteContext<unknown, unknown>["db"], conver
         model,
         system: conversation.system_prompt ?? undefined,
         messages: buildContext(history as unknown as ChatMessage[], conversation.system_prompt, provider, model),
-        maxTokens: MAX_OUTPUT_TOKENS,
       },
       userMessage,
     };
@@ -72,7 +68,7 @@ export function prepareExchange(db: RouteContext<unknown, unknown>["db"], conver
 }
 
 /** Stores the answer and its usage in one transaction. */
-export function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
+function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
   return asUser(user, async (tx) => {
     const u = result.usage;
     const [{ stored }] = await tx`
@@ -96,6 +92,21 @@ export function completeExchange(user: Claims, ex: PreparedExchange, result: Cha
       },
     };
   });
+}
+
+/**
+ * Stores a provider's answer. If the database does not take it, the client hears exactly that
+ * (503): the provider did answer, and the failure is ours, not the provider's.
+ */
+export async function storeAnswer(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
+  try {
+    return await completeExchange(user, ex, result, latencyMs);
+  } catch (err) {
+    console.error(`storing an answer failed: ${(err as Error).name} ${(err as { code?: string }).code ?? ""}`);
+    throw new ApiError(503, "The provider answered, but the answer could not be stored: the database did not take it. Try again shortly.", {
+      user_message_id: ex.userMessage.id,
+    });
+  }
 }
 
 const FAILURES: Record<ProviderError["kind"], { status: number; message: string }> = {

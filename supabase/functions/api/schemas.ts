@@ -61,6 +61,8 @@ export const Message = z.object({
   created_at: z.string(),
 });
 
+export type MessageRow = z.output<typeof Message>;
+
 export const ConversationWithMessages = Conversation.extend({ messages: z.array(Message) });
 
 export const Usage = z.object({

@@ -57,11 +57,13 @@ export function conversationRoutes(app: Hono) {
       const keyId = bodyId(body.api_key_id, "api_key_id");
       const data = await db(async (tx) => {
         await checkKey(tx, keyId);
-        const [created] = await tx`
-          insert into public.conversations (title, api_key_id, model, system_prompt)
-          values (coalesce(${body.title ?? null}, 'Conversation ' || to_char(now() at time zone 'utc', 'YYYY-MM-DD HH24:MI')),
-                  ${keyId ?? null}, ${body.model ?? null}, ${body.system_prompt ?? null})
-          returning id`;
+        // Only the given fields: a missing title takes the column's default (the one place it is defined).
+        const values: Record<string, unknown> = {};
+        for (const field of ["title", "model", "system_prompt"] as const) if (body[field] != null) values[field] = body[field];
+        if (keyId) values.api_key_id = keyId;
+        const [created] = Object.keys(values).length
+          ? await tx`insert into public.conversations ${tx(values)} returning id`
+          : await tx`insert into public.conversations default values returning id`;
         return findConversation(tx, created.id);
       });
       return { status: 201, message: "Conversation created", data };

@@ -1,9 +1,9 @@
 import type { Context, Hono } from "hono";
 import { corsHeaders } from "@supabase/supabase-js/cors";
 import type { Claims, Tx } from "../../_shared/db.ts";
-import { envelope } from "../../_shared/http.ts";
+import { ApiError, envelope } from "../../_shared/http.ts";
 import type { ChatResult } from "../../_shared/providers/types.ts";
-import { completeExchange, failExchange, MESSAGE_COLUMNS, type PreparedExchange, prepareExchange } from "../chat.ts";
+import { failExchange, MESSAGE_COLUMNS, type PreparedExchange, prepareExchange, storeAnswer } from "../chat.ts";
 import { pathId } from "../ids.ts";
 import { route } from "../route.ts";
 import { Exchange, Message, MessageCreate, Pagination } from "../schemas.ts";
@@ -47,18 +47,22 @@ function streamExchange(user: Claims, ex: PreparedExchange): Response {
   const work = (async () => {
     const started = performance.now();
     send("start", { user_message: ex.userMessage });
+    const fail = (failure: ApiError) => send("error", { ...envelope(false, failure.message, null, failure.errors), status: failure.status });
     try {
       let result: ChatResult | null = null;
-      for await (const event of ex.provider.chatStream(ex.request)) {
-        if (event.type === "delta") send("delta", { text: event.text });
-        else result = event.result;
+      try {
+        for await (const event of ex.provider.chatStream(ex.request)) {
+          if (event.type === "delta") send("delta", { text: event.text });
+          else result = event.result;
+        }
+        if (!result) throw new Error("stream ended without a result");
+      } catch (err) {
+        return fail(await failExchange(user, ex, err, Math.round(performance.now() - started)));
       }
-      if (!result) throw new Error("stream ended without a result");
-      const stored = await completeExchange(user, ex, result, Math.round(performance.now() - started));
-      send("done", stored);
+      send("done", await storeAnswer(user, ex, result, Math.round(performance.now() - started)));
     } catch (err) {
-      const failure = await failExchange(user, ex, err, Math.round(performance.now() - started));
-      send("error", { ...envelope(false, failure.message, null, failure.errors), status: failure.status });
+      if (err instanceof ApiError) fail(err);
+      else throw err;
     } finally {
       if (open) controller.close();
     }
@@ -118,7 +122,7 @@ export function messageRoutes(app: Hono) {
       } catch (err) {
         throw await failExchange(user, ex, err, Math.round(performance.now() - started));
       }
-      const data = await completeExchange(user, ex, result, Math.round(performance.now() - started));
+      const data = await storeAnswer(user, ex, result, Math.round(performance.now() - started));
       return { status: 201, message: "Answered", data };
     },
   });
