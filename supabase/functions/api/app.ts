@@ -16,13 +16,15 @@ export const BASE = "/api/v1";
 export const app = new Hono({ strict: false }).basePath(BASE);
 
 app.use("*", async (c, next) => {
-  if (c.req.method === "OPTIONS") return new Response(null, { status: 204, headers: corsHeaders });
   const started = performance.now();
-  await next();
+  if (c.req.method === "OPTIONS") c.res = new Response(null, { status: 204 }); // CORS preflight: no route runs
+  else await next();
   for (const [k, v] of Object.entries(corsHeaders)) c.res.headers.set(k, v);
   c.res.headers.set("Access-Control-Expose-Headers", "X-Total-Count"); // so browsers can read the list totals
-  // One access-log line per request: method, path (ids only, no query string), status, time. Never headers or bodies.
+  // One access-log line per request, preflights included: method, path (ids only, no query string),
+  // status, time. Never headers or bodies.
   console.log(JSON.stringify({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }));
+  return c.res;
 });
 
 healthRoutes(app);
