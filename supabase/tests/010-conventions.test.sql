@@ -122,8 +122,8 @@ select is(
         order by 1),
   array[
     'api_key_month_cost(uuid)',
-    'private.add_user_message(uuid,uuid,text)',
     'private.api_key_secret(uuid)',
+    'private.begin_exchange(uuid,uuid,text,text,integer,integer,integer)',
     'private.fail_exchange(uuid,text,boolean,text,integer,integer,integer,text,integer)',
     'private.lock_user_api_keys(uuid)',
     'private.record_usage(uuid,uuid,uuid,text,text,integer,integer,integer,text,integer,text,text)',

@@ -9,7 +9,7 @@ select tests.create_user('bob') as bob \gset
 select tests.authenticate_as('bob');
 select private.register_api_key('bob key', 'openai', 'c', 'h', 'fp-bob') as bobkey \gset
 insert into public.conversations (title) values ('bob chat') returning id as bobconv \gset
-select (private.add_user_message(:'bobconv', :'bobkey', 'bob says hi')).id as bobmsg \gset
+select (private.begin_exchange(:'bobconv', :'bobkey', 'bob says hi', 'gpt-4o-mini', 10, 10, 600)).id as bobmsg \gset
 
 select tests.authenticate_as('alice');
 select private.register_api_key('alice key', 'openai', 'c', 'h', 'fp-alice') as alicekey \gset
@@ -20,7 +20,7 @@ update public.conversations set updated_at = '2000-01-01' where id = :'conv';
 
 -- Messages are written by the api function through private functions, never directly.
 select tests.authenticate_as('alice');
-select (private.add_user_message(:'conv', :'alicekey', 'question')).id as msg1 \gset
+select (private.begin_exchange(:'conv', :'alicekey', 'question', 'gpt-4o-mini', 10, 10, 600)).id as msg1 \gset
 select private.store_answer(:'msg1', 'answer', 'gpt-4o-mini', 12, 0, 34, 'provider', 5) ->> 'assistant_message' as answer \gset
 select id as msg2 from public.messages where role = 'assistant' and conversation_id = :'conv' \gset
 
@@ -28,7 +28,7 @@ select results_eq(
   format($$ select role, content, user_id, status, api_key_id from public.messages where conversation_id = %L order by created_at, id $$, :'conv'),
   format($$ values ('user'::text, 'question'::text, %1$L::uuid, 'complete'::text, %2$L::uuid),
                    ('assistant', 'answer', %1$L::uuid, 'complete', %2$L::uuid) $$, :'alice', :'alicekey'),
-  'add_user_message and store_answer write the exchange for the caller, on the message''s key; they list in order');
+  'begin_exchange and store_answer write the exchange for the caller, on the message''s key; they list in order');
 select ok(
   (select created_at from public.messages where id = :'msg1') < (select created_at from public.messages where id = :'msg2'),
   'created_at takes the clock time, not the transaction start');
@@ -36,9 +36,9 @@ select is((select updated_at from public.conversations where id = :'conv'), now(
   'a new message bumps the conversation''s updated_at');
 
 -- Same-user rules, in the functions
-select throws_ok(format($$ select private.add_user_message(%L, %L, 'intruder') $$, :'bobconv', :'alicekey'),
+select throws_ok(format($$ select private.begin_exchange(%L, %L, 'intruder', 'gpt-4o-mini', 10, 10, 600) $$, :'bobconv', :'alicekey'),
   'P0002', null, 'a message cannot be added to another user''s conversation');
-select throws_ok(format($$ select private.add_user_message(%L, %L, 'x') $$, :'conv', :'bobkey'),
+select throws_ok(format($$ select private.begin_exchange(%L, %L, 'x', 'gpt-4o-mini', 10, 10, 600) $$, :'conv', :'bobkey'),
   'P0002', null, 'a message cannot be billed to another user''s key');
 select throws_ok(format($$ select private.store_answer(%L, 'forged', 'gpt-4o', 1, 0, 1, 'provider', 1) $$, :'bobmsg'),
   'P0002', null, 'another user''s message cannot be answered');
@@ -91,8 +91,8 @@ select throws_ok(
          :'conv', :'alice'),
   '42501', null,
   'messages: another user cannot insert into the user''s conversation, even naming the user');
-select throws_ok(format($$ select private.add_user_message(%L, %L, 'planted') $$, :'conv', :'bobkey'),
-  'P0002', null, 'nor through add_user_message');
+select throws_ok(format($$ select private.begin_exchange(%L, %L, 'planted', 'gpt-4o-mini', 10, 10, 600) $$, :'conv', :'bobkey'),
+  'P0002', null, 'nor through begin_exchange');
 select results_eq($$ select id from public.messages $$, format($$ values (%L::uuid) $$, :'bobmsg'),
   'another user sees only their own messages');
 

@@ -20,7 +20,7 @@ insert into public.conversations (title) values ('bob chat') returning id as bob
 set local request.jwt.claims = :'alice_claims';
 select private.register_api_key('checked key', 'openai', 'v1:iv:sealed', 'abcd', 'fp-alice') as key \gset
 insert into public.conversations (title) values ('chat') returning id as conv \gset
-select (private.add_user_message(:'conv', :'key', 'question')).id as question \gset
+select (private.begin_exchange(:'conv', :'key', 'question', 'gpt-4o-mini', 10, 10, 600)).id as question \gset
 
 -- Forged writes are refused
 select throws_ok(
@@ -58,14 +58,14 @@ select results_eq(format($$ update public.conversations set title = 'renamed cha
   $$ values ('renamed chat'::text) $$, 'a conversation can be renamed directly');
 
 -- The api function's path: private functions, acting for the caller only
-select is((select status from public.messages where id = :'question'), 'complete', 'add_user_message stored the question');
+select is((select status from public.messages where id = :'question'), 'pending', 'begin_exchange stored the question, pending its answer');
 select is(
   (private.store_answer(:'question', 'the answer', 'gpt-4o-mini', 10, 0, 20, 'provider', 7) -> 'usage_event' ->> 'provider'),
   'openai', 'store_answer stores the answer and bills the key''s own provider');
 select results_eq(
   format($$ select count(*)::int, sum(completion_tokens)::int from public.usage_events where api_key_id = %L $$, :'key'),
   $$ values (1, 20) $$, 'one usage event, with the answer''s tokens');
-select (private.add_user_message(:'conv', :'key', 'again')).id as second \gset
+select (private.begin_exchange(:'conv', :'key', 'again', 'gpt-4o-mini', 10, 10, 600)).id as second \gset
 select lives_ok(format($$ select private.fail_exchange(%L, 'invalid_key', true, 'gpt-4o-mini', 0, 0, 0, 'estimated', 3) $$, :'second'),
   'fail_exchange runs for the caller''s message');
 select results_eq(format($$ select status, error_code from public.messages where id = %L $$, :'second'),
@@ -73,11 +73,11 @@ select results_eq(format($$ select status, error_code from public.messages where
 select is((select is_valid from public.api_keys where id = :'key'), false, 'a key the provider refused is marked invalid');
 select throws_ok(format($$ update public.api_keys set is_valid = true where id = %L $$, :'key'),
   '42501', null, 'and the owner cannot mark it valid again');
-select throws_ok(format($$ select private.add_user_message(%L, %L, 'on a dead key') $$, :'conv', :'key'),
+select throws_ok(format($$ select private.begin_exchange(%L, %L, 'on a dead key', 'gpt-4o-mini', 10, 10, 600) $$, :'conv', :'key'),
   'P0002', null, 'no new message is billed to an invalid key');
 
-select throws_ok(format($$ select private.add_user_message(%L, %L, 'x') $$, :'bobconv', :'key'),
-  'P0002', null, 'add_user_message refuses another user''s conversation');
+select throws_ok(format($$ select private.begin_exchange(%L, %L, 'x', 'gpt-4o-mini', 10, 10, 600) $$, :'bobconv', :'key'),
+  'P0002', null, 'begin_exchange refuses another user''s conversation');
 select throws_ok(format($$ select private.store_answer(%L, 'x', 'gpt-4o', 1, 0, 1, 'provider', 1) $$, gen_random_uuid()),
   'P0002', null, 'store_answer refuses a message that is not the caller''s');
 select is(private.register_api_key('dup', 'openai', 'c', 'h', 'fp-alice'), null, 'register_api_key does not store a key twice');

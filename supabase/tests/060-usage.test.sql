@@ -10,14 +10,14 @@ select tests.create_user('bob') as bob \gset
 select tests.authenticate_as('bob');
 select private.register_api_key('bob key', 'openai', 'c', 'h', 'fp-bob') as bobkey \gset
 insert into public.conversations (title) values ('bob chat') returning id as bobconv \gset
-select (private.add_user_message(:'bobconv', :'bobkey', 'hi')).id as bobmsg \gset
+select (private.begin_exchange(:'bobconv', :'bobkey', 'hi', 'gpt-4o-mini', 10, 10, 600)).id as bobmsg \gset
 
 select tests.authenticate_as('alice');
 select private.register_api_key('openai key', 'openai', 'c', 'h', 'fp-a1') as okey \gset
 select private.register_api_key('anthropic key', 'anthropic', 'c', 'h', 'fp-a2') as akey \gset
 insert into public.conversations (title) values ('alice chat') returning id as conv \gset
 insert into public.conversations (title) values ('alice other chat') returning id as conv2 \gset
-select (private.add_user_message(:'conv', :'okey', 'question')).id as msg \gset
+select (private.begin_exchange(:'conv', :'okey', 'question', 'gpt-4o-mini', 10, 10, 600)).id as msg \gset
 
 -- model_prices
 select results_eq(

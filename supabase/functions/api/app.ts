@@ -1,6 +1,7 @@
 import { corsHeaders } from "@supabase/supabase-js/cors";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { isDatabaseUnavailable } from "../_shared/db.ts";
 import { ApiError, envelope } from "../_shared/http.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { docsRoutes } from "./routes/docs.ts";
@@ -45,6 +46,10 @@ app.notFound((c) => {
 app.onError((err, c) => {
   if (err instanceof ApiError) return c.json(envelope(false, err.message, null, err.errors), err.status as 400, err.headers);
   if (err instanceof HTTPException) return c.json(envelope(false, err.message || "Request failed"), err.status);
+  if (isDatabaseUnavailable(err)) {
+    console.error(`database unavailable on ${c.req.method} ${c.req.path}: ${(err as { code?: string }).code ?? err.name}`);
+    return c.json(envelope(false, "The database is unavailable; retry shortly"), 503, { "Retry-After": "2" });
+  }
   // Unexpected: log the kind of error for the operator, show nothing internal to the client.
   console.error(`unhandled error on ${c.req.method} ${c.req.path}: ${err.name}: ${(err as { code?: string }).code ?? ""}`);
   return c.json(envelope(false, "Internal error"), 500);

@@ -56,7 +56,7 @@ export const Message = z.object({
   prompt_tokens: z.number().int().nullable(),
   completion_tokens: z.number().int().nullable(),
   api_key_id: Id.nullable(),
-  status: z.enum(["complete", "failed"]),
+  status: z.enum(["pending", "complete", "failed"]).describe("pending: waiting for its answer"),
   error_code: z.string().nullable(),
   created_at: z.string(),
 });

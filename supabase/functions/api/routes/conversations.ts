@@ -4,15 +4,8 @@ import { ApiError, notFound } from "../../_shared/http.ts";
 import { bodyId, pathId } from "../ids.ts";
 import { route } from "../route.ts";
 import { Conversation, ConversationCreate, ConversationUpdate, ConversationWithMessages, Pagination } from "../schemas.ts";
-import { listMessages } from "./messages.ts";
-
-const COLUMNS = "id, title, api_key_id, model, system_prompt, created_at, updated_at, message_count, last_message_at, last_activity_at, preview";
-
-export async function findConversation(tx: Tx, id: string) {
-  const [row] = await tx.unsafe(`select ${COLUMNS} from public.conversation_list where id = $1`, [id]);
-  if (!row) throw notFound("Conversation");
-  return row;
-}
+import { findConversation, listConversations } from "../data/conversations.ts";
+import { listMessages } from "../data/messages.ts";
 
 /** A conversation may only point at one of its owner's keys (the database enforces it too). */
 async function checkKey(tx: Tx, keyId: string | null | undefined) {
@@ -32,14 +25,7 @@ export function conversationRoutes(app: Hono) {
     query: Pagination,
     response: Conversation.array(),
     handler: async ({ db, query }) => {
-      const { rows, total } = await db(async (tx) => {
-        const rows = await tx.unsafe(
-          `select ${COLUMNS} from public.conversation_list order by last_activity_at desc, id desc limit $1 offset $2`,
-          [query.limit, query.offset],
-        );
-        const [{ total }] = await tx`select count(*)::int as total from public.conversations`;
-        return { rows, total };
-      });
+      const { rows, total } = await db((tx) => listConversations(tx, query));
       return { message: `${rows.length} of ${total} conversations`, data: rows, headers: { "X-Total-Count": String(total) } };
     },
   });

@@ -9,18 +9,26 @@ const API_VERSION = "1.0.0";
 
 const Dependency = z.object({ ok: z.boolean(), version: z.string().nullable(), error: z.string().optional() });
 
+/** Each dependency gets this long: /health answers within about 2 s whatever is down. */
+const CHECK_MS = 1_500;
+
 async function database() {
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const [row] = await sql`select current_setting('server_version') as version`;
+    const query = sql`select current_setting('server_version') as version`;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), CHECK_MS)));
+    const [row] = await Promise.race([query, timeout]);
     return { ok: true, version: row.version as string };
   } catch {
     return { ok: false, version: null, error: "the database did not answer" };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 async function auth() {
   try {
-    const res = await fetch(`${env.supabaseUrl}/auth/v1/health`, { headers: { apikey: env.anonKey }, signal: AbortSignal.timeout(3000) });
+    const res = await fetch(`${env.supabaseUrl}/auth/v1/health`, { headers: { apikey: env.anonKey }, signal: AbortSignal.timeout(CHECK_MS) });
     if (!res.ok) {
       await res.body?.cancel();
       return { ok: false, version: null, error: `the auth server answered ${res.status}` };

@@ -1,27 +1,14 @@
 import type { Context, Hono } from "hono";
 import { corsHeaders } from "@supabase/supabase-js/cors";
-import type { Claims, Tx } from "../../_shared/db.ts";
+import type { Claims } from "../../_shared/db.ts";
 import { ApiError, envelope } from "../../_shared/http.ts";
 import type { ChatResult } from "../../_shared/providers/types.ts";
-import { failExchange, MESSAGE_COLUMNS, type PreparedExchange, prepareExchange, storeAnswer } from "../chat.ts";
+import { failExchange, keepAlive, type PreparedExchange, prepareExchange, storeAnswer } from "../chat.ts";
+import { findConversation } from "../data/conversations.ts";
+import { listMessages } from "../data/messages.ts";
 import { pathId } from "../ids.ts";
 import { route } from "../route.ts";
 import { Exchange, Message, MessageCreate, Pagination } from "../schemas.ts";
-import { findConversation } from "./conversations.ts";
-
-export function listMessages(tx: Tx, conversationId: string, page: { limit: number; offset: number }) {
-  return tx.unsafe(
-    `select ${MESSAGE_COLUMNS} from public.messages where conversation_id = $1 order by created_at, id limit $2 offset $3`,
-    [conversationId, page.limit, page.offset],
-  );
-}
-
-declare const EdgeRuntime: { waitUntil(p: Promise<unknown>): void } | undefined;
-
-/** Keeps the exchange running after the response is done (hosted: EdgeRuntime.waitUntil; locally the process lives on). */
-function keepAlive(work: Promise<unknown>) {
-  if (typeof EdgeRuntime !== "undefined") EdgeRuntime.waitUntil(work);
-}
 
 /** Server-Sent Events: `delta` events, then `done` with the stored exchange, or `error` with the envelope. */
 function streamExchange(user: Claims, ex: PreparedExchange): Response {
