@@ -170,5 +170,6 @@ export async function failExchange(user: Claims, ex: PreparedExchange, err: unkn
     kind: pe.kind,
     provider_code: pe.code ?? null,
     user_message_id: ex.userMessage.id,
-  });
+    ...(pe.retryAfter !== undefined ? { retry_after: pe.retryAfter } : {}),
+  }, pe.retryAfter !== undefined ? { "Retry-After": String(pe.retryAfter) } : {});
 }

@@ -8,6 +8,12 @@ export const Pagination = z.object({
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
 
+/** The conversation list pages only when asked: without `limit` it is the whole list (up to 1,000). */
+export const ConversationPagination = z.object({
+  limit: z.coerce.number().int().min(1).max(1_000).default(1_000),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+
 const Provider = z.enum(["openai", "anthropic"]);
 const Model = z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9._:\/-]+$/, "letters, digits and . _ : / - only");
 const Title = z.string().trim().min(1).max(200);
@@ -85,7 +91,7 @@ export const Exchange = z.object({
 
 export const KeyCreate = z.strictObject({
   name: z.string().trim().min(1).max(100),
-  api_key: z.string().trim().min(8, "Too short to be a provider key").max(400).regex(/^\S+$/, "No whitespace inside a key"),
+  api_key: z.string().trim().min(8, "Too short to be a provider key").max(400).regex(/^[\x21-\x7e]+$/, "A provider key is printable ASCII: no spaces, control or non-ASCII characters"),
   provider: Provider.optional(),
   kind: z.enum(["open_ai", "claude"]).optional().describe("Legacy name of provider"),
 }).refine((v) => v.provider || v.kind, { message: "provider (openai | anthropic) or kind (open_ai | claude) is required", path: ["provider"] })

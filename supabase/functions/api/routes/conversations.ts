@@ -3,7 +3,7 @@ import type { Tx } from "../../_shared/db.ts";
 import { ApiError, notFound } from "../../_shared/http.ts";
 import { bodyId, pathId } from "../ids.ts";
 import { route } from "../route.ts";
-import { Conversation, ConversationCreate, ConversationUpdate, ConversationWithMessages, Pagination } from "../schemas.ts";
+import { Conversation, ConversationCreate, ConversationPagination, ConversationUpdate, ConversationWithMessages } from "../schemas.ts";
 import { findConversation, listConversations } from "../data/conversations.ts";
 import { listMessages } from "../data/messages.ts";
 
@@ -20,9 +20,9 @@ export function conversationRoutes(app: Hono) {
     path: "/conversations",
     tag: "conversations",
     summary: "The caller's conversations, newest activity first",
-    description: "Paginated with limit/offset; X-Total-Count carries the total.",
+    description: "All of them (up to 1,000) unless limit/offset ask for a page; X-Total-Count carries the total.",
     auth: true,
-    query: Pagination,
+    query: ConversationPagination,
     response: Conversation.array(),
     handler: async ({ db, query }) => {
       const { rows, total } = await db((tx) => listConversations(tx, query));
