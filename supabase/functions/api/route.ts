@@ -39,8 +39,12 @@ export interface RouteDef<B extends z.ZodType | undefined, Q extends z.ZodType |
   /** Schema of `data` in a successful reply. */
   response?: z.ZodType;
   status?: number;
-  /** Other statuses this route answers with, for the OpenAPI description. */
+  /** Statuses this route answers with beyond those implied by auth, body, query and path ids (OpenAPI). */
   errors?: number[];
+  /** Error statuses whose envelope still carries `data` in the response schema (e.g. /health's 503). */
+  errorsWithData?: number[];
+  /** Answers with Server-Sent Events (status 200) when asked to stream. */
+  streams?: boolean;
   handler: (
     ctx: RouteContext<B extends z.ZodType ? z.output<B> : undefined, Q extends z.ZodType ? z.output<Q> : undefined>,
   ) => Promise<Reply | Response>;

@@ -31,7 +31,8 @@ export const ConversationUpdate = z.strictObject({
   api_key_id: Id.nullable().optional(),
   model: Model.nullable().optional(),
   system_prompt: SystemPrompt.nullable().optional(),
-}).refine((v) => Object.keys(v).length > 0, "Nothing to change: send title, api_key_id, model or system_prompt");
+}).refine((v) => Object.keys(v).length > 0, "Nothing to change: send title, api_key_id, model or system_prompt")
+  .meta({ minProperties: 1 });
 
 export const MessageCreate = z.strictObject({
   message: z.string().trim().min(1, "Message is empty").max(32_000),
@@ -95,13 +96,15 @@ export const KeyCreate = z.strictObject({
   provider: Provider.optional(),
   kind: z.enum(["open_ai", "claude"]).optional().describe("Legacy name of provider"),
 }).refine((v) => v.provider || v.kind, { message: "provider (openai | anthropic) or kind (open_ai | claude) is required", path: ["provider"] })
-  .refine((v) => !(v.provider && v.kind) || (v.provider === "openai") === (v.kind === "open_ai"), { message: "provider and kind disagree", path: ["kind"] });
+  .refine((v) => !(v.provider && v.kind) || (v.provider === "openai") === (v.kind === "open_ai"), { message: "provider and kind disagree", path: ["kind"] })
+  .meta({ anyOf: [{ required: ["provider"] }, { required: ["kind"] }] });
 
 export const KeyUpdate = z.strictObject({
   name: z.string().trim().min(1).max(100).optional(),
   selected: z.literal(true).optional().describe("Select this key (the others are unselected)"),
   monthly_budget_usd: z.number().min(0).max(1_000_000).multipleOf(0.01).nullable().optional(),
-}).refine((v) => Object.keys(v).length > 0, "Nothing to change: send name, selected or monthly_budget_usd");
+}).refine((v) => Object.keys(v).length > 0, "Nothing to change: send name, selected or monthly_budget_usd")
+  .meta({ minProperties: 1 });
 
 export const Key = z.object({
   id: Id,
@@ -153,7 +156,11 @@ export const Join = z.strictObject({
   email: z.email().max(320).optional(),
 });
 
-export const Refresh = z.strictObject({ refresh_token: z.string().min(1).max(200).optional() });
+export const Refresh = z.strictObject({ refresh_token: z.string().min(1, "Required").max(200) });
+
+/** What a DELETE answers: the id that is gone (keys also under its legacy name `pk`). */
+export const Deleted = z.object({ id: Id });
+export const DeletedKey = z.object({ id: Id, pk: Id });
 
 export const Profile = z.object({ id: Id, username: z.string(), email: z.string().nullable(), created_at: z.string() });
 

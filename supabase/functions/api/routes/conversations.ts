@@ -3,7 +3,7 @@ import type { Tx } from "../../_shared/db.ts";
 import { ApiError, notFound } from "../../_shared/http.ts";
 import { bodyId, pathId } from "../ids.ts";
 import { route } from "../route.ts";
-import { Conversation, ConversationCreate, ConversationPagination, ConversationUpdate, ConversationWithMessages } from "../schemas.ts";
+import { Conversation, ConversationCreate, Deleted, ConversationPagination, ConversationUpdate, ConversationWithMessages } from "../schemas.ts";
 import { findConversation, listConversations } from "../data/conversations.ts";
 import { listMessages } from "../data/messages.ts";
 
@@ -104,6 +104,7 @@ export function conversationRoutes(app: Hono) {
     tag: "conversations",
     summary: "Delete a conversation and its messages",
     auth: true,
+    response: Deleted,
     handler: async ({ db, params }) => {
       const id = pathId(params.id, "Conversation");
       const deleted = await db((tx) => tx`delete from public.conversations where id = ${id} returning id`);

@@ -49,6 +49,7 @@ export function healthRoutes(app: Hono) {
     auth: false,
     response: z.object({ database: Dependency, auth: Dependency, api: z.object({ version: z.string(), deno: z.string() }) }),
     errors: [503],
+    errorsWithData: [503],
     handler: async ({ c }) => {
       const [db, au] = await Promise.all([database(), auth()]);
       const ok = db.ok && au.ok;

@@ -9,7 +9,7 @@ import { secretBox } from "../../_shared/secret-box.ts";
 import { keyHint } from "../../_shared/secrets.ts";
 import { pathId } from "../ids.ts";
 import { route } from "../route.ts";
-import { Key, KeyCreate, KeyStatistics, KeyUpdate } from "../schemas.ts";
+import { DeletedKey, Key, KeyCreate, KeyStatistics, KeyUpdate } from "../schemas.ts";
 
 const FROM_KIND = { open_ai: "openai", claude: "anthropic" } as const;
 
@@ -112,6 +112,7 @@ export function keyRoutes(app: Hono) {
     tag: "keys",
     summary: "Delete a key (its usage history stays, without the key)",
     auth: true,
+    response: DeletedKey,
     handler: async ({ db, params }) => {
       const id = pathId(params.id, "Key");
       const deleted = await db((tx) => tx`delete from public.api_keys where id = ${id} returning id`);

@@ -97,7 +97,8 @@ export function messageRoutes(app: Hono) {
     body: MessageCreate,
     response: Exchange,
     status: 201,
-    errors: [400, 401, 404, 413, 415, 422, 429, 502, 504],
+    streams: true,
+    errors: [400, 401, 404, 413, 415, 422, 429, 502, 503, 504],
     handler: async ({ c, db, user, params, body }) => {
       const id = pathId(params.id, "Conversation");
       const ex = await prepareExchange(db, id, body.message, body.model);

@@ -22,6 +22,9 @@ const authServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => 
   const body = req.method === "POST" ? await req.json().catch(() => ({})) : {};
   seen.push({ path: url.pathname, forwardedFor: req.headers.get("x-forwarded-for"), email: body.email });
   await new Promise((r) => setTimeout(r, AUTH_DELAY_MS)); // Auth's own work (a password hash) takes time
+  if (url.pathname === "/auth/v1/token" && body.refresh_token === "while-auth-is-down") {
+    return Response.json({ message: "An invalid response was received from the upstream server" }, { status: 502 });
+  }
   if (url.pathname === "/auth/v1/token") {
     return Response.json({ code: 400, error_code: "invalid_credentials", msg: "Invalid login credentials" }, { status: 400 });
   }
@@ -98,6 +101,15 @@ test("Auth sees the caller's address (the gateway's last X-Forwarded-For entry),
   assert.deepEqual(seen.slice(before).map((s) => s.forwardedFor), ["198.51.100.7"]);
   await call("POST", "/users/login", { body: { username: unique("someone"), password: "whatever-password" } });
   assert.equal(seen.at(-1)!.forwardedFor, null, "no address is invented when the gateway sent none");
+});
+
+test("refresh: an unknown refresh token is 401; Auth failing is 503 at once, not after retries", async () => {
+  const bad = await call("POST", "/users/refresh", { body: { refresh_token: "not-a-real-one" } });
+  assert.equal(bad.status, 401);
+  assert.equal(bad.body.message, "Invalid or used refresh token");
+  const down = await call("POST", "/users/refresh", { body: { refresh_token: "while-auth-is-down" } });
+  assert.equal(down.status, 503);
+  assert.ok(down.ms < 2_000, `${Math.round(down.ms)} ms`);
 });
 
 test("the stand-in Auth server and the pools close", async () => {
