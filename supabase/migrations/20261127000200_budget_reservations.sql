@@ -99,8 +99,12 @@ begin
   if not exists (select 1 from public.conversations c where c.id = p_conversation_id and c.user_id = v_user_id) then
     raise exception 'conversation % not found', p_conversation_id using errcode = 'no_data_found';
   end if;
-  -- The row lock serialises every reservation on this key until this transaction ends.
-  select k.* into v_key from public.api_keys k where k.id = p_api_key_id and k.user_id = v_user_id for update;
+  select k.* into v_key from public.api_keys k where k.id = p_api_key_id and k.user_id = v_user_id;
+  if found and v_key.monthly_budget_usd is not null then
+    -- The row lock serialises every reservation on a budgeted key until this transaction ends
+    -- (NO KEY UPDATE: it does not block the foreign-key checks of rows that reference the key).
+    select k.* into v_key from public.api_keys k where k.id = p_api_key_id and k.user_id = v_user_id for no key update;
+  end if;
   if not found or not v_key.is_valid then
     raise exception 'api key % not found or not valid', p_api_key_id using errcode = 'no_data_found';
   end if;
