@@ -18,15 +18,16 @@ revoke update on table public.messages from authenticated;
 drop policy "messages: owner can insert" on public.messages;
 drop policy "messages: owner can update" on public.messages;
 
--- Functions in private that take a user id act only for the caller when the caller is a client.
--- (Triggers running as the table owner, e.g. the Auth server's user-deletion cascade, pass.)
+-- Functions in private that take a user id act only for the caller when the caller is a client
+-- (the `role` setting PostgREST and the api function set, which security definer does not change).
+-- The Auth server's user-deletion cascade runs under its own role and passes.
 create or replace function private.lock_user_api_keys(p_user_id uuid)
 returns void
 language plpgsql
 set search_path = ''
 as $$
 begin
-  if current_user in ('authenticated', 'anon') and p_user_id is distinct from (select auth.uid()) then
+  if pg_catalog.current_setting('role', true) in ('authenticated', 'anon') and p_user_id is distinct from (select auth.uid()) then
     raise exception 'only the caller''s own keys can be locked' using errcode = 'insufficient_privilege';
   end if;
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('public.api_keys:' || p_user_id::text, 0));

@@ -130,6 +130,7 @@ select is(
     'private.register_api_key(text,text,text,text,text)',
     'private.session_is_active(uuid)',
     'private.store_answer(uuid,text,text,integer,integer,integer,text,integer)',
+    'private.sweep_stale_exchanges(uuid)',
     'select_api_key(uuid)'
   ],
   'authenticated can execute exactly the functions granted to it on purpose');

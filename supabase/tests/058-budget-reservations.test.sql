@@ -2,7 +2,7 @@
 -- (PT429) what spend + reservations + this one would take over the budget; storing settles.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(19);
+select plan(20);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -62,6 +62,7 @@ select throws_ok(format($$ select private.begin_exchange(%L, %L, 'x', 'gpt-4o', 
 select throws_ok(format($$ select private.sweep_stale_exchanges(%L) $$, :'alice'), '42501', null,
   'a client cannot sweep another user''s exchanges');
 select throws_ok($$ select private.sweep_stale_exchanges() $$, '42501', null, 'nor everyone''s');
+select is(private.sweep_stale_exchanges(:'bob'), 0, 'a client can sweep its own (nothing stale here)');
 
 select * from finish();
 rollback;

@@ -5,6 +5,11 @@ import type { MessageRow } from "../schemas.ts";
 
 export const MESSAGE_COLUMNS = "id, conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id, status, error_code, created_at";
 
+/** Fails the caller's exchanges whose request died (expired reservation), so none shows pending forever. */
+export async function sweepStaleExchanges(tx: Tx, userId: string) {
+  await tx`select private.sweep_stale_exchanges(${userId}::uuid)`;
+}
+
 /** One conversation's messages, oldest first. */
 export function listMessages(tx: Tx, conversationId: string, page: { limit: number; offset: number }) {
   return tx.unsafe<MessageRow[]>(

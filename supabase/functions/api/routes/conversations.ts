@@ -5,7 +5,7 @@ import { bodyId, pathId } from "../ids.ts";
 import { route } from "../route.ts";
 import { Conversation, ConversationCreate, Deleted, ConversationPagination, ConversationUpdate, ConversationWithMessages } from "../schemas.ts";
 import { findConversation, listConversations } from "../data/conversations.ts";
-import { listMessages } from "../data/messages.ts";
+import { listMessages, sweepStaleExchanges } from "../data/messages.ts";
 
 /** A conversation may only point at one of its owner's keys (the database enforces it too). */
 async function checkKey(tx: Tx, keyId: string | null | undefined) {
@@ -63,9 +63,10 @@ export function conversationRoutes(app: Hono) {
     summary: "One conversation with its messages (oldest first, the latest 100)",
     auth: true,
     response: ConversationWithMessages,
-    handler: async ({ db, params }) => {
+    handler: async ({ db, user, params }) => {
       const id = pathId(params.id, "Conversation");
       const data = await db(async (tx) => {
+        await sweepStaleExchanges(tx, user.sub);
         const conversation = await findConversation(tx, id);
         const messages = await listMessages(tx, id, { limit: 100, offset: Math.max(0, conversation.message_count - 100) });
         return { ...conversation, messages };

@@ -89,6 +89,24 @@ test("a message waiting for its answer is pending: listed so, and not part of an
   assert.deepEqual(after.body.data.map((m: { status: string }) => m.status), ["complete", "complete", "complete", "complete"]);
 });
 
+test("a message whose request died shows failed (interrupted) once its reservation expired, not pending forever", async () => {
+  const user = await createUser(db);
+  const key = await call("POST", "/keys", { token: user.token, body: { name: "k", provider: "openai", api_key: fakeKey() } });
+  const conversation = await call("POST", "/conversations", { token: user.token, body: {} });
+  const conversationId = conversation.body.data.id;
+  // What a request leaves behind when its function instance dies after begin_exchange.
+  const claims = JSON.stringify({ sub: user.id, role: "authenticated" });
+  await db.begin(async (tx) => {
+    await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
+    await tx`select private.begin_exchange(${conversationId}, ${key.body.data.id}, 'lost', 'gpt-4o-mini', 10, 10, 600)`;
+  });
+  const before = await call("GET", `/conversations/${conversationId}/messages`, { token: user.token });
+  assert.deepEqual(before.body.data.map((m: { status: string }) => m.status), ["pending"]);
+  await db`update private.budget_reservations set expires_at = now() - interval '1 second' where user_id = ${user.id}`;
+  const after = await call("GET", `/conversations/${conversationId}/messages`, { token: user.token });
+  assert.deepEqual(after.body.data.map((m: { status: string; error_code: string }) => [m.status, m.error_code]), [["failed", "interrupted"]]);
+});
+
 test("pools close", async () => {
   await sql.end();
   await db.end();

@@ -1,11 +1,11 @@
 import type { Context, Hono } from "hono";
 import { corsHeaders } from "@supabase/supabase-js/cors";
-import type { Claims } from "../../_shared/db.ts";
+import { type Claims, isDatabaseUnavailable } from "../../_shared/db.ts";
 import { ApiError, envelope } from "../../_shared/http.ts";
 import type { ChatResult } from "../../_shared/providers/types.ts";
 import { failExchange, keepAlive, type PreparedExchange, prepareExchange, storeAnswer } from "../chat.ts";
 import { findConversation } from "../data/conversations.ts";
-import { listMessages } from "../data/messages.ts";
+import { listMessages, sweepStaleExchanges } from "../data/messages.ts";
 import { pathId } from "../ids.ts";
 import { route } from "../route.ts";
 import { Exchange, Message, MessageCreate, Pagination } from "../schemas.ts";
@@ -48,8 +48,13 @@ function streamExchange(user: Claims, ex: PreparedExchange): Response {
       }
       send("done", await storeAnswer(user, ex, result, Math.round(performance.now() - started)));
     } catch (err) {
+      // Bookkeeping that failed (the database gone while recording a provider failure): say so.
       if (err instanceof ApiError) fail(err);
-      else throw err;
+      else if (isDatabaseUnavailable(err)) fail(new ApiError(503, "The database is unavailable; retry shortly"));
+      else {
+        fail(new ApiError(500, "Internal error"));
+        throw err;
+      }
     } finally {
       if (open) controller.close();
     }
@@ -75,9 +80,10 @@ export function messageRoutes(app: Hono) {
     auth: true,
     query: Pagination,
     response: Message.array(),
-    handler: async ({ db, params, query }) => {
+    handler: async ({ db, user, params, query }) => {
       const id = pathId(params.id, "Conversation");
       const { rows, total } = await db(async (tx) => {
+        await sweepStaleExchanges(tx, user.sub);
         const conversation = await findConversation(tx, id);
         return { rows: await listMessages(tx, id, query), total: conversation.message_count as number };
       });
