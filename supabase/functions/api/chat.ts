@@ -7,7 +7,7 @@
 // the provider billed is billed here too; a request that dies leaves a reservation that expires
 // and a pending message the sweeper fails.
 import type { Claims } from "../_shared/db.ts";
-import { asUser } from "../_shared/db.ts";
+import { asUser, isDatabaseUnavailable } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
 import { ApiError } from "../_shared/http.ts";
 import { secretBox } from "../_shared/secret-box.ts";
@@ -109,24 +109,31 @@ function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult
 }
 
 /**
- * Stores a provider's answer. If the database does not take it, the client hears exactly that
+ * Stores a provider's answer. If the database is unavailable, the client hears exactly that
  * (503: the provider did answer; the failure is ours), and storing is retried in the background
  * for STORE_RETRY_MS, so the call the provider billed is recorded once the database is back.
+ * Any other failure is a 500 that says the answer was not stored.
  */
 export async function storeAnswer(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
   try {
     const stored = await completeExchange(user, ex, result, latencyMs);
     if (stored) return stored;
+    throw new Error("the answer was already stored");
   } catch (err) {
-    console.error(`storing an answer failed, retrying in the background: ${(err as Error).name} ${(err as { code?: string }).code ?? ""}`);
+    const kind = `${(err as Error).name} ${(err as { code?: string }).code ?? ""}`;
+    if (!isDatabaseUnavailable(err)) {
+      console.error(`storing an answer failed: ${kind}`);
+      throw new ApiError(500, "The provider answered, but storing the answer failed; it was not stored.", { user_message_id: ex.userMessage.id });
+    }
+    console.error(`storing an answer failed, retrying in the background: ${kind}`);
     keepAlive(retryStoring(user, ex, result, latencyMs));
+    throw new ApiError(
+      503,
+      "The provider answered, but the answer could not be stored: the database is unavailable. It will be stored (and its usage recorded) when the database is back; until then your message shows as pending.",
+      { user_message_id: ex.userMessage.id },
+      { "Retry-After": "5" },
+    );
   }
-  throw new ApiError(
-    503,
-    "The provider answered, but the answer could not be stored: the database is unavailable. It will be stored (and its usage recorded) when the database is back; until then your message shows as pending.",
-    { user_message_id: ex.userMessage.id },
-    { "Retry-After": "5" },
-  );
 }
 
 async function retryStoring(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
