@@ -11,18 +11,23 @@ alter table public.messages drop constraint messages_status_check;
 alter table public.messages add constraint messages_status_check check (status in ('pending', 'complete', 'failed'));
 create index messages_pending_created_at_idx on public.messages (created_at) where status = 'pending';
 
--- Internal bookkeeping: no client role has any grant here.
+-- Internal bookkeeping: no client role has any grant here. A reservation is also what settling
+-- relies on when the client deleted the pending message, its conversation or its key during the
+-- provider call: the call is still billed.
 create table private.budget_reservations (
-  -- The pending user message the reservation is for; no foreign key, so deleting the message
-  -- does not release the reservation while its provider call is still running.
+  -- The pending user message; no foreign key, so deleting the message does not release the
+  -- reservation while its provider call is still running.
   message_id uuid primary key,
   user_id uuid not null references auth.users (id) on delete cascade,
-  api_key_id uuid not null,
+  -- Null once the key is deleted: the call is then billed without a key.
+  api_key_id uuid,
+  provider text not null,
+  conversation_id uuid not null,
   amount_usd numeric(14, 8) not null constraint budget_reservations_amount_check check (amount_usd >= 0),
   expires_at timestamptz not null,
   created_at timestamptz not null default now(),
   constraint budget_reservations_api_key_id_user_id_fkey foreign key (api_key_id, user_id)
-    references public.api_keys (id, user_id) on delete cascade
+    references public.api_keys (id, user_id) on delete set null (api_key_id)
 );
 create index budget_reservations_api_key_id_user_id_idx on private.budget_reservations (api_key_id, user_id);
 create index budget_reservations_user_id_idx on private.budget_reservations (user_id);
@@ -114,6 +119,10 @@ begin
   select p.* into v_price from public.model_prices p
   where p.provider = v_key.provider and p.model = p_model and p.valid_from <= now()
   order by p.valid_from desc limit 1;
+  if not found and v_key.monthly_budget_usd is not null then
+    raise exception 'Model % has no price, so this key''s monthly budget cannot be kept: choose a priced model, or remove the budget', p_model
+      using errcode = 'invalid_parameter_value';
+  end if;
   if found then
     v_worst := round((greatest(p_prompt_tokens, 0)::numeric * v_price.input_usd_per_mtok
                       + greatest(p_max_output_tokens, 0)::numeric * v_price.output_usd_per_mtok) / 1000000, 8);
@@ -135,8 +144,9 @@ begin
   insert into public.messages (conversation_id, user_id, role, content, api_key_id, status)
   values (p_conversation_id, v_user_id, 'user', p_content, v_key.id, 'pending')
   returning * into v_message;
-  insert into private.budget_reservations (message_id, user_id, api_key_id, amount_usd, expires_at)
-  values (v_message.id, v_user_id, v_key.id, v_worst, now() + make_interval(secs => greatest(p_expires_in_seconds, 1)));
+  insert into private.budget_reservations (message_id, user_id, api_key_id, provider, conversation_id, amount_usd, expires_at)
+  values (v_message.id, v_user_id, v_key.id, v_key.provider, p_conversation_id, v_worst,
+          now() + make_interval(secs => greatest(p_expires_in_seconds, 1)));
   return v_message;
 end;
 $$;
@@ -147,7 +157,9 @@ drop function private.add_user_message(uuid, uuid, text);
 
 -- Settles the exchange with its answer: the answer and its usage are stored, the question is
 -- complete, the reservation goes. Storing twice (a retry whose first attempt did commit) stores
--- nothing more and answers {"already_stored": true}.
+-- nothing more and answers {"already_stored": true}. If the client deleted the pending message
+-- (or its conversation) meanwhile, the answer has nowhere to go but the call is still billed,
+-- from the reservation: {"answer_discarded": true}. A key deleted meanwhile bills without a key.
 create or replace function private.store_answer(
   p_user_message_id uuid,
   p_content text,
@@ -166,23 +178,37 @@ set search_path = ''
 as $$
 declare
   v_user_id uuid := (select auth.uid());
+  v_reservation private.budget_reservations;
   v_question public.messages;
   v_provider text;
   v_answer public.messages;
   v_event public.usage_events;
 begin
-  select m.* into v_question from public.messages m
-  where m.id = p_user_message_id and m.user_id = v_user_id and m.role = 'user'
-  for update;
-  if not found or v_user_id is null then
-    raise exception 'message % not found', p_user_message_id using errcode = 'no_data_found';
+  if v_user_id is null then
+    raise exception 'store_answer needs an authenticated user' using errcode = 'insufficient_privilege';
   end if;
-  if v_question.status = 'complete' then
+  select r.* into v_reservation from private.budget_reservations r
+  where r.message_id = p_user_message_id and r.user_id = v_user_id for update;
+  select m.* into v_question from public.messages m
+  where m.id = p_user_message_id and m.user_id = v_user_id and m.role = 'user' for update;
+  if v_question.id is not null and v_question.status = 'complete' then
     return jsonb_build_object('already_stored', true);
   end if;
-  select k.provider into v_provider from public.api_keys k where k.id = v_question.api_key_id and k.user_id = v_user_id;
-  if not found then
-    raise exception 'the key of message % is gone', p_user_message_id using errcode = 'no_data_found';
+  if v_question.id is null and v_reservation.message_id is null then
+    raise exception 'message % not found', p_user_message_id using errcode = 'no_data_found';
+  end if;
+  v_provider := coalesce(v_reservation.provider,
+    (select k.provider from public.api_keys k where k.id = v_question.api_key_id and k.user_id = v_user_id));
+  if v_provider is null then
+    raise exception 'the provider of message % is unknown', p_user_message_id using errcode = 'no_data_found';
+  end if;
+  delete from private.budget_reservations where message_id = p_user_message_id;
+
+  if v_question.id is null then
+    v_event := private.record_usage(v_reservation.api_key_id,
+      (select c.id from public.conversations c where c.id = v_reservation.conversation_id and c.user_id = v_user_id),
+      null, v_provider, p_model, p_prompt_tokens, p_cached_prompt_tokens, p_completion_tokens, p_usage_source, p_latency_ms, 'ok', null);
+    return jsonb_build_object('answer_discarded', true, 'usage_event', to_jsonb(v_event));
   end if;
 
   insert into public.messages (conversation_id, user_id, role, content, model, prompt_tokens, completion_tokens, api_key_id)
@@ -190,17 +216,15 @@ begin
           v_question.api_key_id)
   returning * into v_answer;
   update public.messages set status = 'complete', error_code = null where id = v_question.id;
-  delete from private.budget_reservations where message_id = v_question.id;
-
   v_event := private.record_usage(v_question.api_key_id, v_question.conversation_id, v_answer.id, v_provider, p_model,
     p_prompt_tokens, p_cached_prompt_tokens, p_completion_tokens, p_usage_source, p_latency_ms, 'ok', null);
-
   return jsonb_build_object('assistant_message', to_jsonb(v_answer), 'usage_event', to_jsonb(v_event));
 end;
 $$;
 
 -- Settles a failed exchange: the message is failed, the attempt's usage recorded once, the
--- reservation goes, and a key the provider refused is marked invalid.
+-- reservation goes, and a key the provider refused is marked invalid. Like store_answer, it
+-- still records the attempt from the reservation when the client deleted the message meanwhile.
 create or replace function private.fail_exchange(
   p_user_message_id uuid,
   p_error_code text,
@@ -220,28 +244,42 @@ set search_path = ''
 as $$
 declare
   v_user_id uuid := (select auth.uid());
+  v_reservation private.budget_reservations;
   v_question public.messages;
+  v_key_id uuid;
   v_provider text;
 begin
+  if v_user_id is null then
+    raise exception 'fail_exchange needs an authenticated user' using errcode = 'insufficient_privilege';
+  end if;
+  select r.* into v_reservation from private.budget_reservations r
+  where r.message_id = p_user_message_id and r.user_id = v_user_id for update;
   select m.* into v_question from public.messages m
-  where m.id = p_user_message_id and m.user_id = v_user_id and m.role = 'user'
-  for update;
-  if not found or v_user_id is null then
+  where m.id = p_user_message_id and m.user_id = v_user_id and m.role = 'user' for update;
+  if v_question.id is null and v_reservation.message_id is null then
     raise exception 'message % not found', p_user_message_id using errcode = 'no_data_found';
   end if;
-  if v_question.status = 'complete' then
+  if v_question.id is not null and v_question.status = 'complete' then
     return;
   end if;
-  update public.messages set status = 'failed', error_code = p_error_code where id = v_question.id;
-  delete from private.budget_reservations where message_id = v_question.id;
-  select k.provider into v_provider from public.api_keys k where k.id = v_question.api_key_id and k.user_id = v_user_id;
-  if found then
-    if p_key_refused then
-      update public.api_keys set is_valid = false where id = v_question.api_key_id and user_id = v_user_id;
-    end if;
-    perform private.record_usage(v_question.api_key_id, v_question.conversation_id, null, v_provider, p_model,
-      p_prompt_tokens, p_cached_prompt_tokens, p_completion_tokens, p_usage_source, p_latency_ms, 'error', p_error_code);
+  delete from private.budget_reservations where message_id = p_user_message_id;
+  if v_question.id is not null then
+    update public.messages set status = 'failed', error_code = p_error_code where id = v_question.id;
   end if;
+  v_key_id := coalesce(v_question.api_key_id, v_reservation.api_key_id);
+  v_provider := coalesce(v_reservation.provider,
+    (select k.provider from public.api_keys k where k.id = v_key_id and k.user_id = v_user_id));
+  if v_provider is null then
+    return; -- nothing known to bill it to
+  end if;
+  if p_key_refused and v_key_id is not null then
+    update public.api_keys set is_valid = false where id = v_key_id and user_id = v_user_id;
+  end if;
+  perform private.record_usage(v_key_id,
+    (select c.id from public.conversations c
+     where c.id = coalesce(v_question.conversation_id, v_reservation.conversation_id) and c.user_id = v_user_id),
+    null, v_provider, p_model, p_prompt_tokens, p_cached_prompt_tokens, p_completion_tokens, p_usage_source, p_latency_ms,
+    'error', p_error_code);
 end;
 $$;
 

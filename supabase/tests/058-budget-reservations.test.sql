@@ -2,7 +2,7 @@
 -- (PT429) what spend + reservations + this one would take over the budget; storing settles.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(20);
+select plan(26);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -54,6 +54,33 @@ select is(
   'the next reservation sweeps the expired ones: their messages are failed (interrupted)');
 select tests.as_postgres();
 select is((select count(*)::int from private.budget_reservations), 1, 'only the new reservation is open');
+
+-- A budget needs a price: a model without one is refused on a budgeted key.
+select tests.authenticate_as('alice');
+select throws_ok(format($$ select private.begin_exchange(%L, %L, 'x', 'some-unpriced-model', 10, 10, 600) $$, :'conv', :'key'),
+  '22023', null, 'a model without a price cannot be used on a budgeted key');
+
+-- Deleting the pending message, or the key, during the provider call does not make the call free.
+select (private.begin_exchange(:'conv', :'key', 'deleted while answered', 'gpt-4o', 10, 10, 600)).id as q5 \gset
+delete from public.messages where id = :'q5';
+select is((private.store_answer(:'q5', 'too late', 'gpt-4o', 100, 0, 100, 'provider', 5)) -> 'answer_discarded', 'true'::jsonb,
+  'an answer to a deleted message is discarded');
+select results_eq(
+  format($$ select message_id, outcome, cost_usd from public.usage_events where api_key_id = %L order by id desc limit 1 $$, :'key'),
+  $$ values (null::uuid, 'ok'::text, 0.00125000::numeric(14,8)) $$,
+  'but its usage is recorded against the key, from the reservation');
+select private.register_api_key('short-lived', 'anthropic', 'c', 'h', 'fp-short') as shortkey \gset
+insert into public.conversations (title, api_key_id) values ('short', :'shortkey') returning id as shortconv \gset
+select (private.begin_exchange(:'shortconv', :'shortkey', 'key deleted while answered', 'claude-3-5-haiku-latest', 10, 10, 600)).id as q6 \gset
+delete from public.api_keys where id = :'shortkey';
+select lives_ok(format($$ select private.store_answer(%L, 'answer', 'claude-3-5-haiku-latest', 100, 0, 100, 'provider', 5) $$, :'q6'),
+  'an answer whose key was deleted meanwhile is stored');
+select results_eq(
+  format($$ select api_key_id, provider, outcome from public.usage_events where conversation_id = %L $$, :'shortconv'),
+  $$ values (null::uuid, 'anthropic'::text, 'ok'::text) $$,
+  'and billed without the key, to the key''s provider');
+select tests.as_postgres();
+select is((select count(*)::int from private.budget_reservations where message_id in (:'q5', :'q6')), 0, 'both reservations are settled');
 
 -- Only for the caller
 select tests.authenticate_as('bob');

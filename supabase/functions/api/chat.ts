@@ -76,6 +76,10 @@ export async function prepareExchange(db: RouteContext<unknown, unknown>["db"], 
     if ((err as { code?: string }).code === "PT429") {
       throw new ApiError(429, `${(err as Error).message}. Raise the budget with PATCH /keys/{id}, or wait for messages in progress.`);
     }
+    // begin_exchange's refusal of a model without a price on a budgeted key.
+    if ((err as { code?: string }).code === "22023") {
+      throw new ApiError(400, (err as Error).message, { model: ["No price is known for this model"] });
+    }
     throw err;
   }
 }
@@ -88,6 +92,7 @@ function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult
       select private.store_answer(${ex.userMessage.id}::uuid, ${result.text}, ${result.model},
         ${u.promptTokens}, ${u.cachedPromptTokens}, ${u.completionTokens}, ${u.source}, ${latencyMs}) as stored`;
     if (stored.already_stored) return null; // a retry whose earlier attempt did commit
+    if (stored.answer_discarded) return "discarded" as const; // (a throw here would roll back the billing)
     const [event] = await tx`select prompt_tokens, cached_prompt_tokens, completion_tokens, cost_usd, priced from public.usage_events where id = ${stored.usage_event.id}`;
     const assistant = await findMessage(tx, stored.assistant_message.id);
     return {
@@ -117,9 +122,15 @@ function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult
 export async function storeAnswer(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
   try {
     const stored = await completeExchange(user, ex, result, latencyMs);
+    if (stored === "discarded") {
+      throw new ApiError(409, "Your message was deleted while it was being answered: the answer was discarded (its usage is recorded)", {
+        user_message_id: ex.userMessage.id,
+      });
+    }
     if (stored) return stored;
     throw new Error("the answer was already stored");
   } catch (err) {
+    if (err instanceof ApiError) throw err;
     const kind = `${(err as Error).name} ${(err as { code?: string }).code ?? ""}`;
     if (!isDatabaseUnavailable(err)) {
       console.error(`storing an answer failed: ${kind}`);

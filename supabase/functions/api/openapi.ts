@@ -4,7 +4,7 @@ import { registry } from "./route.ts";
 
 const STATUS_TEXT: Record<number, string> = {
   200: "OK", 201: "Created", 400: "Invalid input (field errors in `errors`)", 401: "No, bad, expired or revoked token",
-  404: "Unknown id, or another user's", 405: "Wrong method", 409: "Duplicate", 413: "Body too large",
+  404: "Unknown id, or another user's", 405: "Wrong method", 409: "Conflict: a duplicate, or a message deleted while it was being answered", 413: "Body too large",
   415: "Not JSON", 422: "The provider rejected the key", 429: "Rate or budget limit", 502: "The provider failed",
   503: "A dependency is down", 504: "The provider timed out",
 };

@@ -107,6 +107,23 @@ test("a message whose request died shows failed (interrupted) once its reservati
   assert.deepEqual(after.body.data.map((m: { status: string; error_code: string }) => [m.status, m.error_code]), [["failed", "interrupted"]]);
 });
 
+test("deleting the pending message during the provider call: 409, and the call is still billed", async () => {
+  const { user, conversationId } = await slowExchange();
+  const sending = call("POST", `/conversations/${conversationId}/messages`, { token: user.token, body: { message: "never mind" } });
+  await waitUntil("the message is stored", async () =>
+    (await db`select 1 from public.messages where conversation_id = ${conversationId}`).length === 1);
+  // What a supabase-js client may do directly: delete its own message.
+  const claims = JSON.stringify({ sub: user.id, role: "authenticated" });
+  await db.begin(async (tx) => {
+    await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
+    await tx`delete from public.messages where conversation_id = ${conversationId}`;
+  });
+  const res = await sending;
+  assert.equal(res.status, 409, JSON.stringify(res.body));
+  const usage = await db`select outcome, message_id from public.usage_events where user_id = ${user.id}`;
+  assert.deepEqual(usage.map((u) => [u.outcome, u.message_id]), [["ok", null]]);
+});
+
 test("pools close", async () => {
   await sql.end();
   await db.end();

@@ -104,7 +104,7 @@ export function messageRoutes(app: Hono) {
     response: Exchange,
     status: 201,
     streams: true,
-    errors: [400, 401, 404, 413, 415, 422, 429, 502, 503, 504],
+    errors: [400, 401, 404, 409, 413, 415, 422, 429, 502, 503, 504],
     handler: async ({ c, db, user, params, body }) => {
       const id = pathId(params.id, "Conversation");
       const ex = await prepareExchange(db, id, body.message, body.model);
