@@ -1,7 +1,9 @@
 // `npm run bench`: latency of the API on a stack of its own (profile `bench`) with the fake
 // LLM provider answering at once. Prints p50/p99 of GET /conversations and of a non-streamed
 // message create (1,000 requests each at concurrency 10), and the same list query run directly
-// against Postgres under the same RLS for comparison.
+// against Postgres under the same RLS for comparison. Then a budget race: 50 messages sent at
+// once on a key with a $0.50 monthly budget (about $0.09 per answer), printing the budget, the
+// spend recorded and the refusals.
 import postgres from "postgres";
 import { ANON_KEY, stackConfig } from "./stack/config.ts";
 import { withStack } from "./stack/with-stack.ts";
@@ -37,6 +39,43 @@ function report(name: string, r: Awaited<ReturnType<typeof load>>) {
 async function expectOk(res: Response, status: number) {
   const text = await res.text();
   if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${text.slice(0, 200)}`);
+}
+
+const BUDGET_USD = 0.5;
+const RACERS = 50;
+
+/**
+ * 50 concurrent messages on a budgeted Anthropic key, model claude-opus-4-0 ($15 / $75 per
+ * million tokens): each message is long enough that the fake provider's answer fills the
+ * 1,024-token limit, about $0.09 per answer. Reservations must keep the recorded spend within
+ * the budget.
+ */
+async function budgetRace(users: typeof import("../tests/support/users.ts"), sql: postgres.Sql) {
+  const racer = await users.createUser("bench_budget");
+  const auth = { authorization: `Bearer ${racer.token}`, "content-type": "application/json" };
+  const keyRes = await fetch(`${API}/keys`, { method: "POST", headers: auth, body: JSON.stringify({ name: "budgeted", api_key: "sk-ant-bench-0123456789abcdefghij", provider: "anthropic" }) });
+  const keyId = (await keyRes.json()).data.id;
+  await expectOk(await fetch(`${API}/keys/${keyId}`, { method: "PATCH", headers: auth, body: JSON.stringify({ monthly_budget_usd: BUDGET_USD }) }), 200);
+  const rooms: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const res = await fetch(`${API}/conversations`, { method: "POST", headers: auth, body: JSON.stringify({ model: "claude-opus-4-0" }) });
+    rooms.push((await res.json()).data.id);
+  }
+  const message = "budget ".repeat(600);
+  const statuses = await Promise.all(Array.from({ length: RACERS }, async (_, i) => {
+    const res = await fetch(`${API}/conversations/${rooms[i % rooms.length]}/messages`, { method: "POST", headers: auth, body: JSON.stringify({ message }) });
+    await res.body?.cancel();
+    return res.status;
+  }));
+  const [{ spent, answers }] = await sql`
+    select coalesce(sum(cost_usd), 0)::numeric(14, 4)::text as spent, count(*)::int as answers
+    from public.usage_events where api_key_id = ${keyId} and outcome = 'ok'`;
+  const count = (s: number) => statuses.filter((x) => x === s).length;
+  const others = statuses.filter((s) => s !== 201 && s !== 429);
+  console.log(`\nbudget race: ${RACERS} messages at once on one key, claude-opus-4-0, about $0.09 per answer`);
+  console.log(`  budget $${BUDGET_USD.toFixed(2)}   recorded spend $${spent} (${answers} answers)   answered ${count(201)}   refused 429: ${count(429)}` +
+    (others.length ? `   other: ${others.join(",")}` : ""));
+  if (Number(spent) > BUDGET_USD) console.log("  OVER BUDGET");
 }
 
 await withStack("bench", async () => {
@@ -89,6 +128,8 @@ await withStack("bench", async () => {
       return tx`explain (analyze, buffers) select * from public.conversation_list order by last_activity_at desc, id desc limit 20`;
     });
     console.log(`\nlist query plan (as the user, under RLS):\n${plan.map((r) => "  " + r["QUERY PLAN"]).join("\n")}`);
+
+    await budgetRace(users, sql);
     await users.db.end();
   } finally {
     await sql.end();

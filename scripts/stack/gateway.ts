@@ -14,6 +14,7 @@ export interface GatewayRoutes {
 }
 
 const API_KEYS = new Set([ANON_KEY, SERVICE_ROLE_KEY]);
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
 function envelope(status: number, message: string) {
   return Response.json({ success: false, message, data: null, errors: null }, { status });
@@ -43,6 +44,13 @@ async function forward(req: Request, target: string, clientIp: string): Promise<
 
 export function gatewayHandler(routes: GatewayRoutes) {
   return (req: Request, info: Deno.ServeHandlerInfo): Response | Promise<Response> => {
+    // Methods fetch cannot forward (TRACE, CONNECT) or that no route uses: 405, like the function.
+    if (!METHODS.has(req.method)) {
+      return Response.json({ success: false, message: `Method ${req.method} not allowed`, data: null, errors: null }, {
+        status: 405,
+        headers: { Allow: [...METHODS].join(", ") },
+      });
+    }
     const url = new URL(req.url);
     const path = url.pathname;
     const clientIp = (info.remoteAddr as Deno.NetAddr).hostname;

@@ -109,14 +109,25 @@ $$;
 grant usage on schema tests to anon, authenticated;
 grant execute on all functions in schema tests to anon, authenticated;
 
+-- The helpers do what the other files rely on (checked by behaviour, not by existence).
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(6);
-select has_function('tests', 'create_user', array['text', 'text'], 'tests.create_user exists');
-select has_function('tests', 'user_id', array['text'], 'tests.user_id exists');
-select has_function('tests', 'authenticate_as', array['text'], 'tests.authenticate_as exists');
-select has_function('tests', 'clear_authentication', array[]::text[], 'tests.clear_authentication exists');
-select has_function('tests', 'as_postgres', array[]::text[], 'tests.as_postgres exists');
-select has_function('tests', 'explain', array['text'], 'tests.explain exists');
+select plan(10);
+select tests.create_user('Helper_Probe') as probe \gset
+select is((select username from public.profiles where id = :'probe'), 'Helper_Probe',
+  'create_user signs a user up with the username (the profile trigger ran)');
+select is(tests.user_id('helper_probe'), :'probe'::uuid, 'user_id finds a user by username, in any case');
+select tests.authenticate_as('helper_probe');
+select is(current_user::text, 'authenticated', 'authenticate_as switches to role authenticated');
+select is(auth.uid(), :'probe'::uuid, 'authenticate_as sets the claims auth.uid() reads');
+select is(auth.jwt() ->> 'role', 'authenticated', 'the claims carry the role, as PostgREST''s do');
+select tests.clear_authentication();
+select is(current_user::text, 'anon', 'clear_authentication switches to anon');
+select is(auth.uid(), null, 'with no claims auth.uid() is null');
+select tests.as_postgres();
+select is(current_user::text, 'postgres', 'as_postgres switches back to postgres');
+select throws_ok($$ select tests.authenticate_as('nobody_by_that_name') $$, 'P0001', null,
+  'authenticate_as refuses an unknown user rather than acting as nobody');
+select ok(exists (select 1 from tests.explain('select 1') l where l ~ '^Result'), 'explain returns the plan''s lines');
 select * from finish();
 rollback;

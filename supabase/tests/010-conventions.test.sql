@@ -2,7 +2,7 @@
 -- that breaks one fails here (the Supabase advisors' rules among them).
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(23);
+select plan(24);
 
 select tables_are('public', array['profiles', 'api_keys', 'conversations', 'messages', 'model_prices', 'usage_events'],
   'public has exactly the expected tables');
@@ -123,9 +123,14 @@ select is(
   array[
     'api_key_month_cost(uuid)',
     'private.api_key_secret(uuid)',
+    'private.begin_exchange(uuid,uuid,text,text,integer,integer,integer)',
+    'private.fail_exchange(uuid,text,boolean,text,integer,integer,integer,text,integer)',
     'private.lock_user_api_keys(uuid)',
     'private.record_usage(uuid,uuid,uuid,text,text,integer,integer,integer,text,integer,text,text)',
+    'private.register_api_key(text,text,text,text,text)',
     'private.session_is_active(uuid)',
+    'private.store_answer(uuid,text,text,integer,integer,integer,text,integer)',
+    'private.sweep_stale_exchanges(uuid)',
     'select_api_key(uuid)'
   ],
   'authenticated can execute exactly the functions granted to it on purpose');
@@ -163,15 +168,33 @@ select is(
         order by 1),
   array[
     'api_key_usage_by_model select', 'api_key_usage_daily select', 'api_key_usage_totals select',
-    'api_keys delete', 'api_keys insert', 'api_keys select', 'api_keys update',
+    'api_keys delete', 'api_keys select', 'api_keys update',
     'conversation_list select',
     'conversations delete', 'conversations insert', 'conversations select', 'conversations update',
-    'messages delete', 'messages insert', 'messages select', 'messages update',
+    'messages delete', 'messages select',
     'model_prices select',
     'profiles select', 'profiles update',
     'usage_events select'
   ],
   'authenticated has exactly the expected table privileges');
+
+-- What a supabase-js client may write directly (issue 11): every other write goes through private.
+select is(
+  array(select format('%s.%s %s', c.relname, a.attname, pr.p) from pg_class c
+        join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+        cross join unnest(array['insert', 'update']) pr(p)
+        where c.relnamespace = 'public'::regnamespace and c.relkind = 'r'
+          and has_column_privilege('authenticated', c.oid, a.attnum, pr.p)
+        order by 1),
+  array[
+    'api_keys.is_selected update', 'api_keys.monthly_budget_usd update', 'api_keys.name update',
+    'conversations.api_key_id insert', 'conversations.api_key_id update', 'conversations.id insert',
+    'conversations.model insert', 'conversations.model update', 'conversations.system_prompt insert',
+    'conversations.system_prompt update', 'conversations.title insert', 'conversations.title update',
+    'conversations.user_id insert',
+    'profiles.username update'
+  ],
+  'authenticated may insert and update exactly these columns directly');
 
 select is(
   array(select format('%s %s', c.relname, pr.p) from pg_class c

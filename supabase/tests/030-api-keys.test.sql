@@ -1,29 +1,28 @@
 -- api_keys: owner-only rows, a write-only secret column, one selected key per user.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(44);
+select plan(46);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
 
 select tests.authenticate_as('alice');
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-values ('work', 'openai', 'cipher-alice-1', '…abcd', 'fp-alice-1')
-returning id as key1 \gset
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint, monthly_budget_usd)
-values ('home', 'anthropic', 'cipher-alice-2', '…efgh', 'fp-alice-2', 10)
-returning id as key2 \gset
+select private.register_api_key('work', 'openai', 'cipher-alice-1', '…abcd', 'fp-alice-1') as key1 \gset
+select private.register_api_key('home', 'anthropic', 'cipher-alice-2', '…efgh', 'fp-alice-2') as key2 \gset
+update public.api_keys set monthly_budget_usd = 10 where id = :'key2';
 
 select results_eq(
   $$ select name, is_selected, user_id from public.api_keys order by created_at, name $$,
   format($$ values ('home'::text, false, %1$L::uuid), ('work'::text, true, %1$L::uuid) $$, :'alice'),
-  'api_keys: owner can insert; user_id defaults to the caller; the first key is selected, the next is not');
+  'private.register_api_key registers for the caller; the first key is selected, the next is not');
 
+select tests.as_postgres();
 select throws_ok(
-  $$ insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint, is_selected)
-     values ('third', 'openai', 'cipher-alice-3', '…ijkl', 'fp-alice-3', true) $$,
+  format($$ insert into public.api_keys (user_id, name, provider, secret_ciphertext, hint, fingerprint, is_selected)
+            values (%L, 'third', 'openai', 'cipher-alice-3', '…ijkl', 'fp-alice-3', true) $$, :'alice'),
   '23505', null,
   'a second selected key for the same user is refused');
+select tests.authenticate_as('alice');
 select throws_ok(
   $$ update public.api_keys set is_selected = true where name = 'home' $$,
   '23505', null,
@@ -46,11 +45,17 @@ select lives_ok(
 
 -- Owner updates
 select results_eq(
-  format($$ update public.api_keys set name = 'work (old)', is_valid = false, monthly_budget_usd = 5.5,
-              last_validated_at = '2026-01-01', last_used_at = '2026-01-02' where id = %L
-            returning name, is_valid, monthly_budget_usd $$, :'key1'),
-  $$ values ('work (old)'::text, false, 5.50::numeric(12,2)) $$,
-  'api_keys: owner can update name, is_valid, budget and timestamps');
+  format($$ update public.api_keys set name = 'work (old)', monthly_budget_usd = 5.5 where id = %L
+            returning name, monthly_budget_usd $$, :'key1'),
+  $$ values ('work (old)'::text, 5.50::numeric(12,2)) $$,
+  'api_keys: owner can rename a key and set its budget');
+select throws_ok(format($$ update public.api_keys set is_valid = true where id = %L $$, :'key1'), '42501', null,
+  'the owner cannot mark a key valid (only the provider''s answer does, through the api function)');
+select throws_ok(format($$ update public.api_keys set last_used_at = now(), last_validated_at = now() where id = %L $$, :'key1'),
+  '42501', null, 'the owner cannot forge when a key was used or validated');
+select tests.as_postgres();
+update public.api_keys set is_valid = false where id = :'key1';
+select tests.authenticate_as('alice');
 select throws_ok(format($$ update public.api_keys set provider = 'anthropic' where id = %L $$, :'key1'), '42501', null,
   'the provider of a key cannot be changed');
 select throws_ok(format($$ update public.api_keys set user_id = %L where id = %L $$, :'bob', :'key1'), '42501', null,
@@ -58,24 +63,18 @@ select throws_ok(format($$ update public.api_keys set user_id = %L where id = %L
 select throws_ok(format($$ update public.api_keys set fingerprint = 'x' where id = %L $$, :'key1'), '42501', null,
   'the fingerprint cannot be changed');
 
--- Input rules
-select throws_ok($$ insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-                    values ('dup', 'openai', 'c', 'h', 'fp-alice-1') $$,
-  '23505', null, 'the same key (fingerprint) cannot be stored twice by one user');
-select throws_ok($$ insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-                    values ('x', 'mistral', 'c', 'h', 'fp-x') $$,
+-- Input rules (the api function registers keys through private.register_api_key)
+select is(private.register_api_key('dup', 'openai', 'c', 'h', 'fp-alice-1'), null,
+  'the same key (fingerprint) is not stored twice by one user: register_api_key answers null');
+select throws_ok($$ select private.register_api_key('x', 'mistral', 'c', 'h', 'fp-x') $$,
   '23514', null, 'provider must be openai or anthropic');
-select throws_ok($$ insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-                    values ('', 'openai', 'c', 'h', 'fp-x') $$,
+select throws_ok($$ select private.register_api_key('', 'openai', 'c', 'h', 'fp-x') $$,
   '23514', null, 'name may not be empty');
-select throws_ok($$ insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-                    values (repeat('n', 101), 'openai', 'c', 'h', 'fp-x') $$,
+select throws_ok($$ select private.register_api_key(repeat('n', 101), 'openai', 'c', 'h', 'fp-x') $$,
   '23514', null, 'name is at most 100 characters');
-select throws_ok($$ insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-                    values ('x', 'openai', 'c', '123456789', 'fp-x') $$,
+select throws_ok($$ select private.register_api_key('x', 'openai', 'c', '123456789', 'fp-x') $$,
   '23514', null, 'hint is at most 8 characters');
-select throws_ok($$ insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint, monthly_budget_usd)
-                    values ('x', 'openai', 'c', 'h', 'fp-x', -1) $$,
+select throws_ok(format($$ update public.api_keys set monthly_budget_usd = -1 where id = %L $$, :'key1'),
   '23514', null, 'a budget cannot be negative');
 
 -- select_api_key
@@ -91,16 +90,14 @@ select throws_ok(format($$ select public.select_api_key(%L) $$, gen_random_uuid(
 
 -- Another user
 select tests.authenticate_as('bob');
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-values ('bob key', 'openai', 'cipher-bob-1', '…wxyz', 'fp-alice-1')
-returning id as bobkey \gset
+select private.register_api_key('bob key', 'openai', 'cipher-bob-1', '…wxyz', 'fp-alice-1') as bobkey \gset
 select results_eq(
   $$ select name, is_selected from public.api_keys $$,
   $$ values ('bob key'::text, true) $$,
   'another user sees only their own key, selected as their first; fingerprints are unique per user only');
 select is_empty(format($$ select 1 from public.api_keys where id = %L $$, :'key1'),
   'api_keys: another user cannot select the key');
-select is_empty(format($$ update public.api_keys set name = 'mine now', is_valid = false where id = %L returning 1 $$, :'key1'),
+select is_empty(format($$ update public.api_keys set name = 'mine now', monthly_budget_usd = 0 where id = %L returning 1 $$, :'key1'),
   'api_keys: another user cannot update the key');
 select is_empty(format($$ delete from public.api_keys where id = %L returning 1 $$, :'key1'),
   'api_keys: another user cannot delete the key');
@@ -125,17 +122,17 @@ select throws_ok(format($$ select private.api_key_secret(%L) $$, :'key1'), '4250
 select throws_ok(format($$ select public.select_api_key(%L) $$, :'key1'), '42501', null,
   'anon cannot call select_api_key');
 
--- The column grants already stop that; the insert policy stops it on its own too.
+-- The missing grant already stops that; with no insert policy, RLS stops it on its own too.
 select tests.as_postgres();
-grant insert (user_id) on public.api_keys to authenticated;
+grant insert on public.api_keys to authenticated;
 select tests.authenticate_as('bob');
 select throws_ok(
   format($$ insert into public.api_keys (user_id, name, provider, secret_ciphertext, hint, fingerprint)
             values (%L, 'planted', 'openai', 'c', 'h', 'fp-planted') $$, :'alice'),
-  '42501', 'new row violates row-level security policy for table "api_keys"',
-  'api_keys: the insert policy alone refuses a key for another user');
+  '42501', null,
+  'api_keys: a direct insert for another user is refused even if a grant came back (no insert policy; the key lock checks the owner)');
 select tests.as_postgres();
-revoke insert (user_id) on public.api_keys from authenticated;
+revoke insert on public.api_keys from authenticated;
 
 select tests.as_postgres();
 select results_eq(

@@ -7,12 +7,12 @@ select tests.create_user('carol') as carol \gset
 select tests.create_user('dave') as dave \gset
 
 select tests.authenticate_as('carol');
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-values ('first', 'openai', 'c1', 'aaaa', 'fp-c1') returning id as k1 \gset
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint, is_valid)
-values ('invalid', 'openai', 'c2', 'bbbb', 'fp-c2', false) returning id as k2 \gset
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-values ('second', 'anthropic', 'c3', 'cccc', 'fp-c3') returning id as k3 \gset
+select private.register_api_key('first', 'openai', 'c1', 'aaaa', 'fp-c1') as k1 \gset
+select private.register_api_key('invalid', 'openai', 'c2', 'bbbb', 'fp-c2') as k2 \gset
+select tests.as_postgres();
+update public.api_keys set is_valid = false where id = :'k2';
+select tests.authenticate_as('carol');
+select private.register_api_key('second', 'anthropic', 'c3', 'cccc', 'fp-c3') as k3 \gset
 
 delete from public.api_keys where id = :'k1';
 select is((select name from public.api_keys where is_selected), 'second',
@@ -26,13 +26,10 @@ delete from public.api_keys where id = :'k3';
 select is((select count(*)::int from public.api_keys), 0, 'the last key can be deleted');
 
 select tests.authenticate_as('dave');
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-values ('only', 'openai', 'd1', 'dddd', 'fp-d1');
+select private.register_api_key('only', 'openai', 'd1', 'dddd', 'fp-d1');
 select tests.authenticate_as('carol');
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-values ('again', 'openai', 'c4', 'eeee', 'fp-c4') returning id as k4 \gset
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-values ('later', 'openai', 'c5', 'ffff', 'fp-c5');
+select private.register_api_key('again', 'openai', 'c4', 'eeee', 'fp-c4') as k4 \gset
+select private.register_api_key('later', 'openai', 'c5', 'ffff', 'fp-c5');
 delete from public.api_keys where id = :'k4';
 select is((select name from public.api_keys where is_selected), 'later', 'the selection moves within the caller''s own keys');
 

@@ -7,13 +7,11 @@ select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
 
 select tests.authenticate_as('bob');
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-values ('bob key', 'openai', 'c', 'h', 'fp-bob') returning id as bobkey \gset
+select private.register_api_key('bob key', 'openai', 'c', 'h', 'fp-bob') as bobkey \gset
 insert into public.conversations (title) values ('bob chat') returning id as bobconv \gset
 
 select tests.authenticate_as('alice');
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-values ('alice key', 'openai', 'c', 'h', 'fp-alice') returning id as alicekey \gset
+select private.register_api_key('alice key', 'openai', 'c', 'h', 'fp-alice') as alicekey \gset
 insert into public.conversations default values returning id as conv1 \gset
 
 select results_eq(

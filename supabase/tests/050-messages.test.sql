@@ -1,74 +1,76 @@
 -- messages: owner-only, always inside a conversation of the same user.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(34);
+select plan(37);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
 
 select tests.authenticate_as('bob');
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-values ('bob key', 'openai', 'c', 'h', 'fp-bob') returning id as bobkey \gset
+select private.register_api_key('bob key', 'openai', 'c', 'h', 'fp-bob') as bobkey \gset
 insert into public.conversations (title) values ('bob chat') returning id as bobconv \gset
-insert into public.messages (conversation_id, role, content) values (:'bobconv', 'user', 'bob says hi') returning id as bobmsg \gset
+select (private.begin_exchange(:'bobconv', :'bobkey', 'bob says hi', 'gpt-4o-mini', 10, 10, 600)).id as bobmsg \gset
 
 select tests.authenticate_as('alice');
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-values ('alice key', 'openai', 'c', 'h', 'fp-alice') returning id as alicekey \gset
+select private.register_api_key('alice key', 'openai', 'c', 'h', 'fp-alice') as alicekey \gset
 insert into public.conversations (title) values ('alice chat') returning id as conv \gset
 
 select tests.as_postgres();
 update public.conversations set updated_at = '2000-01-01' where id = :'conv';
 
+-- Messages are written by the api function through private functions, never directly.
 select tests.authenticate_as('alice');
-insert into public.messages (conversation_id, role, content) values (:'conv', 'user', 'question') returning id as msg1 \gset
-insert into public.messages (conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id)
-values (:'conv', 'assistant', 'answer', 'gpt-4o-mini', 12, 34, :'alicekey') returning id as msg2 \gset
+select (private.begin_exchange(:'conv', :'alicekey', 'question', 'gpt-4o-mini', 10, 10, 600)).id as msg1 \gset
+select private.store_answer(:'msg1', 'answer', 'gpt-4o-mini', 12, 0, 34, 'provider', 5) ->> 'assistant_message' as answer \gset
+select id as msg2 from public.messages where role = 'assistant' and conversation_id = :'conv' \gset
 
 select results_eq(
-  format($$ select role, content, user_id, status from public.messages where conversation_id = %L order by created_at, id $$, :'conv'),
-  format($$ values ('user'::text, 'question'::text, %1$L::uuid, 'complete'::text),
-                   ('assistant', 'answer', %1$L::uuid, 'complete') $$, :'alice'),
-  'messages: owner can insert and select; written in one transaction they still list in order');
+  format($$ select role, content, user_id, status, api_key_id from public.messages where conversation_id = %L order by created_at, id $$, :'conv'),
+  format($$ values ('user'::text, 'question'::text, %1$L::uuid, 'complete'::text, %2$L::uuid),
+                   ('assistant', 'answer', %1$L::uuid, 'complete', %2$L::uuid) $$, :'alice', :'alicekey'),
+  'begin_exchange and store_answer write the exchange for the caller, on the message''s key; they list in order');
 select ok(
   (select created_at from public.messages where id = :'msg1') < (select created_at from public.messages where id = :'msg2'),
   'created_at takes the clock time, not the transaction start');
 select is((select updated_at from public.conversations where id = :'conv'), now(),
   'a new message bumps the conversation''s updated_at');
 
--- Same-user rules
+-- Same-user rules, in the functions
+select throws_ok(format($$ select private.begin_exchange(%L, %L, 'intruder', 'gpt-4o-mini', 10, 10, 600) $$, :'bobconv', :'alicekey'),
+  'P0002', null, 'a message cannot be added to another user''s conversation');
+select throws_ok(format($$ select private.begin_exchange(%L, %L, 'x', 'gpt-4o-mini', 10, 10, 600) $$, :'conv', :'bobkey'),
+  'P0002', null, 'a message cannot be billed to another user''s key');
+select throws_ok(format($$ select private.store_answer(%L, 'forged', 'gpt-4o', 1, 0, 1, 'provider', 1) $$, :'bobmsg'),
+  'P0002', null, 'another user''s message cannot be answered');
+select throws_ok(format($$ select private.fail_exchange(%L, 'timeout', true, 'gpt-4o', 0, 0, 0, 'estimated', 1) $$, :'bobmsg'),
+  'P0002', null, 'another user''s message cannot be failed');
+
+-- Same-user rules, in the schema (even the table owner cannot break them)
+select tests.as_postgres();
 select throws_ok(
-  format($$ insert into public.messages (conversation_id, role, content) values (%L, 'user', 'intruder') $$, :'bobconv'),
-  '23503', null,
-  'a message cannot be added to another user''s conversation');
+  format($$ insert into public.messages (conversation_id, user_id, role, content) values (%L, %L, 'user', 'x') $$, :'bobconv', :'alice'),
+  '23503', null, 'a message lives in a conversation of its own user');
 select throws_ok(
-  format($$ insert into public.messages (conversation_id, user_id, role, content) values (%L, %L, 'user', 'as bob') $$,
-         :'bobconv', :'bob'),
-  '42501', 'new row violates row-level security policy for table "messages"',
-  'messages: another user cannot insert a message as the user');
-select throws_ok(
-  format($$ insert into public.messages (conversation_id, role, content, api_key_id) values (%L, 'assistant', 'x', %L) $$,
-         :'conv', :'bobkey'),
-  '23503', null,
-  'a message cannot reference another user''s key');
+  format($$ insert into public.messages (conversation_id, user_id, role, content, api_key_id) values (%L, %L, 'assistant', 'x', %L) $$,
+         :'conv', :'alice', :'bobkey'),
+  '23503', null, 'a message cannot reference another user''s key');
 
 -- Input rules
-select throws_ok(format($$ insert into public.messages (conversation_id, role, content) values (%L, 'tool', 'x') $$, :'conv'),
+select throws_ok(format($$ insert into public.messages (conversation_id, user_id, role, content) values (%L, %L, 'tool', 'x') $$, :'conv', :'alice'),
   '23514', null, 'role must be user, assistant or system');
-select throws_ok(format($$ insert into public.messages (conversation_id, role, content) values (%L, 'user', repeat('x', 100001)) $$, :'conv'),
+select throws_ok(format($$ insert into public.messages (conversation_id, user_id, role, content) values (%L, %L, 'user', repeat('x', 100001)) $$, :'conv', :'alice'),
   '23514', null, 'content is at most 100000 characters');
-select lives_ok(format($$ insert into public.messages (conversation_id, role, content) values (%L, 'system', repeat('x', 100000)) $$, :'conv'),
+select lives_ok(format($$ insert into public.messages (conversation_id, user_id, role, content) values (%L, %L, 'system', repeat('x', 100000)) $$, :'conv', :'alice'),
   'content of exactly 100000 characters is accepted');
-select throws_ok(format($$ insert into public.messages (conversation_id, role, content, status) values (%L, 'user', 'x', 'pending') $$, :'conv'),
-  '23514', null, 'status must be complete or failed');
-select throws_ok(format($$ insert into public.messages (conversation_id, role, content, prompt_tokens) values (%L, 'user', 'x', -1) $$, :'conv'),
+select throws_ok(format($$ insert into public.messages (conversation_id, user_id, role, content, status) values (%L, %L, 'user', 'x', 'lost') $$, :'conv', :'alice'),
+  '23514', null, 'status is one of the known states');
+select throws_ok(format($$ insert into public.messages (conversation_id, user_id, role, content, prompt_tokens) values (%L, %L, 'user', 'x', -1) $$, :'conv', :'alice'),
   '23514', null, 'token counts cannot be negative');
 
--- Owner updates: status and error_code only
-select results_eq(
-  format($$ update public.messages set status = 'failed', error_code = 'provider_timeout' where id = %L returning status, error_code $$, :'msg2'),
-  $$ values ('failed'::text, 'provider_timeout'::text) $$,
-  'messages: owner can update status and error_code');
+-- The owner changes nothing in a message directly
+select tests.authenticate_as('alice');
+select throws_ok(format($$ update public.messages set status = 'failed', error_code = 'x' where id = %L $$, :'msg2'), '42501', null,
+  'status and error_code cannot be set directly');
 select throws_ok(format($$ update public.messages set content = 'rewritten' where id = %L $$, :'msg1'), '42501', null,
   'content cannot be rewritten');
 select throws_ok(format($$ update public.messages set role = 'system' where id = %L $$, :'msg1'), '42501', null,
@@ -82,8 +84,6 @@ select throws_ok(format($$ update public.messages set created_at = now() where i
 select tests.authenticate_as('bob');
 select is_empty(format($$ select 1 from public.messages where conversation_id = %L $$, :'conv'),
   'messages: another user cannot select the messages');
-select is_empty(format($$ update public.messages set status = 'failed' where id = %L returning 1 $$, :'msg1'),
-  'messages: another user cannot update a message');
 select is_empty(format($$ delete from public.messages where id = %L returning 1 $$, :'msg1'),
   'messages: another user cannot delete a message');
 select throws_ok(
@@ -91,6 +91,8 @@ select throws_ok(
          :'conv', :'alice'),
   '42501', null,
   'messages: another user cannot insert into the user''s conversation, even naming the user');
+select throws_ok(format($$ select private.begin_exchange(%L, %L, 'planted', 'gpt-4o-mini', 10, 10, 600) $$, :'conv', :'bobkey'),
+  'P0002', null, 'nor through begin_exchange');
 select results_eq($$ select id from public.messages $$, format($$ values (%L::uuid) $$, :'bobmsg'),
   'another user sees only their own messages');
 

@@ -8,19 +8,16 @@ select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
 
 select tests.authenticate_as('bob');
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-values ('bob key', 'openai', 'c', 'h', 'fp-bob') returning id as bobkey \gset
+select private.register_api_key('bob key', 'openai', 'c', 'h', 'fp-bob') as bobkey \gset
 insert into public.conversations (title) values ('bob chat') returning id as bobconv \gset
-insert into public.messages (conversation_id, role, content) values (:'bobconv', 'user', 'hi') returning id as bobmsg \gset
+select (private.begin_exchange(:'bobconv', :'bobkey', 'hi', 'gpt-4o-mini', 10, 10, 600)).id as bobmsg \gset
 
 select tests.authenticate_as('alice');
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-values ('openai key', 'openai', 'c', 'h', 'fp-a1') returning id as okey \gset
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint)
-values ('anthropic key', 'anthropic', 'c', 'h', 'fp-a2') returning id as akey \gset
+select private.register_api_key('openai key', 'openai', 'c', 'h', 'fp-a1') as okey \gset
+select private.register_api_key('anthropic key', 'anthropic', 'c', 'h', 'fp-a2') as akey \gset
 insert into public.conversations (title) values ('alice chat') returning id as conv \gset
 insert into public.conversations (title) values ('alice other chat') returning id as conv2 \gset
-insert into public.messages (conversation_id, role, content) values (:'conv', 'assistant', 'answer') returning id as msg \gset
+select (private.begin_exchange(:'conv', :'okey', 'question', 'gpt-4o-mini', 10, 10, 600)).id as msg \gset
 
 -- model_prices
 select results_eq(

@@ -29,14 +29,14 @@ select tests.create_user('bob') as bob \gset
 
 -- Give both users one of everything.
 select tests.authenticate_as('alice');
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint) values ('k', 'openai', 'c', 'h', 'fp') returning id as akey \gset
+select private.register_api_key('k', 'openai', 'c', 'h', 'fp') as akey \gset
 insert into public.conversations (api_key_id) values (:'akey') returning id as aconv \gset
-insert into public.messages (conversation_id, role, content, api_key_id) values (:'aconv', 'assistant', 'hi', :'akey') returning id as amsg \gset
+select (private.begin_exchange(:'aconv', :'akey', 'hi', 'gpt-4o-mini', 10, 10, 600)).id as amsg \gset
 select private.record_usage(:'akey', :'aconv', :'amsg', 'openai', 'gpt-4o', 10, 0, 10, 'provider', 5, 'ok', null) is not null as recorded \gset
 select tests.authenticate_as('bob');
-insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint) values ('k', 'openai', 'c', 'h', 'fp') returning id as bkey \gset
+select private.register_api_key('k', 'openai', 'c', 'h', 'fp') as bkey \gset
 insert into public.conversations (api_key_id) values (:'bkey') returning id as bconv \gset
-insert into public.messages (conversation_id, role, content, api_key_id) values (:'bconv', 'assistant', 'hi', :'bkey') returning id as bmsg \gset
+select (private.begin_exchange(:'bconv', :'bkey', 'hi', 'gpt-4o-mini', 10, 10, 600)).id as bmsg \gset
 select private.record_usage(:'bkey', :'bconv', :'bmsg', 'openai', 'gpt-4o', 10, 0, 10, 'provider', 5, 'ok', null) is not null as recorded \gset
 select tests.as_postgres();
 insert into auth.sessions (id, user_id, created_at) values (gen_random_uuid(), :'alice', now());

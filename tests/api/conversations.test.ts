@@ -40,6 +40,19 @@ describe("conversations", () => {
     expect(bad.body.errors.limit).toBeDefined();
   });
 
+  it("without limit/offset the list is whole (the existing client never pages); it pages only when asked", async () => {
+    const user = await createUser("many_rooms");
+    await db`insert into public.conversations (user_id, title)
+             select ${user.id}, 'room ' || n from generate_series(1, 25) n`;
+    const all = await api("GET", "/conversations", { token: user.token });
+    expect(all.body.data).toHaveLength(25);
+    expect(all.headers.get("x-total-count")).toBe("25");
+    const page = await api("GET", "/conversations?limit=10&offset=20", { token: user.token });
+    expect(page.body.data).toHaveLength(5);
+    expect(page.headers.get("x-total-count")).toBe("25");
+    expect((await api("GET", "/conversations?limit=1001", { token: user.token })).status).toBe(400);
+  });
+
   it("gets one with its messages, renames it, changes model and prompt, deletes it", async () => {
     const id = (await api("POST", "/conversations", { token: alice.token, body: { title: "to change" } })).body.data.id;
     const got = await api("GET", `/conversations/${id}/`, { token: alice.token });

@@ -439,6 +439,9 @@ describe("provider failures", () => {
       expect(res.body).toMatchObject({ success: false, data: null });
       expect(res.body.errors).toMatchObject({ provider: c.provider, kind: c.kind });
       expect(JSON.stringify(res.body)).not.toContain(key.apiKey);
+      // The fake provider's 429s (rate limits, OpenAI's exhausted quota) say Retry-After: 1; the client is told the same.
+      const provider429 = c.kind === "rate_limited" || (c.kind === "quota_exceeded" && c.provider === "openai");
+      expect(res.headers.get("retry-after")).toBe(provider429 ? "1" : null);
 
       const stored = await messagesOf(conversationId);
       expect(stored).toHaveLength(1);

@@ -1,5 +1,6 @@
-// Accounts. Signing up and in needs the Auth server, which cannot be built on this machine
-// (README, "Not supported here"); these tests cover what the API decides before it asks Auth.
+// Accounts through the gateway. Where the stack runs no Auth server (README, "Not supported here")
+// Auth's answers are 503; supabase/functions/api/routes/users.test.ts runs the same routes against
+// a stand-in that answers as Supabase Auth does (401s, timing, logout, a lost join race).
 import { afterAll, describe, expect, it } from "vitest";
 import { api, createUser, db } from "../support/users.ts";
 
@@ -36,7 +37,9 @@ describe("POST /users/join", () => {
   });
 
   it("never echoes the password", async () => {
-    const res = await api("POST", "/users/join", { body: { username: "x", password: "my-secret-password-123" } });
+    // A valid request, so the handler runs and Auth answers (or is reported unavailable).
+    const res = await api("POST", "/users/join", { body: { username: `echo_${Date.now() % 1e9}`, password: "my-secret-password-123" } });
+    expect([201, 503]).toContain(res.status);
     expect(JSON.stringify(res.body)).not.toContain("my-secret-password-123");
   });
 });
@@ -70,7 +73,15 @@ describe("POST /users/refresh and /users/logout", () => {
     expect(res.body.errors.refresh_token).toBeDefined();
   });
 
-  it("logout needs a live token", async () => {
+  it("logout needs a token", async () => {
     expect((await api("POST", "/users/logout")).status).toBe(401);
+  });
+
+  it("logout with a live token goes to Auth; once it succeeds, the token is refused", async () => {
+    const user = await createUser("logout");
+    const res = await api("POST", "/users/logout", { token: user.token });
+    expect([200, 503]).toContain(res.status);
+    const me = await api("GET", "/users/me", { token: user.token });
+    expect(me.status).toBe(res.status === 200 ? 401 : 200);
   });
 });

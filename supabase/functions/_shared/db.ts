@@ -7,7 +7,8 @@ export const sql = postgres(env.dbUrl, {
   prepare: false,
   max: 10,
   idle_timeout: 20,
-  connect_timeout: 5,
+  // A database that is down must answer fast (503), not hang the request.
+  connect_timeout: 2,
   connection: { application_name: "api-function" },
   // bigint counts and token sums as JSON numbers: they stay far below 2^53.
   types: { bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
@@ -43,4 +44,20 @@ export function asUser<T>(claims: Claims, work: (tx: Tx) => Promise<T>): Promise
 /** A transaction as service_role without a user, for the narrow lookups login needs. */
 export function asServiceRole<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
   return withClaims({ role: "service_role" }, work);
+}
+
+// postgres.js's own codes for a connection that could not be made or was lost, the socket
+// errors beneath them, and the server's "shutting down / starting up" classes.
+const UNAVAILABLE = new Set([
+  "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED",
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH",
+  "57P01", "57P02", "57P03",
+]);
+
+/** Did this error come from the database being unreachable (rather than from a query)? */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; errno?: string; name?: string } | null;
+  if (!e) return false;
+  const code = e.code ?? e.errno ?? "";
+  return UNAVAILABLE.has(code) || code.startsWith("08") || e.name === "ConnectionRefused" || e.name === "ConnectionReset";
 }

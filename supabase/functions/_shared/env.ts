@@ -20,8 +20,12 @@ function integer(name: string, fallback: number): number {
   return n;
 }
 
+const supabaseUrl = required("SUPABASE_URL");
+
 export const env = {
-  supabaseUrl: required("SUPABASE_URL"),
+  supabaseUrl,
+  /** Where clients reach this API (the OpenAPI document's server): on Supabase, the function's URL. */
+  publicApiUrl: optional("API_PUBLIC_URL", `${supabaseUrl}/functions/v1/api/v1`),
   anonKey: required("SUPABASE_ANON_KEY"),
   dbUrl: required("SUPABASE_DB_URL"),
   /** HS256 secret for projects that still sign with it; tokens signed with asymmetric keys are checked against the auth server's JWKS. */

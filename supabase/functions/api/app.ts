@@ -1,6 +1,7 @@
 import { corsHeaders } from "@supabase/supabase-js/cors";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { isDatabaseUnavailable } from "../_shared/db.ts";
 import { ApiError, envelope } from "../_shared/http.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { docsRoutes } from "./routes/docs.ts";
@@ -16,13 +17,15 @@ export const BASE = "/api/v1";
 export const app = new Hono({ strict: false }).basePath(BASE);
 
 app.use("*", async (c, next) => {
-  if (c.req.method === "OPTIONS") return new Response(null, { status: 204, headers: corsHeaders });
   const started = performance.now();
-  await next();
+  if (c.req.method === "OPTIONS") c.res = new Response(null, { status: 204 }); // CORS preflight: no route runs
+  else await next();
   for (const [k, v] of Object.entries(corsHeaders)) c.res.headers.set(k, v);
   c.res.headers.set("Access-Control-Expose-Headers", "X-Total-Count"); // so browsers can read the list totals
-  // One access-log line per request: method, path (ids only, no query string), status, time. Never headers or bodies.
+  // One access-log line per request, preflights included: method, path (ids only, no query string),
+  // status, time. Never headers or bodies.
   console.log(JSON.stringify({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }));
+  return c.res;
 });
 
 healthRoutes(app);
@@ -43,6 +46,10 @@ app.notFound((c) => {
 app.onError((err, c) => {
   if (err instanceof ApiError) return c.json(envelope(false, err.message, null, err.errors), err.status as 400, err.headers);
   if (err instanceof HTTPException) return c.json(envelope(false, err.message || "Request failed"), err.status);
+  if (isDatabaseUnavailable(err)) {
+    console.error(`database unavailable on ${c.req.method} ${c.req.path}: ${(err as { code?: string }).code ?? err.name}`);
+    return c.json(envelope(false, "The database is unavailable; retry shortly"), 503, { "Retry-After": "2" });
+  }
   // Unexpected: log the kind of error for the operator, show nothing internal to the client.
   console.error(`unhandled error on ${c.req.method} ${c.req.path}: ${err.name}: ${(err as { code?: string }).code ?? ""}`);
   return c.json(envelope(false, "Internal error"), 500);

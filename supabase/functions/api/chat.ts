@@ -1,93 +1,102 @@
-// One exchange: the user's message is stored first (it stays, whatever the provider does),
-// the provider is called outside any transaction, then the answer and its usage are stored
-// together. A failure marks the user's message failed and still records the attempt's usage.
-import type { Claims, Tx } from "../_shared/db.ts";
-import { asUser } from "../_shared/db.ts";
+// One exchange. Before the provider call, one short transaction stores the user's message as
+// pending and reserves the request's worst-case cost against the key's budget
+// (private.begin_exchange, which serialises reservations per key and refuses what the budget
+// cannot cover). The provider is called outside any transaction. Then the answer and its usage
+// are stored together (or the failure and the attempt's usage), which settles the reservation.
+// An answer the database does not take is retried in the background for a while, so a call
+// the provider billed is billed here too; a request that dies leaves a reservation that expires
+// and a pending message the sweeper fails.
+import type { Claims } from "../_shared/db.ts";
+import { asUser, isDatabaseUnavailable } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
 import { ApiError } from "../_shared/http.ts";
-import { SecretBox } from "../_shared/secrets.ts";
+import { secretBox } from "../_shared/secret-box.ts";
+import { estimatePromptTokens } from "../_shared/providers/estimate.ts";
 import { ProviderError } from "../_shared/providers/errors.ts";
 import { providerFor } from "../_shared/providers/index.ts";
-import type { ChatMessage, ChatRequest, ChatResult, LlmProvider, ProviderName, Usage } from "../_shared/providers/types.ts";
-import { buildContext, DEFAULT_MODELS, MAX_HISTORY_MESSAGES, MAX_OUTPUT_TOKENS } from "./context.ts";
+import { type ChatRequest, type ChatResult, type LlmProvider, MAX_OUTPUT_TOKENS, type ProviderName, type Usage } from "../_shared/providers/types.ts";
+import { buildContext, DEFAULT_MODELS, MAX_HISTORY_MESSAGES } from "./context.ts";
+import { findConversation } from "./data/conversations.ts";
+import { completedHistory, findMessage, MESSAGE_COLUMNS } from "./data/messages.ts";
 import type { RouteContext } from "./route.ts";
-import { findConversation } from "./routes/conversations.ts";
+import type { MessageRow } from "./schemas.ts";
 
-export const MESSAGE_COLUMNS = "id, conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id, status, error_code, created_at";
+/** How long an answer the database did not take is retried in the background. */
+const STORE_RETRY_MS = 120_000;
 
-const boxPromise = SecretBox.fromBase64(env.encryptionKey);
-export const secretBox = () => boxPromise;
+declare const EdgeRuntime: { waitUntil(p: Promise<unknown>): void } | undefined;
+
+/** Keeps work running after the response is done (hosted: EdgeRuntime.waitUntil; locally the process lives on). */
+export function keepAlive(work: Promise<unknown>) {
+  if (typeof EdgeRuntime !== "undefined") EdgeRuntime.waitUntil(work);
+}
 
 export interface PreparedExchange {
   conversationId: string;
   keyId: string;
   provider: LlmProvider;
   request: ChatRequest;
-  // deno-lint-ignore no-explicit-any
-  userMessage: any;
+  userMessage: MessageRow;
+}
+
+/**
+ * The worst case the budget must cover: the prompt as estimated (with a margin, since providers
+ * count tokens their own way and add a few per message) and a full-length answer.
+ */
+function worstCasePromptTokens(req: Pick<ChatRequest, "system" | "messages">) {
+  return Math.ceil(estimatePromptTokens(req) * 1.25) + 8 * (req.messages.length + 1);
 }
 
 /** `db` is the route's transaction as the caller, which checks the session is still alive. */
-export function prepareExchange(db: RouteContext<unknown, unknown>["db"], conversationId: string, text: string, modelOverride?: string): Promise<PreparedExchange> {
-  return db(async (tx) => {
-    const conversation = await findConversation(tx, conversationId);
-    const [key] = await tx`
-      select k.id, k.provider, k.is_valid, k.monthly_budget_usd,
-             case when k.monthly_budget_usd is not null then public.api_key_month_cost(k.id) end as month_cost_usd,
-             private.api_key_secret(k.id) as ciphertext
-      from public.api_keys k
-      where k.id = coalesce(${conversation.api_key_id}::uuid, (select id from public.api_keys where is_selected))`;
-    if (!key) throw new ApiError(400, "No API key to answer with: register one with POST /keys, or choose one for this conversation");
-    if (!key.is_valid) throw new ApiError(400, "This conversation's API key was rejected by its provider; register a new key or choose another");
-    if (key.monthly_budget_usd !== null && Number(key.month_cost_usd) >= Number(key.monthly_budget_usd)) {
-      throw new ApiError(429, `This key's monthly budget of $${key.monthly_budget_usd} is spent; raise it with PATCH /keys/{id}`);
+export async function prepareExchange(db: RouteContext<unknown, unknown>["db"], conversationId: string, text: string, modelOverride?: string): Promise<PreparedExchange> {
+  try {
+    return await db(async (tx) => {
+      const conversation = await findConversation(tx, conversationId);
+      const [key] = await tx`
+        select k.id, k.provider, k.is_valid, private.api_key_secret(k.id) as ciphertext
+        from public.api_keys k
+        where k.id = coalesce(${conversation.api_key_id}::uuid, (select id from public.api_keys where is_selected))`;
+      if (!key) throw new ApiError(400, "No API key to answer with: register one with POST /keys, or choose one for this conversation");
+      if (!key.is_valid) throw new ApiError(400, "This conversation's API key was rejected by its provider; register a new key or choose another");
+      const provider = key.provider as ProviderName;
+      const model = modelOverride ?? conversation.model ?? DEFAULT_MODELS[provider];
+      const history = await completedHistory(tx, conversationId, MAX_HISTORY_MESSAGES - 1);
+      const messages = buildContext([...history, { role: "user", content: text }], conversation.system_prompt, provider, model);
+      const request: ChatRequest = { apiKey: "", model, system: conversation.system_prompt ?? undefined, messages, maxTokens: MAX_OUTPUT_TOKENS };
+      const expiresInSeconds = Math.ceil((2 * env.providers.timeoutMs + STORE_RETRY_MS) / 1000) + 60;
+      const [userMessage] = await tx.unsafe<MessageRow[]>(
+        `select ${MESSAGE_COLUMNS} from private.begin_exchange($1, $2, $3, $4, $5, $6, $7)`,
+        [conversationId, key.id, text, model, worstCasePromptTokens(request), MAX_OUTPUT_TOKENS, expiresInSeconds],
+      );
+      request.apiKey = await (await secretBox()).decrypt(key.ciphertext);
+      return { conversationId, keyId: key.id, provider: providerFor(provider, env.providers), request, userMessage };
+    });
+  } catch (err) {
+    // begin_exchange's refusal: the budget cannot cover this message beside what is spent and reserved.
+    if ((err as { code?: string }).code === "PT429") {
+      throw new ApiError(429, `${(err as Error).message}. Raise the budget with PATCH /keys/{id}, or wait for messages in progress.`);
     }
-    const [userMessage] = await tx.unsafe(
-      `insert into public.messages (conversation_id, role, content, api_key_id) values ($1, 'user', $2, $3) returning ${MESSAGE_COLUMNS}`,
-      [conversationId, text, key.id],
-    );
-    const history = await tx`
-      select role, content from (
-        select role, content, created_at, id from public.messages
-        where conversation_id = ${conversationId} and status = 'complete' and role <> 'system'
-        order by created_at desc, id desc limit ${MAX_HISTORY_MESSAGES}
-      ) recent order by created_at, id`;
-    const provider = key.provider as ProviderName;
-    const model = modelOverride ?? conversation.model ?? DEFAULT_MODELS[provider];
-    const apiKey = await (await secretBox()).decrypt(key.ciphertext);
-    return {
-      conversationId,
-      keyId: key.id,
-      provider: providerFor(provider, env.providers),
-      request: {
-        apiKey,
-        model,
-        system: conversation.system_prompt ?? undefined,
-        messages: buildContext(history as unknown as ChatMessage[], conversation.system_prompt, provider, model),
-        maxTokens: MAX_OUTPUT_TOKENS,
-      },
-      userMessage,
-    };
-  });
-}
-
-function recordUsage(tx: Tx, ex: PreparedExchange, usage: Usage, model: string, latencyMs: number, outcome: "ok" | "error", errorCode: string | null, messageId: string | null) {
-  return tx`
-    select * from private.record_usage(${ex.keyId}::uuid, ${ex.conversationId}::uuid, ${messageId}::uuid, ${ex.provider.name}, ${model},
-      ${usage.promptTokens}, ${usage.cachedPromptTokens}, ${usage.completionTokens}, ${usage.source}, ${latencyMs}, ${outcome}, ${errorCode})`;
+    // begin_exchange's refusal of a model without a price on a budgeted key.
+    if ((err as { code?: string }).code === "22023") {
+      throw new ApiError(400, (err as Error).message, { model: ["No price is known for this model"] });
+    }
+    throw err;
+  }
 }
 
 /** Stores the answer and its usage in one transaction. */
-export function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
+function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
   return asUser(user, async (tx) => {
-    const [assistant] = await tx.unsafe(
-      `insert into public.messages (conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id)
-       values ($1, 'assistant', $2, $3, $4, $5, $6) returning ${MESSAGE_COLUMNS}`,
-      [ex.conversationId, result.text, result.model, result.usage.promptTokens, result.usage.completionTokens, ex.keyId],
-    );
-    const [event] = await recordUsage(tx, ex, result.usage, result.model, latencyMs, "ok", null, assistant.id);
+    const u = result.usage;
+    const [{ stored }] = await tx`
+      select private.store_answer(${ex.userMessage.id}::uuid, ${result.text}, ${result.model},
+        ${u.promptTokens}, ${u.cachedPromptTokens}, ${u.completionTokens}, ${u.source}, ${latencyMs}) as stored`;
+    if (stored.already_stored) return null; // a retry whose earlier attempt did commit
+    if (stored.answer_discarded) return "discarded" as const; // (a throw here would roll back the billing)
+    const [event] = await tx`select prompt_tokens, cached_prompt_tokens, completion_tokens, cost_usd, priced from public.usage_events where id = ${stored.usage_event.id}`;
+    const assistant = await findMessage(tx, stored.assistant_message.id);
     return {
-      user_message: ex.userMessage,
+      user_message: await findMessage(tx, ex.userMessage.id),
       assistant_message: assistant,
       usage: {
         provider: ex.provider.name,
@@ -102,6 +111,55 @@ export function completeExchange(user: Claims, ex: PreparedExchange, result: Cha
       },
     };
   });
+}
+
+/**
+ * Stores a provider's answer. If the database is unavailable, the client hears exactly that
+ * (503: the provider did answer; the failure is ours), and storing is retried in the background
+ * for STORE_RETRY_MS, so the call the provider billed is recorded once the database is back.
+ * Any other failure is a 500 that says the answer was not stored.
+ */
+export async function storeAnswer(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
+  try {
+    const stored = await completeExchange(user, ex, result, latencyMs);
+    if (stored === "discarded") {
+      throw new ApiError(409, "Your message was deleted while it was being answered: the answer was discarded (its usage is recorded)", {
+        user_message_id: ex.userMessage.id,
+      });
+    }
+    if (stored) return stored;
+    throw new Error("the answer was already stored");
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    const kind = `${(err as Error).name} ${(err as { code?: string }).code ?? ""}`;
+    if (!isDatabaseUnavailable(err)) {
+      console.error(`storing an answer failed: ${kind}`);
+      throw new ApiError(500, "The provider answered, but storing the answer failed; it was not stored.", { user_message_id: ex.userMessage.id });
+    }
+    console.error(`storing an answer failed, retrying in the background: ${kind}`);
+    keepAlive(retryStoring(user, ex, result, latencyMs));
+    throw new ApiError(
+      503,
+      "The provider answered, but the answer could not be stored: the database is unavailable. It will be stored (and its usage recorded) when the database is back; until then your message shows as pending.",
+      { user_message_id: ex.userMessage.id },
+      { "Retry-After": "5" },
+    );
+  }
+}
+
+async function retryStoring(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
+  const giveUpAt = Date.now() + STORE_RETRY_MS;
+  for (let delay = 250; Date.now() < giveUpAt; delay = Math.min(delay * 2, 5_000)) {
+    await new Promise((r) => setTimeout(r, delay));
+    try {
+      await completeExchange(user, ex, result, latencyMs);
+      console.error("stored an answer on retry");
+      return;
+    } catch (err) {
+      console.error(`storing an answer failed again: ${(err as Error).name} ${(err as { code?: string }).code ?? ""}`);
+    }
+  }
+  console.error("gave up storing an answer; its reservation expires and the sweeper marks the message failed");
 }
 
 const FAILURES: Record<ProviderError["kind"], { status: number; message: string }> = {
@@ -120,16 +178,16 @@ export async function failExchange(user: Claims, ex: PreparedExchange, err: unkn
   // Anthropic's low-credit `invalid_request_error`) only goes back to the client as a detail.
   const code = pe.kind;
   const zero: Usage = { promptTokens: 0, cachedPromptTokens: 0, completionTokens: 0, source: "estimated" };
-  await asUser(user, async (tx) => {
-    await tx`update public.messages set status = 'failed', error_code = ${code} where id = ${ex.userMessage.id}`;
-    if (pe.kind === "invalid_key") await tx`update public.api_keys set is_valid = false where id = ${ex.keyId}`;
-    await recordUsage(tx, ex, pe.partial?.usage ?? zero, ex.request.model, latencyMs, "error", code, null);
-  });
+  const u = pe.partial?.usage ?? zero;
+  await asUser(user, (tx) => tx`
+    select private.fail_exchange(${ex.userMessage.id}::uuid, ${code}, ${pe.kind === "invalid_key"}, ${ex.request.model},
+      ${u.promptTokens}, ${u.cachedPromptTokens}, ${u.completionTokens}, ${u.source}, ${latencyMs})`);
   const failure = FAILURES[pe.kind];
   return new ApiError(failure.status, `${failure.message}. Your message was kept (status failed); send it again to retry.`, {
     provider: ex.provider.name,
     kind: pe.kind,
     provider_code: pe.code ?? null,
     user_message_id: ex.userMessage.id,
-  });
+    ...(pe.retryAfter !== undefined ? { retry_after: pe.retryAfter } : {}),
+  }, pe.retryAfter !== undefined ? { "Retry-After": String(pe.retryAfter) } : {});
 }

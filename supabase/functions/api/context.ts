@@ -1,9 +1,8 @@
 // What the model sees: the system prompt and as much recent history as fits its window.
 import { estimateTokens } from "../_shared/providers/estimate.ts";
-import type { ChatMessage, ProviderName } from "../_shared/providers/types.ts";
+import { type ChatMessage, MAX_OUTPUT_TOKENS, type ProviderName } from "../_shared/providers/types.ts";
 
 export const DEFAULT_MODELS: Record<ProviderName, string> = { openai: "gpt-4o-mini", anthropic: "claude-3-5-haiku-latest" };
-export const MAX_OUTPUT_TOKENS = 1024;
 export const MAX_HISTORY_MESSAGES = 50;
 
 /** Context windows (tokens) of the model families we know; others get a conservative default. */

@@ -4,7 +4,7 @@ import { registry } from "./route.ts";
 
 const STATUS_TEXT: Record<number, string> = {
   200: "OK", 201: "Created", 400: "Invalid input (field errors in `errors`)", 401: "No, bad, expired or revoked token",
-  404: "Unknown id, or another user's", 405: "Wrong method", 409: "Duplicate", 413: "Body too large",
+  404: "Unknown id, or another user's", 405: "Wrong method", 409: "Conflict: a duplicate, or a message deleted while it was being answered", 413: "Body too large",
   415: "Not JSON", 422: "The provider rejected the key", 429: "Rate or budget limit", 502: "The provider failed",
   503: "A dependency is down", 504: "The provider timed out",
 };
@@ -43,9 +43,24 @@ export function openApiDocument(serverUrl: string) {
         content: { "application/json": { schema: envelopeOf(def.response ? jsonSchema(def.response, "output") : { type: "null" }) } },
       },
     };
-    const errorStatuses = new Set(def.errors ?? [...(def.body ? [400, 413, 415] : []), ...(def.auth ? [401] : []), ...(params.some((p) => p.in === "path") ? [404] : [])]);
-    for (const status of errorStatuses) {
-      responses[String(status)] = { description: STATUS_TEXT[status], content: { "application/json": { schema: envelopeOf({ type: "null" }) } } };
+    // What every route of its kind answers, plus the route's own: bad query or body 400, oversized
+    // 413, not JSON 415, no/bad token 401, unknown id 404, database unavailable 503.
+    const errorStatuses = new Set([
+      ...(def.errors ?? []),
+      ...(def.body ? [400, 413, 415] : []),
+      ...(def.query ? [400] : []),
+      ...(def.auth ? [401, 503] : []),
+      ...(params.some((p) => p.in === "path") ? [404] : []),
+    ]);
+    if (def.streams) {
+      responses["200"] = {
+        description: "With `stream: true` or `Accept: text/event-stream`: Server-Sent Events (`start`, `delta`…, then `done` with the stored exchange, or `error` with the envelope and its status)",
+        content: { "text/event-stream": { schema: { type: "string" } } },
+      };
+    }
+    for (const status of [...errorStatuses].sort()) {
+      const data = def.errorsWithData?.includes(status) && def.response ? jsonSchema(def.response, "output") : { type: "null" };
+      responses[String(status)] = { description: STATUS_TEXT[status], content: { "application/json": { schema: envelopeOf(data) } } };
     }
     paths[path] ??= {};
     paths[path][def.method] = {
@@ -55,7 +70,10 @@ export function openApiDocument(serverUrl: string) {
       operationId: `${def.method}${path.replace(/[{}]/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_, ch: string) => (ch ? ch.toUpperCase() : ""))}`,
       ...(def.auth ? { security: [{ bearer: [] }] } : { security: [] }),
       ...(params.length ? { parameters: params } : {}),
-      ...(def.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(def.body, "input") } } } } : {}),
+      // Required unless an empty request (which stands for {}) is valid.
+      ...(def.body
+        ? { requestBody: { required: !def.body.safeParse({}).success, content: { "application/json": { schema: jsonSchema(def.body, "input") } } } }
+        : {}),
       responses,
     };
   }

@@ -39,8 +39,12 @@ export interface RouteDef<B extends z.ZodType | undefined, Q extends z.ZodType |
   /** Schema of `data` in a successful reply. */
   response?: z.ZodType;
   status?: number;
-  /** Other statuses this route answers with, for the OpenAPI description. */
+  /** Statuses this route answers with beyond those implied by auth, body, query and path ids (OpenAPI). */
   errors?: number[];
+  /** Error statuses whose envelope still carries `data` in the response schema (e.g. /health's 503). */
+  errorsWithData?: number[];
+  /** Answers with Server-Sent Events (status 200) when asked to stream. */
+  streams?: boolean;
   handler: (
     ctx: RouteContext<B extends z.ZodType ? z.output<B> : undefined, Q extends z.ZodType ? z.output<Q> : undefined>,
   ) => Promise<Reply | Response>;
@@ -56,22 +60,76 @@ function validationError(error: z.ZodError, where: "body" | "query") {
   return new ApiError(400, `Invalid ${where === "body" ? "request body" : "query parameters"}`, errors);
 }
 
+const tooLarge = () => new ApiError(413, `Request body too large (limit ${env.maxBodyBytes} bytes)`);
+
+/** The body's bytes, read only up to the limit: a larger (or endless chunked) body is refused without reading the rest. */
+async function readBody(c: Context): Promise<Uint8Array> {
+  if (Number(c.req.header("content-length") ?? 0) > env.maxBodyBytes) throw tooLarge();
+  const body = c.req.raw.body;
+  if (!body) return new Uint8Array();
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > env.maxBodyBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Text Postgres cannot store (NUL) or that is not Unicode (a lone surrogate), with its field's path. */
+function badText(value: unknown, path: string[] = []): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  const field = (p: string[]) => p.join(".") || "_";
+  if (typeof value === "string") {
+    if (value.includes("\u0000")) found[field(path)] = ["Contains a NUL character (\\u0000), which text cannot hold"];
+    else if (LONE_SURROGATE.test(value)) found[field(path)] = ["Contains a lone UTF-16 surrogate: not valid Unicode text"];
+  } else if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (k.includes("\u0000") || LONE_SURROGATE.test(k)) found[field(path)] = ["Contains a key that is not valid text"];
+      Object.assign(found, badText(v, [...path, k]));
+    }
+  }
+  return found;
+}
+
 async function readJson(c: Context): Promise<unknown> {
   const type = c.req.header("content-type") ?? "";
-  const declared = Number(c.req.header("content-length") ?? 0);
-  if (declared > env.maxBodyBytes) throw new ApiError(413, `Request body too large (limit ${env.maxBodyBytes} bytes)`);
-  const raw = await c.req.arrayBuffer();
-  if (raw.byteLength > env.maxBodyBytes) throw new ApiError(413, `Request body too large (limit ${env.maxBodyBytes} bytes)`);
+  const raw = await readBody(c);
   // A body, or a declared content type, must be JSON; a bare empty request stands for {}.
   if ((raw.byteLength > 0 || type) && !/^application\/(.+\+)?json\b/i.test(type)) {
     throw new ApiError(415, "Content-Type must be application/json");
   }
   if (raw.byteLength === 0) return {};
+  let text: string;
   try {
-    return JSON.parse(new TextDecoder().decode(raw));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+  } catch {
+    throw new ApiError(400, "Request body is not valid UTF-8");
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
   } catch {
     throw new ApiError(400, "Malformed JSON in request body");
   }
+  const bad = badText(parsed);
+  if (Object.keys(bad).length) throw new ApiError(400, "Invalid request body", bad);
+  return parsed;
 }
 
 export function route<B extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined>(

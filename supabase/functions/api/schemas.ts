@@ -8,6 +8,12 @@ export const Pagination = z.object({
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
 
+/** The conversation list pages only when asked: without `limit` it is the whole list (up to 1,000). */
+export const ConversationPagination = z.object({
+  limit: z.coerce.number().int().min(1).max(1_000).default(1_000),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+
 const Provider = z.enum(["openai", "anthropic"]);
 const Model = z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9._:\/-]+$/, "letters, digits and . _ : / - only");
 const Title = z.string().trim().min(1).max(200);
@@ -25,7 +31,8 @@ export const ConversationUpdate = z.strictObject({
   api_key_id: Id.nullable().optional(),
   model: Model.nullable().optional(),
   system_prompt: SystemPrompt.nullable().optional(),
-}).refine((v) => Object.keys(v).length > 0, "Nothing to change: send title, api_key_id, model or system_prompt");
+}).refine((v) => Object.keys(v).length > 0, "Nothing to change: send title, api_key_id, model or system_prompt")
+  .meta({ minProperties: 1 });
 
 export const MessageCreate = z.strictObject({
   message: z.string().trim().min(1, "Message is empty").max(32_000),
@@ -56,10 +63,12 @@ export const Message = z.object({
   prompt_tokens: z.number().int().nullable(),
   completion_tokens: z.number().int().nullable(),
   api_key_id: Id.nullable(),
-  status: z.enum(["complete", "failed"]),
+  status: z.enum(["pending", "complete", "failed"]).describe("pending: waiting for its answer"),
   error_code: z.string().nullable(),
   created_at: z.string(),
 });
+
+export type MessageRow = z.output<typeof Message>;
 
 export const ConversationWithMessages = Conversation.extend({ messages: z.array(Message) });
 
@@ -83,17 +92,19 @@ export const Exchange = z.object({
 
 export const KeyCreate = z.strictObject({
   name: z.string().trim().min(1).max(100),
-  api_key: z.string().trim().min(8, "Too short to be a provider key").max(400).regex(/^\S+$/, "No whitespace inside a key"),
+  api_key: z.string().trim().min(8, "Too short to be a provider key").max(400).regex(/^[\x21-\x7e]+$/, "A provider key is printable ASCII: no spaces, control or non-ASCII characters"),
   provider: Provider.optional(),
   kind: z.enum(["open_ai", "claude"]).optional().describe("Legacy name of provider"),
 }).refine((v) => v.provider || v.kind, { message: "provider (openai | anthropic) or kind (open_ai | claude) is required", path: ["provider"] })
-  .refine((v) => !(v.provider && v.kind) || (v.provider === "openai") === (v.kind === "open_ai"), { message: "provider and kind disagree", path: ["kind"] });
+  .refine((v) => !(v.provider && v.kind) || (v.provider === "openai") === (v.kind === "open_ai"), { message: "provider and kind disagree", path: ["kind"] })
+  .meta({ anyOf: [{ required: ["provider"] }, { required: ["kind"] }] });
 
 export const KeyUpdate = z.strictObject({
   name: z.string().trim().min(1).max(100).optional(),
   selected: z.literal(true).optional().describe("Select this key (the others are unselected)"),
   monthly_budget_usd: z.number().min(0).max(1_000_000).multipleOf(0.01).nullable().optional(),
-}).refine((v) => Object.keys(v).length > 0, "Nothing to change: send name, selected or monthly_budget_usd");
+}).refine((v) => Object.keys(v).length > 0, "Nothing to change: send name, selected or monthly_budget_usd")
+  .meta({ minProperties: 1 });
 
 export const Key = z.object({
   id: Id,
@@ -145,7 +156,11 @@ export const Join = z.strictObject({
   email: z.email().max(320).optional(),
 });
 
-export const Refresh = z.strictObject({ refresh_token: z.string().min(1).max(200).optional() });
+export const Refresh = z.strictObject({ refresh_token: z.string().min(1, "Required").max(200) });
+
+/** What a DELETE answers: the id that is gone (keys also under its legacy name `pk`). */
+export const Deleted = z.object({ id: Id });
+export const DeletedKey = z.object({ id: Id, pk: Id });
 
 export const Profile = z.object({ id: Id, username: z.string(), email: z.string().nullable(), created_at: z.string() });
 

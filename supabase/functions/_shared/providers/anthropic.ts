@@ -1,10 +1,9 @@
 // Anthropic through its native Messages API (`@anthropic-ai/sdk`); its OpenAI-compatible
 // layer is documented as not production-ready.
 import Anthropic from "@anthropic-ai/sdk";
-import { abortFacts, Deadline } from "./deadline.ts";
-import { type FailureFacts, ProviderError, providerError } from "./errors.ts";
-import { estimatedUsage } from "./estimate.ts";
-import { type ChatRequest, type ChatResult, DEFAULT_MAX_TOKENS, type LlmProvider, type StreamEvent, type Usage } from "./types.ts";
+import { call, type CallSetup, retryAfterSeconds, stream } from "./call.ts";
+import type { FailureFacts } from "./errors.ts";
+import { type ChatRequest, type ChatResult, type LlmProvider, MAX_OUTPUT_TOKENS, type StreamEvent, type Usage } from "./types.ts";
 
 export function anthropicProvider(config: { baseUrl: string; timeoutMs: number }): LlmProvider {
   const client = (apiKey: string) =>
@@ -16,87 +15,50 @@ export function anthropicProvider(config: { baseUrl: string; timeoutMs: number }
       maxRetries: 0,
     });
 
-  const fail = (err: unknown, req: { apiKey: string; signal?: AbortSignal }, deadline: Deadline, partial?: ChatResult) =>
-    err instanceof ProviderError
-      ? err
-      : providerError("anthropic", abortFacts(deadline, req.signal) ?? facts(err), req.apiKey, partial);
-
+  const setup: CallSetup = { provider: "anthropic", timeoutMs: config.timeoutMs, facts };
   return {
     name: "anthropic",
 
-    async chat(req: ChatRequest): Promise<ChatResult> {
-      const deadline = new Deadline(config.timeoutMs, req.signal);
-      try {
-        const res = await client(req.apiKey).messages.create(body(req), { signal: deadline.signal });
+    chat: (req: ChatRequest): Promise<ChatResult> =>
+      call(setup, req, async (signal) => {
+        const res = await client(req.apiKey).messages.create(body(req), { signal });
         const text = res.content.map((block) => (block.type === "text" ? block.text : "")).join("");
         return { text, model: res.model || req.model, usage: usageOf(res.usage, res.usage.output_tokens) };
-      } catch (err) {
-        throw fail(err, req, deadline);
-      } finally {
-        deadline.clear();
-      }
-    },
+      }),
 
-    async *chatStream(req: ChatRequest): AsyncGenerator<StreamEvent> {
-      const deadline = new Deadline(config.timeoutMs, req.signal);
-      let accepted = false, finished = false, text = "", model = req.model;
+    chatStream(req: ChatRequest): AsyncIterable<StreamEvent> {
       // message_start reports the input side, message_delta the (cumulative) output tokens.
       let input: InputUsage | undefined;
-      let outputTokens: number | undefined;
-      const partial = (): ChatResult => {
-        const known = input ? usageOf(input, 0) : undefined;
-        return { text, model, usage: estimatedUsage(req, text, known) };
-      };
-      try {
-        const stream = await client(req.apiKey).messages.create({ ...body(req), stream: true }, { signal: deadline.signal });
-        accepted = true;
-        for await (const event of stream) {
+      return stream(
+        setup,
+        req,
+        (signal) => client(req.apiKey).messages.create({ ...body(req), stream: true }, { signal }),
+        (event, state) => {
           switch (event.type) {
             case "message_start":
-              model = event.message.model || model;
+              state.model = event.message.model || state.model;
               input = event.message.usage;
-              break;
+              state.known = usageOf(input, 0);
+              return;
             case "content_block_delta":
-              if (event.delta.type === "text_delta" && event.delta.text) {
-                text += event.delta.text;
-                deadline.clear(); // the consumer's pace is not the provider's
-                yield { type: "delta", text: event.delta.text };
-              }
-              break;
+              return event.delta.type === "text_delta" ? event.delta.text : undefined;
             case "message_delta":
-              outputTokens = event.usage.output_tokens;
               // Newer API versions may restate the input side here; prefer it when present.
               if (event.usage.input_tokens != null) input = { ...input, ...withoutNulls(event.usage) } as InputUsage;
-              break;
+              if (input) state.usage = usageOf(input, event.usage.output_tokens);
+              return;
             case "message_stop":
-              finished = true;
-              break;
+              state.finished = true;
+              return;
           }
-          deadline.touch();
-        }
-      } catch (err) {
-        throw fail(err, req, deadline, accepted ? partial() : undefined);
-      } finally {
-        deadline.clear();
-      }
-      // The SDK ends the iteration quietly when the request is aborted or the body just stops.
-      if (!finished) throw fail(new Error("the stream ended before the answer was complete"), req, deadline, partial());
-      const usage = input && outputTokens !== undefined
-        ? usageOf(input, outputTokens)
-        : estimatedUsage(req, text, input ? usageOf(input, 0) : undefined);
-      yield { type: "done", result: { text, model, usage } };
+        },
+      );
     },
 
-    async validateKey(apiKey: string): Promise<void> {
-      const deadline = new Deadline(config.timeoutMs);
-      try {
-        await client(apiKey).models.list({ limit: 1 }, { signal: deadline.signal });
-      } catch (err) {
-        throw fail(err, { apiKey }, deadline);
-      } finally {
-        deadline.clear();
-      }
-    },
+    validateKey: (apiKey: string): Promise<void> =>
+      call(setup, { apiKey }, async (signal) => {
+        await client(apiKey).models.list({ limit: 1 }, { signal });
+      }),
   };
 }
 
@@ -116,7 +78,7 @@ function body(req: ChatRequest) {
     .map((m) => ({ role: m.role as "user" | "assistant", content: m.content }));
   return {
     model: req.model,
-    max_tokens: req.maxTokens ?? DEFAULT_MAX_TOKENS,
+    max_tokens: req.maxTokens ?? MAX_OUTPUT_TOKENS,
     messages,
     ...(system ? { system } : {}),
   };
@@ -144,7 +106,7 @@ function facts(err: unknown): FailureFacts {
     const inner = (err.error as { error?: { type?: unknown; message?: unknown } } | undefined)?.error;
     const message = typeof inner?.message === "string" ? inner.message : err.message;
     const type = err.type ?? (typeof inner?.type === "string" ? inner.type : null);
-    return { status: err.status, type, message };
+    return { status: err.status, type, message, retryAfter: retryAfterSeconds(err.headers) };
   }
   return { message: err instanceof Error ? err.message : String(err) };
 }

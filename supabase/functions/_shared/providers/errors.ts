@@ -16,13 +16,15 @@ export class ProviderError extends Error {
   readonly provider?: ProviderName;
   readonly status?: number;
   readonly code?: string;
+  /** Seconds the provider asked us to wait (its Retry-After), passed on to the client. */
+  readonly retryAfter?: number;
   /** Set when a stream broke after the provider accepted the request: the text so far and estimated usage. */
   readonly partial?: ChatResult;
 
   constructor(
     kind: ProviderErrorKind,
     message: string,
-    options: { provider?: ProviderName; status?: number; code?: string; partial?: ChatResult } = {},
+    options: { provider?: ProviderName; status?: number; code?: string; partial?: ChatResult; retryAfter?: number } = {},
   ) {
     super(message);
     this.kind = kind;
@@ -30,6 +32,7 @@ export class ProviderError extends Error {
     this.status = options.status;
     this.code = options.code;
     this.partial = options.partial;
+    this.retryAfter = options.retryAfter;
   }
 }
 
@@ -43,6 +46,8 @@ export interface FailureFacts {
   /** The provider's own message (may echo the key; it is scrubbed before use). */
   message?: string;
   timedOut?: boolean;
+  /** The provider's Retry-After, in seconds. */
+  retryAfter?: number;
 }
 
 const QUOTA_CODES = new Set(["insufficient_quota", "billing_hard_limit_reached", "billing_not_active", "billing_error"]);
@@ -109,5 +114,5 @@ export function providerError(
   const status = facts.status !== undefined ? ` (${facts.status})` : "";
   const message = `${LABEL[provider]} ${SUMMARY[kind]}${status}${detail ? `: ${detail}` : ""}`;
   const code = facts.code ?? facts.type ?? undefined;
-  return new ProviderError(kind, message, { provider, status: facts.status, code, partial });
+  return new ProviderError(kind, message, { provider, status: facts.status, code, partial, retryAfter: facts.retryAfter });
 }

@@ -5,7 +5,7 @@ import { openaiProvider } from "./openai.ts";
 import type { LlmProvider, ProviderConfig, ProviderName } from "./types.ts";
 
 export type * from "./types.ts";
-export { DEFAULT_MAX_TOKENS } from "./types.ts";
+export { MAX_OUTPUT_TOKENS } from "./types.ts";
 export { classifyFailure, ProviderError, type ProviderErrorKind, scrubSecret } from "./errors.ts";
 
 export const DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1";

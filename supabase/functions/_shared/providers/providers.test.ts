@@ -152,6 +152,7 @@ for (const name of ["openai", "anthropic"] as const) {
     const err = await failure(provider(name).chat(req), req.apiKey);
     assert.equal(err.kind, "rate_limited");
     assert.equal(err.status, 429);
+    assert.equal(err.retryAfter, 1, "the provider's Retry-After is kept");
   });
 
   Deno.test(`${name}: an exhausted quota is quota_exceeded, not a rate limit`, async () => {

@@ -14,7 +14,7 @@ export interface ChatRequest {
   /** The system prompt. `system` messages inside `messages` stay in place for OpenAI and are appended to it for Anthropic. */
   system?: string;
   messages: ChatMessage[];
-  /** Anthropic requires a limit, so it gets DEFAULT_MAX_TOKENS when this is missing. */
+  /** The answer's length limit (both providers get one; Anthropic requires it): MAX_OUTPUT_TOKENS when missing. */
   maxTokens?: number;
   signal?: AbortSignal;
 }
@@ -57,4 +57,5 @@ export interface ProviderConfig {
   timeoutMs: number;
 }
 
-export const DEFAULT_MAX_TOKENS = 1024;
+/** The longest answer we ask for, in tokens: the request's limit, and what the context keeps free for the answer. */
+export const MAX_OUTPUT_TOKENS = 1024;

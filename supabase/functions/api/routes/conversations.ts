@@ -3,16 +3,9 @@ import type { Tx } from "../../_shared/db.ts";
 import { ApiError, notFound } from "../../_shared/http.ts";
 import { bodyId, pathId } from "../ids.ts";
 import { route } from "../route.ts";
-import { Conversation, ConversationCreate, ConversationUpdate, ConversationWithMessages, Pagination } from "../schemas.ts";
-import { listMessages } from "./messages.ts";
-
-const COLUMNS = "id, title, api_key_id, model, system_prompt, created_at, updated_at, message_count, last_message_at, last_activity_at, preview";
-
-export async function findConversation(tx: Tx, id: string) {
-  const [row] = await tx.unsafe(`select ${COLUMNS} from public.conversation_list where id = $1`, [id]);
-  if (!row) throw notFound("Conversation");
-  return row;
-}
+import { Conversation, ConversationCreate, Deleted, ConversationPagination, ConversationUpdate, ConversationWithMessages } from "../schemas.ts";
+import { findConversation, listConversations } from "../data/conversations.ts";
+import { listMessages, sweepStaleExchanges } from "../data/messages.ts";
 
 /** A conversation may only point at one of its owner's keys (the database enforces it too). */
 async function checkKey(tx: Tx, keyId: string | null | undefined) {
@@ -27,19 +20,12 @@ export function conversationRoutes(app: Hono) {
     path: "/conversations",
     tag: "conversations",
     summary: "The caller's conversations, newest activity first",
-    description: "Paginated with limit/offset; X-Total-Count carries the total.",
+    description: "All of them (up to 1,000) unless limit/offset ask for a page; X-Total-Count carries the total.",
     auth: true,
-    query: Pagination,
+    query: ConversationPagination,
     response: Conversation.array(),
     handler: async ({ db, query }) => {
-      const { rows, total } = await db(async (tx) => {
-        const rows = await tx.unsafe(
-          `select ${COLUMNS} from public.conversation_list order by last_activity_at desc, id desc limit $1 offset $2`,
-          [query.limit, query.offset],
-        );
-        const [{ total }] = await tx`select count(*)::int as total from public.conversations`;
-        return { rows, total };
-      });
+      const { rows, total } = await db((tx) => listConversations(tx, query));
       return { message: `${rows.length} of ${total} conversations`, data: rows, headers: { "X-Total-Count": String(total) } };
     },
   });
@@ -57,11 +43,13 @@ export function conversationRoutes(app: Hono) {
       const keyId = bodyId(body.api_key_id, "api_key_id");
       const data = await db(async (tx) => {
         await checkKey(tx, keyId);
-        const [created] = await tx`
-          insert into public.conversations (title, api_key_id, model, system_prompt)
-          values (coalesce(${body.title ?? null}, 'Conversation ' || to_char(now() at time zone 'utc', 'YYYY-MM-DD HH24:MI')),
-                  ${keyId ?? null}, ${body.model ?? null}, ${body.system_prompt ?? null})
-          returning id`;
+        // Only the given fields: a missing title takes the column's default (the one place it is defined).
+        const values: Record<string, unknown> = {};
+        for (const field of ["title", "model", "system_prompt"] as const) if (body[field] != null) values[field] = body[field];
+        if (keyId) values.api_key_id = keyId;
+        const [created] = Object.keys(values).length
+          ? await tx`insert into public.conversations ${tx(values)} returning id`
+          : await tx`insert into public.conversations default values returning id`;
         return findConversation(tx, created.id);
       });
       return { status: 201, message: "Conversation created", data };
@@ -75,9 +63,10 @@ export function conversationRoutes(app: Hono) {
     summary: "One conversation with its messages (oldest first, the latest 100)",
     auth: true,
     response: ConversationWithMessages,
-    handler: async ({ db, params }) => {
+    handler: async ({ db, user, params }) => {
       const id = pathId(params.id, "Conversation");
       const data = await db(async (tx) => {
+        await sweepStaleExchanges(tx, user.sub);
         const conversation = await findConversation(tx, id);
         const messages = await listMessages(tx, id, { limit: 100, offset: Math.max(0, conversation.message_count - 100) });
         return { ...conversation, messages };
@@ -116,6 +105,7 @@ export function conversationRoutes(app: Hono) {
     tag: "conversations",
     summary: "Delete a conversation and its messages",
     auth: true,
+    response: Deleted,
     handler: async ({ db, params }) => {
       const id = pathId(params.id, "Conversation");
       const deleted = await db((tx) => tx`delete from public.conversations where id = ${id} returning id`);

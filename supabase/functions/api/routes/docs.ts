@@ -1,4 +1,5 @@
 import type { Hono } from "hono";
+import { env } from "../../_shared/env.ts";
 import { openApiDocument } from "../openapi.ts";
 
 // A readable reference that works offline: the page renders /openapi.json itself, no CDN.
@@ -32,10 +33,8 @@ fetch(location.pathname.replace(/\\/docs\\/?$/, "/openapi.json")).then(r => r.js
 </script></body></html>`;
 
 export function docsRoutes(app: Hono) {
-  app.get("/openapi.json", (c) => {
-    const url = new URL(c.req.url);
-    const base = c.req.header("x-forwarded-host") ? `${url.protocol}//${c.req.header("x-forwarded-host")}` : url.origin;
-    return c.json(openApiDocument(`${base}/api/v1`));
-  });
+  // The public URL comes from configuration, never from request headers (a client's
+  // X-Forwarded-Host must not end up in the document).
+  app.get("/openapi.json", (c) => c.json(openApiDocument(env.publicApiUrl)));
   app.get("/docs", (c) => c.html(PAGE));
 }

@@ -9,18 +9,26 @@ const API_VERSION = "1.0.0";
 
 const Dependency = z.object({ ok: z.boolean(), version: z.string().nullable(), error: z.string().optional() });
 
+/** Each dependency gets this long: /health answers within about 2 s whatever is down. */
+const CHECK_MS = 1_500;
+
 async function database() {
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const [row] = await sql`select current_setting('server_version') as version`;
+    const query = sql`select current_setting('server_version') as version`;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), CHECK_MS)));
+    const [row] = await Promise.race([query, timeout]);
     return { ok: true, version: row.version as string };
   } catch {
     return { ok: false, version: null, error: "the database did not answer" };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 async function auth() {
   try {
-    const res = await fetch(`${env.supabaseUrl}/auth/v1/health`, { headers: { apikey: env.anonKey }, signal: AbortSignal.timeout(3000) });
+    const res = await fetch(`${env.supabaseUrl}/auth/v1/health`, { headers: { apikey: env.anonKey }, signal: AbortSignal.timeout(CHECK_MS) });
     if (!res.ok) {
       await res.body?.cancel();
       return { ok: false, version: null, error: `the auth server answered ${res.status}` };
@@ -34,7 +42,7 @@ async function auth() {
 
 async function storage() {
   try {
-    const res = await fetch(`${env.supabaseUrl}/storage/v1/version`, { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(`${env.supabaseUrl}/storage/v1/version`, { signal: AbortSignal.timeout(CHECK_MS) });
     const text = (await res.text()).trim();
     if (!res.ok) return { ok: false, version: null, error: `the storage server answered ${res.status}` };
     return { ok: true, version: text || "unknown" };
@@ -52,6 +60,7 @@ export function healthRoutes(app: Hono) {
     auth: false,
     response: z.object({ database: Dependency, auth: Dependency, storage: Dependency, api: z.object({ version: z.string(), deno: z.string() }) }),
     errors: [503],
+    errorsWithData: [503],
     handler: async ({ c }) => {
       const [db, au, st] = await Promise.all([database(), auth(), storage()]);
       const ok = db.ok && au.ok && st.ok;

@@ -5,11 +5,11 @@ import { ApiError, notFound } from "../../_shared/http.ts";
 import { ProviderError } from "../../_shared/providers/errors.ts";
 import { providerFor } from "../../_shared/providers/index.ts";
 import type { ProviderName } from "../../_shared/providers/types.ts";
+import { secretBox } from "../../_shared/secret-box.ts";
 import { keyHint } from "../../_shared/secrets.ts";
-import { secretBox } from "../chat.ts";
 import { pathId } from "../ids.ts";
 import { route } from "../route.ts";
-import { Key, KeyCreate, KeyStatistics, KeyUpdate } from "../schemas.ts";
+import { DeletedKey, Key, KeyCreate, KeyStatistics, KeyUpdate } from "../schemas.ts";
 
 const FROM_KIND = { open_ai: "openai", claude: "anthropic" } as const;
 
@@ -74,13 +74,10 @@ export function keyRoutes(app: Hono) {
 
       const ciphertext = await box.encrypt(body.api_key);
       const key = await db(async (tx) => {
-        const inserted = await tx`
-          insert into public.api_keys (name, provider, secret_ciphertext, hint, fingerprint, last_validated_at)
-          values (${body.name}, ${provider}, ${ciphertext}, ${keyHint(body.api_key)}, ${fingerprint}, now())
-          on conflict (user_id, fingerprint) do nothing
-          returning id`;
-        if (!inserted.length) throw duplicate();
-        return findKey(tx, inserted[0].id);
+        const [{ id }] = await tx`
+          select private.register_api_key(${body.name}, ${provider}, ${ciphertext}, ${keyHint(body.api_key)}, ${fingerprint}) as id`;
+        if (!id) throw duplicate();
+        return findKey(tx, id);
       });
       return { status: 201, message: `Key registered${key.is_selected ? " and selected" : ""}`, data: key };
     },
@@ -115,6 +112,7 @@ export function keyRoutes(app: Hono) {
     tag: "keys",
     summary: "Delete a key (its usage history stays, without the key)",
     auth: true,
+    response: DeletedKey,
     handler: async ({ db, params }) => {
       const id = pathId(params.id, "Key");
       const deleted = await db((tx) => tx`delete from public.api_keys where id = ${id} returning id`);

@@ -1,27 +1,14 @@
 import type { Context, Hono } from "hono";
 import { corsHeaders } from "@supabase/supabase-js/cors";
-import type { Claims, Tx } from "../../_shared/db.ts";
-import { envelope } from "../../_shared/http.ts";
+import { type Claims, isDatabaseUnavailable } from "../../_shared/db.ts";
+import { ApiError, envelope } from "../../_shared/http.ts";
 import type { ChatResult } from "../../_shared/providers/types.ts";
-import { completeExchange, failExchange, MESSAGE_COLUMNS, type PreparedExchange, prepareExchange } from "../chat.ts";
+import { failExchange, keepAlive, type PreparedExchange, prepareExchange, storeAnswer } from "../chat.ts";
+import { findConversation } from "../data/conversations.ts";
+import { listMessages, sweepStaleExchanges } from "../data/messages.ts";
 import { pathId } from "../ids.ts";
 import { route } from "../route.ts";
 import { Exchange, Message, MessageCreate, Pagination } from "../schemas.ts";
-import { findConversation } from "./conversations.ts";
-
-export function listMessages(tx: Tx, conversationId: string, page: { limit: number; offset: number }) {
-  return tx.unsafe(
-    `select ${MESSAGE_COLUMNS} from public.messages where conversation_id = $1 order by created_at, id limit $2 offset $3`,
-    [conversationId, page.limit, page.offset],
-  );
-}
-
-declare const EdgeRuntime: { waitUntil(p: Promise<unknown>): void } | undefined;
-
-/** Keeps the exchange running after the response is done (hosted: EdgeRuntime.waitUntil; locally the process lives on). */
-function keepAlive(work: Promise<unknown>) {
-  if (typeof EdgeRuntime !== "undefined") EdgeRuntime.waitUntil(work);
-}
 
 /** Server-Sent Events: `delta` events, then `done` with the stored exchange, or `error` with the envelope. */
 function streamExchange(user: Claims, ex: PreparedExchange): Response {
@@ -47,18 +34,27 @@ function streamExchange(user: Claims, ex: PreparedExchange): Response {
   const work = (async () => {
     const started = performance.now();
     send("start", { user_message: ex.userMessage });
+    const fail = (failure: ApiError) => send("error", { ...envelope(false, failure.message, null, failure.errors), status: failure.status });
     try {
       let result: ChatResult | null = null;
-      for await (const event of ex.provider.chatStream(ex.request)) {
-        if (event.type === "delta") send("delta", { text: event.text });
-        else result = event.result;
+      try {
+        for await (const event of ex.provider.chatStream(ex.request)) {
+          if (event.type === "delta") send("delta", { text: event.text });
+          else result = event.result;
+        }
+        if (!result) throw new Error("stream ended without a result");
+      } catch (err) {
+        return fail(await failExchange(user, ex, err, Math.round(performance.now() - started)));
       }
-      if (!result) throw new Error("stream ended without a result");
-      const stored = await completeExchange(user, ex, result, Math.round(performance.now() - started));
-      send("done", stored);
+      send("done", await storeAnswer(user, ex, result, Math.round(performance.now() - started)));
     } catch (err) {
-      const failure = await failExchange(user, ex, err, Math.round(performance.now() - started));
-      send("error", { ...envelope(false, failure.message, null, failure.errors), status: failure.status });
+      // Bookkeeping that failed (the database gone while recording a provider failure): say so.
+      if (err instanceof ApiError) fail(err);
+      else if (isDatabaseUnavailable(err)) fail(new ApiError(503, "The database is unavailable; retry shortly"));
+      else {
+        fail(new ApiError(500, "Internal error"));
+        throw err;
+      }
     } finally {
       if (open) controller.close();
     }
@@ -84,9 +80,10 @@ export function messageRoutes(app: Hono) {
     auth: true,
     query: Pagination,
     response: Message.array(),
-    handler: async ({ db, params, query }) => {
+    handler: async ({ db, user, params, query }) => {
       const id = pathId(params.id, "Conversation");
       const { rows, total } = await db(async (tx) => {
+        await sweepStaleExchanges(tx, user.sub);
         const conversation = await findConversation(tx, id);
         return { rows: await listMessages(tx, id, query), total: conversation.message_count as number };
       });
@@ -106,7 +103,8 @@ export function messageRoutes(app: Hono) {
     body: MessageCreate,
     response: Exchange,
     status: 201,
-    errors: [400, 401, 404, 413, 415, 422, 429, 502, 504],
+    streams: true,
+    errors: [400, 401, 404, 409, 413, 415, 422, 429, 502, 503, 504],
     handler: async ({ c, db, user, params, body }) => {
       const id = pathId(params.id, "Conversation");
       const ex = await prepareExchange(db, id, body.message, body.model);
@@ -118,7 +116,7 @@ export function messageRoutes(app: Hono) {
       } catch (err) {
         throw await failExchange(user, ex, err, Math.round(performance.now() - started));
       }
-      const data = await completeExchange(user, ex, result, Math.round(performance.now() - started));
+      const data = await storeAnswer(user, ex, result, Math.round(performance.now() - started));
       return { status: 201, message: "Answered", data };
     },
   });

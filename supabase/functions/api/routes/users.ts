@@ -1,16 +1,31 @@
 // Accounts, through Supabase Auth (supabase-js against the auth server). A username maps to an
 // auth user through public.profiles; login accepts a username or an email.
 import { type AuthError, createClient, type Session as AuthSession } from "@supabase/supabase-js";
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { asServiceRole } from "../../_shared/db.ts";
 import { env } from "../../_shared/env.ts";
 import { ApiError, notFound } from "../../_shared/http.ts";
-import { bearerToken, verifyAccessToken } from "../../_shared/identity.ts";
+import { bearerToken } from "../../_shared/identity.ts";
 import { route } from "../route.ts";
 import { Credentials, Join, Profile, Refresh, Session } from "../schemas.ts";
 
-function authClient() {
-  return createClient(env.supabaseUrl, env.anonKey, { auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false } });
+/**
+ * The caller's address as the gateway in front of the function saw it: the last X-Forwarded-For
+ * entry, the one the gateway (Supabase's edge, or the local gateway) appended. Entries before it
+ * were sent by the client and are never trusted.
+ */
+export function clientAddress(forwardedFor: string | undefined): string | null {
+  const last = forwardedFor?.split(",").at(-1)?.trim();
+  return last && /^[0-9A-Fa-f:.]{2,45}$/.test(last) ? last : null;
+}
+
+/** An Auth client that passes the caller's address on, so Auth's per-IP rate limits limit that caller, not everyone. */
+function authClient(c: Context) {
+  const address = clientAddress(c.req.header("x-forwarded-for"));
+  return createClient(env.supabaseUrl, env.anonKey, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    global: { headers: address ? { "X-Forwarded-For": address } : {} },
+  });
 }
 
 const BAD_CREDENTIALS = "Invalid username or password";
@@ -63,13 +78,17 @@ export function userRoutes(app: Hono) {
     response: Profile,
     status: 201,
     errors: [400, 409, 413, 415, 429, 503],
-    handler: async ({ body }) => {
-      if (await resolveLogin(body.username)) {
-        throw new ApiError(409, "That username is taken", { username: ["Already taken"] });
-      }
+    handler: async ({ c, body }) => {
+      const taken = () => new ApiError(409, "That username is taken", { username: ["Already taken"] });
+      if (await resolveLogin(body.username)) throw taken();
       const email = body.email ?? `${body.username.toLowerCase()}@${NO_EMAIL_DOMAIN}`;
-      const { data, error } = await authClient().auth.signUp({ email, password: body.password, options: { data: { username: body.username } } });
-      if (error || !data.user) throw authFailure(error!, { status: 400, message: "Could not create the account" });
+      const { data, error } = await authClient(c).auth.signUp({ email, password: body.password, options: { data: { username: body.username } } });
+      if (error || !data.user) {
+        // Two joins with one username at once: the loser's insert fails in the profile trigger,
+        // which Auth reports as a 500. That is a taken username, not an unavailable server.
+        if ((!error?.status || error.status >= 500) && (await resolveLogin(body.username))) throw taken();
+        throw authFailure(error!, { status: 400, message: "Could not create the account" });
+      }
       return {
         status: 201,
         message: "Account created",
@@ -87,13 +106,13 @@ export function userRoutes(app: Hono) {
     body: Credentials,
     response: Session,
     errors: [400, 401, 429, 503],
-    handler: async ({ body }) => {
+    handler: async ({ c, body }) => {
       // An unknown username still goes to the Auth server (with an address that matches nobody), so it
       // gets the same answer, in the same time, as a wrong password: no enumeration.
       const email = body.username.includes("@")
         ? body.username
         : (await resolveLogin(body.username)) ?? `unknown-${crypto.randomUUID()}@${NO_EMAIL_DOMAIN}`;
-      const { data, error } = await authClient().auth.signInWithPassword({ email, password: body.password });
+      const { data, error } = await authClient(c).auth.signInWithPassword({ email, password: body.password });
       if (error || !data.session) throw authFailure(error!, { status: 401, message: BAD_CREDENTIALS });
       const username = (data.user.user_metadata?.username as string | undefined) ?? body.username;
       return { message: "Logged in", data: sessionData(data.session, username) };
@@ -109,7 +128,7 @@ export function userRoutes(app: Hono) {
     errors: [401, 503],
     handler: async ({ c }) => {
       const token = bearerToken(c.req.header("authorization"));
-      const { error } = await authClient().auth.admin.signOut(token, "local");
+      const { error } = await authClient(c).auth.admin.signOut(token, "local");
       if (error) throw authFailure(error, { status: 401, message: "Session already ended" });
       return { message: "Logged out", data: null };
     },
@@ -123,16 +142,30 @@ export function userRoutes(app: Hono) {
     auth: false,
     body: Refresh,
     response: Session,
-    errors: [400, 401, 503],
+    errors: [401, 429, 503],
     handler: async ({ c, body }) => {
-      if (!body.refresh_token) {
-        // A still-valid access token alone cannot mint a new session in Supabase Auth.
-        if (c.req.header("authorization")) await verifyAccessToken(bearerToken(c.req.header("authorization")));
-        throw new ApiError(400, "refresh_token is required", { refresh_token: ["Required"] });
+      // Straight to Auth's token endpoint: supabase-js's refreshSession retries a failing Auth
+      // server for about 25 s, where the client should hear 503 at once.
+      const address = clientAddress(c.req.header("x-forwarded-for"));
+      let res: Response;
+      try {
+        res = await fetch(`${env.supabaseUrl}/auth/v1/token?grant_type=refresh_token`, {
+          method: "POST",
+          headers: { apikey: env.anonKey, "content-type": "application/json", ...(address ? { "X-Forwarded-For": address } : {}) },
+          body: JSON.stringify({ refresh_token: body.refresh_token }),
+          signal: AbortSignal.timeout(10_000),
+        });
+      } catch {
+        throw new ApiError(503, "The auth server is not available; try again shortly");
       }
-      const { data, error } = await authClient().auth.refreshSession({ refresh_token: body.refresh_token });
-      if (error || !data.session || !data.user) throw authFailure(error!, { status: 401, message: "Invalid or used refresh token" });
-      return { message: "Refreshed", data: sessionData(data.session, (data.user.user_metadata?.username as string) ?? "") };
+      const session = await res.json().catch(() => null) as AuthSession | null;
+      if (!res.ok || !session?.access_token) {
+        throw authFailure({ status: res.status, code: (session as { error_code?: string } | null)?.error_code } as AuthError, {
+          status: 401,
+          message: "Invalid or used refresh token",
+        });
+      }
+      return { message: "Refreshed", data: sessionData(session, (session.user?.user_metadata?.username as string) ?? "") };
     },
   });
 

@@ -1,0 +1,40 @@
+// A budget is a promise: many messages sent at once on a budgeted key never record more than
+// the budget (each reserves its worst case before the provider call; the rest are refused 429).
+import { afterAll, describe, expect, it } from "vitest";
+import { callApi as api, createConversation, registerKey } from "../support/providers.ts";
+import { createUser, db } from "../support/users.ts";
+
+afterAll(() => db.end());
+
+describe("budget under concurrency", () => {
+  it("50 messages at once on a $0.10 key: recorded spend stays within the budget, the rest are 429", async () => {
+    const user = await createUser("budget_race");
+    const key = await registerKey(user, "openai");
+    expect((await api("PATCH", `/keys/${key.id}`, { token: user.token, body: { monthly_budget_usd: 0.1 } })).status).toBe(200);
+    // Long enough that the fake provider's answer uses the whole 1,024-token limit: about $0.0128
+    // per message on gpt-4o, close to its worst case, so the budget is really at stake.
+    const text = "budget ".repeat(600);
+    const conversations = await Promise.all(Array.from({ length: 5 }, () => createConversation(user, { model: "gpt-4o" })));
+    const replies = await Promise.all(Array.from({ length: 50 }, (_, i) =>
+      api("POST", `/conversations/${conversations[i % 5]}/messages`, { token: user.token, body: { message: text } })));
+
+    const statuses = replies.map((r) => r.status);
+    expect(statuses.every((s) => s === 201 || s === 429), JSON.stringify(statuses)).toBe(true);
+    const answered = statuses.filter((s) => s === 201).length;
+    expect(answered).toBeGreaterThan(0);
+    expect(answered).toBeLessThan(50);
+    for (const r of replies.filter((r) => r.status === 429)) expect(r.body.message).toMatch(/budget/i);
+
+    const [{ spent, events }] = await db`
+      select coalesce(sum(cost_usd), 0)::numeric as spent, count(*)::int as events from public.usage_events where api_key_id = ${key.id}`;
+    expect(events).toBe(answered);
+    expect(Number(spent)).toBeGreaterThan(0.05);
+    expect(Number(spent)).toBeLessThanOrEqual(0.1);
+    // Nothing is left waiting, and a refused message was never stored.
+    const [{ pending, stored }] = await db`
+      select count(*) filter (where status = 'pending')::int as pending, count(*) filter (where role = 'user')::int as stored
+      from public.messages where user_id = ${user.id}`;
+    expect(pending).toBe(0);
+    expect(stored).toBe(answered);
+  });
+});

@@ -1,0 +1,115 @@
+// The OpenAPI document is the contract: real responses of every documented operation, success
+// and errors, must have a documented status and a body that validates against its schema.
+import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { API_URL } from "../support/env.ts";
+import { fakeKey } from "../support/providers.ts";
+import { api, type ApiReply, createUser, db, type TestUser } from "../support/users.ts";
+
+// deno-lint-ignore no-explicit-any
+type Doc = any;
+
+let doc: Doc;
+let user: TestUser;
+const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
+const validators = new Map<string, ValidateFunction>();
+const exercised = new Set<string>();
+const unknownId = "00000000-0000-4000-8000-000000000000";
+
+beforeAll(async () => {
+  doc = (await api("GET", "/openapi.json")).body;
+  user = await createUser("contract");
+});
+afterAll(() => db.end());
+
+/** `template` is the documented path (with {id}); `path` the one requested. Checks the reply against the document. */
+function conforms(method: string, template: string, reply: ApiReply, streamed = false) {
+  const op = doc.paths[template]?.[method.toLowerCase()];
+  expect(op, `${method} ${template} is documented`).toBeDefined();
+  const documented = op.responses[String(reply.status)];
+  expect(documented, `${method} ${template} answered ${reply.status}, documented: ${Object.keys(op.responses)}; ${JSON.stringify(reply.body)}`)
+    .toBeDefined();
+  exercised.add(`${method} ${template}`);
+  if (streamed) {
+    expect(reply.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(documented.content["text/event-stream"]).toBeDefined();
+    return;
+  }
+  const key = `${method} ${template} ${reply.status}`;
+  if (!validators.has(key)) validators.set(key, ajv.compile(documented.content["application/json"].schema));
+  const validate = validators.get(key)!;
+  expect(validate(reply.body), `${key}: ${ajv.errorsText(validate.errors)}; ${JSON.stringify(reply.body).slice(0, 400)}`).toBe(true);
+}
+
+async function check(method: string, template: string, opts: { path?: string; body?: unknown; token?: string | null; headers?: Record<string, string> } = {}) {
+  const reply = await api(method, opts.path ?? template, {
+    token: opts.token === null ? undefined : (opts.token ?? user.token),
+    body: opts.body,
+    headers: opts.headers,
+  });
+  conforms(method, template, reply, (reply.headers.get("content-type") ?? "").startsWith("text/event-stream"));
+  return reply;
+}
+
+describe("the OpenAPI document matches what the API does", () => {
+  it("names the public URL from configuration, never one a client sent", async () => {
+    const forged = await api("GET", "/openapi.json", { headers: { "x-forwarded-host": "evil.example" } });
+    expect(forged.body.servers).toEqual([{ url: `${API_URL}/functions/v1/api/v1` }]);
+  });
+
+  it("validates real responses of every documented operation", async () => {
+    // health and accounts (Auth's answers are 503 where the stack runs no Auth server; both are documented)
+    await check("GET", "/health", { token: null });
+    await check("POST", "/users/join", { token: null, body: { username: `contract_${Date.now() % 1e8}`, password: "long-enough-password" } });
+    await check("POST", "/users/join", { token: null, body: { username: "x", password: "long-enough-password" } });
+    await check("POST", "/users/login", { token: null, body: { username: "nobody_here", password: "whatever-password" } });
+    await check("POST", "/users/login", { token: null, body: { username: "nobody_here" } });
+    await check("POST", "/users/refresh", { token: null, body: {} });
+    await check("POST", "/users/refresh", { token: null, body: { refresh_token: "not-a-real-one" } });
+    await check("GET", "/users/me");
+    await check("GET", "/users/me", { token: null });
+
+    // keys
+    const created = await check("POST", "/keys", { body: { name: "contract", provider: "openai", api_key: fakeKey("openai") } });
+    expect(created.status).toBe(201);
+    const keyId = created.body.data.id;
+    await check("POST", "/keys", { body: { name: "no provider", api_key: fakeKey("openai") } });
+    await check("POST", "/keys", { body: { name: "refused", provider: "openai", api_key: fakeKey("openai", "fail401") } });
+    await check("GET", "/keys");
+    await check("PATCH", "/keys/{id}", { path: `/keys/${keyId}`, body: { name: "renamed", monthly_budget_usd: 5 } });
+    await check("PATCH", "/keys/{id}", { path: `/keys/${keyId}`, body: {} });
+    await check("PATCH", "/keys/{id}", { path: `/keys/${unknownId}`, body: { name: "x" } });
+
+    // conversations and messages
+    const conversation = await check("POST", "/conversations", { body: { title: "contract" } });
+    expect(conversation.status).toBe(201);
+    const conversationId = conversation.body.data.id;
+    await check("POST", "/conversations");
+    await check("POST", "/conversations", { body: { title: 5 } });
+    await check("GET", "/conversations");
+    await check("GET", "/conversations", { path: "/conversations?limit=0" });
+    const answered = await check("POST", "/conversations/{id}/messages", { path: `/conversations/${conversationId}/messages`, body: { message: "hello" } });
+    expect(answered.status).toBe(201);
+    await check("POST", "/conversations/{id}/messages", { path: `/conversations/${conversationId}/messages`, body: { message: "hello", stream: true } });
+    await check("POST", "/conversations/{id}/messages", { path: `/conversations/${conversationId}/messages`, body: {} });
+    await check("GET", "/conversations/{id}/messages", { path: `/conversations/${conversationId}/messages` });
+    await check("GET", "/conversations/{id}/messages", { path: `/conversations/${conversationId}/messages?offset=-1` });
+    await check("GET", "/conversations/{id}", { path: `/conversations/${conversationId}` });
+    await check("GET", "/conversations/{id}", { path: `/conversations/${unknownId}` });
+    await check("PATCH", "/conversations/{id}", { path: `/conversations/${conversationId}`, body: { title: "renamed" } });
+    await check("PATCH", "/conversations/{id}", { path: `/conversations/${conversationId}`, body: {} });
+    for (const template of ["/keys/{id}/statistics", "/keys/{id}/statics"]) {
+      await check("GET", template, { path: template.replace("{id}", keyId) });
+      await check("GET", template, { path: template.replace("{id}", unknownId) });
+    }
+    await check("DELETE", "/conversations/{id}", { path: `/conversations/${conversationId}` });
+    await check("DELETE", "/conversations/{id}", { path: `/conversations/${conversationId}` });
+    await check("DELETE", "/keys/{id}", { path: `/keys/${keyId}` });
+    await check("DELETE", "/keys/{id}", { path: `/keys/${keyId}` });
+    await check("POST", "/users/logout");
+    await check("POST", "/users/logout", { token: null });
+
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops as object).map((m) => `${m.toUpperCase()} ${path}`));
+    expect([...exercised].sort()).toEqual(documented.sort());
+  });
+});
