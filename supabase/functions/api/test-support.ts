@@ -75,11 +75,11 @@ export const fakeKey = (...switches: string[]) => `sk-test${crypto.randomUUID().
 
 const PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl";
 
-/** Stops or starts the test stack's Postgres (PG_DATA from npm test), as its owner. */
+/** Stops or starts the test stack's Postgres (PG_DATA and PG_LOG from npm test), as its owner. */
 export async function postgresCtl(action: "stop" | "start") {
   const pgData = Deno.env.get("PG_DATA");
   if (!pgData) throw new Error("PG_DATA is not set; run the tests with npm test");
-  const args = action === "stop" ? ["-D", pgData, "-m", "fast", "-w", "stop"] : ["-D", pgData, "-l", `${pgData}/../logs/postgres.log`, "-w", "start"];
+  const args = action === "stop" ? ["-D", pgData, "-m", "fast", "-w", "stop"] : ["-D", pgData, "-l", Deno.env.get("PG_LOG")!, "-w", "start"];
   const asRoot = Deno.uid() === 0;
   const { code, stderr } = await new Deno.Command(asRoot ? "runuser" : PG_CTL, { args: asRoot ? ["-u", "postgres", "--", PG_CTL, ...args] : args, stdout: "null", stderr: "piped" }).output();
   if (code !== 0) throw new Error(`pg_ctl ${action} failed: ${new TextDecoder().decode(stderr)}`);
