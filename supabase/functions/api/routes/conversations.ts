@@ -4,7 +4,7 @@ import { ApiError, notFound } from "../../_shared/http.ts";
 import { bodyId, pathId } from "../ids.ts";
 import { route } from "../route.ts";
 import { Conversation, ConversationCreate, ConversationUpdate, ConversationWithMessages, Pagination } from "../schemas.ts";
-import { listMessages } from "./messages.ts";
+import { latestMessages } from "./messages.ts";
 
 const COLUMNS = "id, title, api_key_id, model, system_prompt, created_at, updated_at, message_count, last_message_at, last_activity_at, preview";
 
@@ -31,15 +31,12 @@ export function conversationRoutes(app: Hono) {
     auth: true,
     query: Pagination,
     response: Conversation.array(),
-    handler: async ({ db, query }) => {
-      const { rows, total } = await db(async (tx) => {
-        const rows = await tx.unsafe(
-          `select ${COLUMNS} from public.conversation_list order by last_activity_at desc, id desc limit $1 offset $2`,
-          [query.limit, query.offset],
-        );
-        const [{ total }] = await tx`select count(*)::int as total from public.conversations`;
-        return { rows, total };
-      });
+    handler: async ({ read, query }) => {
+      const page = await read((sql, claims) =>
+        sql`select * from private.list_conversations(${claims}, ${query.limit}, ${query.offset})`
+      );
+      const total = page[0]?.total ?? 0;
+      const rows = page.filter((r) => r.id !== null).map(({ total: _, ...conversation }) => conversation);
       return { message: `${rows.length} of ${total} conversations`, data: rows, headers: { "X-Total-Count": String(total) } };
     },
   });
@@ -57,12 +54,13 @@ export function conversationRoutes(app: Hono) {
       const keyId = bodyId(body.api_key_id, "api_key_id");
       const data = await db(async (tx) => {
         await checkKey(tx, keyId);
+        // Everything a list shows is a column of the conversation, so the insert returns it.
         const [created] = await tx`
           insert into public.conversations (title, api_key_id, model, system_prompt)
           values (coalesce(${body.title ?? null}, 'Conversation ' || to_char(now() at time zone 'utc', 'YYYY-MM-DD HH24:MI')),
                   ${keyId ?? null}, ${body.model ?? null}, ${body.system_prompt ?? null})
-          returning id`;
-        return findConversation(tx, created.id);
+          returning ${tx.unsafe(COLUMNS)}`;
+        return created;
       });
       return { status: 201, message: "Conversation created", data };
     },
@@ -79,7 +77,7 @@ export function conversationRoutes(app: Hono) {
       const id = pathId(params.id, "Conversation");
       const data = await db(async (tx) => {
         const conversation = await findConversation(tx, id);
-        const messages = await listMessages(tx, id, { limit: 100, offset: Math.max(0, conversation.message_count - 100) });
+        const messages = await latestMessages(tx, id, 100);
         return { ...conversation, messages };
       });
       return { message: "Conversation", data };
@@ -102,9 +100,9 @@ export function conversationRoutes(app: Hono) {
       if (keyId !== undefined) changes.api_key_id = keyId;
       const data = await db(async (tx) => {
         await checkKey(tx, keyId);
-        const updated = await tx`update public.conversations set ${tx(changes)} where id = ${id} returning id`;
-        if (!updated.length) throw notFound("Conversation");
-        return findConversation(tx, id);
+        const [updated] = await tx`update public.conversations set ${tx(changes)} where id = ${id} returning ${tx.unsafe(COLUMNS)}`;
+        if (!updated) throw notFound("Conversation");
+        return updated;
       });
       return { message: "Conversation updated", data };
     },

@@ -1,18 +1,20 @@
 import type { Context, Hono } from "hono";
 import { corsHeaders } from "@supabase/supabase-js/cors";
 import type { Claims, Tx } from "../../_shared/db.ts";
-import { envelope } from "../../_shared/http.ts";
+import { envelope, notFound } from "../../_shared/http.ts";
 import type { ChatResult } from "../../_shared/providers/types.ts";
 import { completeExchange, failExchange, MESSAGE_COLUMNS, type PreparedExchange, prepareExchange } from "../chat.ts";
 import { pathId } from "../ids.ts";
 import { route } from "../route.ts";
 import { Exchange, Message, MessageCreate, Pagination } from "../schemas.ts";
-import { findConversation } from "./conversations.ts";
 
-export function listMessages(tx: Tx, conversationId: string, page: { limit: number; offset: number }) {
+/** The conversation's latest `count` messages, oldest first: read from the newest end of the index. */
+export function latestMessages(tx: Tx, conversationId: string, count: number) {
   return tx.unsafe(
-    `select ${MESSAGE_COLUMNS} from public.messages where conversation_id = $1 order by created_at, id limit $2 offset $3`,
-    [conversationId, page.limit, page.offset],
+    `select * from (
+       select ${MESSAGE_COLUMNS} from public.messages where conversation_id = $1 order by created_at desc, id desc limit $2
+     ) latest order by created_at, id`,
+    [conversationId, count],
   );
 }
 
@@ -84,12 +86,14 @@ export function messageRoutes(app: Hono) {
     auth: true,
     query: Pagination,
     response: Message.array(),
-    handler: async ({ db, params, query }) => {
+    handler: async ({ read, params, query }) => {
       const id = pathId(params.id, "Conversation");
-      const { rows, total } = await db(async (tx) => {
-        const conversation = await findConversation(tx, id);
-        return { rows: await listMessages(tx, id, query), total: conversation.message_count as number };
-      });
+      const page = await read((sql, claims) =>
+        sql`select * from private.list_messages(${claims}, ${id}::uuid, ${query.limit}, ${query.offset})`
+      );
+      if (!page.length) throw notFound("Conversation");
+      const total = page[0].total;
+      const rows = page.filter((r) => r.id !== null).map(({ total: _, ...message }) => message);
       return { message: `${rows.length} of ${total} messages`, data: rows, headers: { "X-Total-Count": String(total) } };
     },
   });
