@@ -39,21 +39,40 @@ async function cmdline(pid: number) {
   return (await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "")).replaceAll("\0", " ");
 }
 
-/** CPU milliseconds used so far by Postgres (postmaster and every backend), the api function and the gateway. */
-async function cpuNow() {
+type Component = "postgres" | "fn" | "gateway";
+type CpuSnapshot = Map<number, { component: Component; ms: number }>;
+
+// A client connection's backend: "postgres: <user> <database> <address>(<port>) <state>".
+const CLIENT_BACKEND = /^postgres: \S+ \S+ [\d.:a-f]+\(\d+\)/;
+
+/**
+ * CPU milliseconds used so far, per process, by the Postgres backends serving connections
+ * (autovacuum and background writers are left out: they work on their own schedule), the api
+ * function and the gateway.
+ */
+async function cpuNow(): Promise<CpuSnapshot> {
   const postmaster = Number((await Deno.readTextFile(`${cfg.pgData}/postmaster.pid`)).split("\n")[0]);
   const gateway = Number(await Deno.readTextFile(cfg.pidFile)); // the stack process serves the gateway
-  const totals = { postgres: 0, fn: 0, gateway: 0 };
+  const snapshot: CpuSnapshot = new Map();
   for await (const e of Deno.readDir("/proc")) {
     const pid = Number(e.name);
     if (!Number.isInteger(pid)) continue;
     const st = await procStat(pid);
     if (!st) continue;
-    if (pid === postmaster || st.ppid === postmaster) totals.postgres += st.ms;
-    else if (pid === gateway) totals.gateway += st.ms;
-    else if (st.ppid === gateway && (await cmdline(pid)).includes("/functions/api/index.ts")) totals.fn += st.ms;
+    let component: Component | null = null;
+    if (st.ppid === postmaster && CLIENT_BACKEND.test(await cmdline(pid))) component = "postgres";
+    else if (pid === gateway) component = "gateway";
+    else if (st.ppid === gateway && (await cmdline(pid)).includes("/functions/api/index.ts")) component = "fn";
+    if (component) snapshot.set(pid, { component, ms: st.ms });
   }
-  return totals;
+  return snapshot;
+}
+
+/** CPU used between two snapshots per component. A backend that closed in between is not counted (its figures are gone). */
+function cpuUsed(before: CpuSnapshot, after: CpuSnapshot) {
+  const used = { postgres: 0, fn: 0, gateway: 0 };
+  for (const [pid, p] of after) used[p.component] += p.ms - (before.get(pid)?.ms ?? 0);
+  return used;
 }
 
 // ---- Postgres statement time: pg_stat_statements when the server preloads it --------------------
@@ -118,11 +137,11 @@ async function measure(sql: postgres.Sql, name: string, total: number, concurren
   times.sort((a, b) => a - b);
   const n = times.length;
   const pct = (p: number) => times[Math.min(n - 1, Math.floor((p / 100) * n))];
-  const per = (a: number, b: number) => (b - a) / n;
+  const cpu = cpuUsed(cpu0, cpu1);
   return {
     name, n, rps: (n / wall) * 1000, p50: pct(50), p99: pct(99),
     pgStatementMs: pg === null ? null : pg / n,
-    cpu: { postgres: per(cpu0.postgres, cpu1.postgres), fn: per(cpu0.fn, cpu1.fn), gateway: per(cpu0.gateway, cpu1.gateway) },
+    cpu: { postgres: cpu.postgres / n, fn: cpu.fn / n, gateway: cpu.gateway / n },
   };
 }
 
@@ -209,7 +228,7 @@ await withStack("bench", async () => {
     await measure(sql, "warm-up", 100, CONCURRENCY, get(API, "/conversations"));
 
     console.log(`\nup to ${REQUESTS} requests per row (at most ${SECONDS} s), fake provider answering at once.`);
-    console.log(`pg stmt: pg_stat_statements planning + execution time (n/a: not in shared_preload_libraries). CPU: /proc, Postgres = postmaster and all its backends.`);
+    console.log(`pg stmt: pg_stat_statements planning + execution time (n/a: not in shared_preload_libraries). CPU: /proc (Postgres: the backends serving connections).`);
 
     const throughput: Row[] = [];
     throughput.push(await measure(sql, "GET /conversations", REQUESTS, CONCURRENCY, get(API, "/conversations")));
