@@ -1,8 +1,8 @@
--- The api function's reads: one statement that becomes the caller, checks the session and
--- reads one page of the caller's rows.
+-- The api function's one-round-trip calls: one statement that becomes the caller, checks the
+-- session and reads one page of the caller's rows (or creates a conversation).
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(14);
+select plan(20);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -64,6 +64,26 @@ select is_empty(
   'list_messages: another user''s conversation is no row at all (not found)');
 
 select tests.as_postgres();
+select results_eq(
+  format($$ select title, model, message_count, preview from private.create_conversation(%L, 'made here', null, 'gpt-4o-mini', null) $$,
+         :'alice_claims'),
+  $$ values ('made here'::text, 'gpt-4o-mini'::text, 0::bigint, null::text) $$,
+  'create_conversation: creates a conversation and returns it as the list shows it');
+select tests.as_postgres();
+select is((select user_id from public.conversations where title = 'made here'), :'alice'::uuid,
+  'create_conversation: the conversation is the caller''s');
+select tests.as_postgres();
+select ok(
+  (select title ~ '^Conversation \d{4}-\d{2}-\d{2} \d{2}:\d{2}$' from private.create_conversation(:'alice_claims', null, null, null, null)),
+  'create_conversation: without a title, a dated one');
+select tests.as_postgres();
+select is((select conversation_count from public.profiles where id = :'alice'), 4::bigint, 'and both are counted');
+insert into public.api_keys (user_id, name, provider, secret_ciphertext, hint, fingerprint)
+values (:'bob', 'bob key', 'openai', 'c', 'h', 'fp-bob') returning id as bobkey \gset
+select throws_ok(
+  format($$ select * from private.create_conversation(%L, 'stolen key', %L, null, null) $$, :'alice_claims', :'bobkey'),
+  '23503', null, 'create_conversation: another user''s key is refused');
+select tests.as_postgres();
 select throws_ok(
   format($$ select * from private.list_conversations(%L, 20, 0) $$,
          json_build_object('sub', :'bob', 'role', 'authenticated', 'session_id', '00000000-0000-4000-8000-0000000000a1')),
@@ -76,16 +96,20 @@ select throws_ok(format($$ select * from private.list_conversations(%L, 20, 0) $
 select throws_ok(
   format($$ select * from private.list_messages(%L, '00000000-0000-4000-8000-00000000000a', 20, 0) $$, :'alice_claims'),
   'PT401', 'session ended', 'list_messages also checks the session');
+select throws_ok(format($$ select * from private.create_conversation(%L, 'late', null, null, null) $$, :'alice_claims'),
+  'PT401', 'session ended', 'create_conversation also checks the session');
 select tests.as_postgres();
 
 select is(
   array(select p.oid::regprocedure::text from pg_proc p
         where p.oid in ('private.list_conversations(text,integer,integer)'::regprocedure,
-                        'private.list_messages(text,uuid,integer,integer)'::regprocedure)
+                        'private.list_messages(text,uuid,integer,integer)'::regprocedure,
+                        'private.create_conversation(text,text,uuid,text,text)'::regprocedure)
           and 'jit=off' = any(p.proconfig)
         order by 1),
-  array['private.list_conversations(text,integer,integer)', 'private.list_messages(text,uuid,integer,integer)'],
-  'the read functions run with JIT off');
+  array['private.create_conversation(text,text,uuid,text,text)', 'private.list_conversations(text,integer,integer)',
+        'private.list_messages(text,uuid,integer,integer)'],
+  'the one-round-trip functions run with JIT off');
 select ok(
   not has_function_privilege('authenticated', 'private.begin_request(text)', 'execute')
   and not has_function_privilege('service_role', 'private.begin_request(text)', 'execute')

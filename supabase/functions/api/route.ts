@@ -27,10 +27,10 @@ export interface RouteContext<B, Q> {
   /** Runs work in a transaction as the caller (RLS applies), after checking the session is still alive. */
   db<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
   /**
-   * A read in one round trip: work runs one statement calling a private.* read function with
-   * `claims`; that function becomes the caller, checks the session and runs the query.
+   * One round trip: work runs one statement calling a private.* function with `claims`; that
+   * function becomes the caller, checks the session and does the work (the reads, create).
    */
-  read<T>(work: (sql: Sql, claims: string) => Promise<T>): Promise<T>;
+  call<T>(work: (sql: Sql, claims: string) => Promise<T>): Promise<T>;
 }
 
 export interface RouteDef<B extends z.ZodType | undefined, Q extends z.ZodType | undefined> {
@@ -111,8 +111,8 @@ export function route<B extends z.ZodType | undefined = undefined, Q extends z.Z
         if (!user) throw new Error("db() needs an authenticated route");
         return asSessionUser(sessionClaims(user), work).catch(sessionEnded);
       },
-      read: <T>(work: (sql: Sql, claims: string) => Promise<T>) => {
-        if (!user) throw new Error("read() needs an authenticated route");
+      call: <T>(work: (sql: Sql, claims: string) => Promise<T>) => {
+        if (!user) throw new Error("call() needs an authenticated route");
         return work(sql, sessionClaims(user)).catch(sessionEnded);
       },
     };

@@ -14,6 +14,14 @@ export async function findConversation(tx: Tx, id: string) {
   return row;
 }
 
+/** The database refuses a key that is not the owner's: the foreign key (api_key_id, user_id). */
+function unknownKey(err: unknown): never {
+  if ((err as { constraint_name?: string } | null)?.constraint_name === "conversations_api_key_id_user_id_fkey") {
+    throw new ApiError(400, "Invalid request body", { api_key_id: ["Unknown key"] });
+  }
+  throw err;
+}
+
 /** A conversation may only point at one of its owner's keys (the database enforces it too). */
 async function checkKey(tx: Tx, keyId: string | null | undefined) {
   if (!keyId) return;
@@ -31,8 +39,8 @@ export function conversationRoutes(app: Hono) {
     auth: true,
     query: Pagination,
     response: Conversation.array(),
-    handler: async ({ read, query }) => {
-      const page = await read((sql, claims) =>
+    handler: async ({ call, query }) => {
+      const page = await call((sql, claims) =>
         sql`select * from private.list_conversations(${claims}, ${query.limit}, ${query.offset})`
       );
       const total = page[0]?.total ?? 0;
@@ -50,18 +58,12 @@ export function conversationRoutes(app: Hono) {
     body: ConversationCreate,
     response: Conversation,
     status: 201,
-    handler: async ({ db, body }) => {
+    handler: async ({ call, body }) => {
       const keyId = bodyId(body.api_key_id, "api_key_id");
-      const data = await db(async (tx) => {
-        await checkKey(tx, keyId);
-        // Everything a list shows is a column of the conversation, so the insert returns it.
-        const [created] = await tx`
-          insert into public.conversations (title, api_key_id, model, system_prompt)
-          values (coalesce(${body.title ?? null}, 'Conversation ' || to_char(now() at time zone 'utc', 'YYYY-MM-DD HH24:MI')),
-                  ${keyId ?? null}, ${body.model ?? null}, ${body.system_prompt ?? null})
-          returning ${tx.unsafe(COLUMNS)}`;
-        return created;
-      });
+      const [data] = await call((sql, claims) =>
+        sql`select * from private.create_conversation(${claims}, ${body.title ?? null}, ${keyId ?? null}, ${body.model ?? null},
+                                                      ${body.system_prompt ?? null})`
+      ).catch(unknownKey);
       return { status: 201, message: "Conversation created", data };
     },
   });

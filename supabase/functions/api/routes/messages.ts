@@ -86,9 +86,9 @@ export function messageRoutes(app: Hono) {
     auth: true,
     query: Pagination,
     response: Message.array(),
-    handler: async ({ read, params, query }) => {
+    handler: async ({ call, params, query }) => {
       const id = pathId(params.id, "Conversation");
-      const page = await read((sql, claims) =>
+      const page = await call((sql, claims) =>
         sql`select * from private.list_messages(${claims}, ${id}::uuid, ${query.limit}, ${query.offset})`
       );
       if (!page.length) throw notFound("Conversation");
