@@ -15,7 +15,7 @@ import { withStack } from "./stack/with-stack.ts";
 
 const REQUESTS = Number(Deno.env.get("BENCH_REQUESTS") ?? 1000);
 const CONCURRENCY = Number(Deno.env.get("BENCH_CONCURRENCY") ?? 10);
-const SCALE_REQUESTS = Number(Deno.env.get("BENCH_SCALE_REQUESTS") ?? 200);
+const SCALE_REQUESTS = Number(Deno.env.get("BENCH_SCALE_REQUESTS") ?? 1000);
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
 const cfg = stackConfig("bench");
 const API = `${cfg.apiUrl}/api/v1`;
@@ -233,6 +233,11 @@ await withStack("bench", async () => {
     const throughput: Row[] = [];
     throughput.push(await measure(sql, "GET /conversations", REQUESTS, CONCURRENCY, get(API, "/conversations")));
     throughput.push(await measure(sql, "GET /conversations, no gateway", REQUESTS, CONCURRENCY, get(fnUrl, "/conversations")));
+    // The floor: the list route's one statement, sent straight to Postgres (no gateway, no function).
+    const claims = JSON.stringify({ sub: user.id, role: "authenticated", session_id: user.sessionId });
+    throughput.push(await measure(sql, "  its one statement, straight to Postgres", REQUESTS, CONCURRENCY, async () => {
+      await sql`select * from private.list_conversations(${claims}, 20, 0)`;
+    }));
     throughput.push(await measure(sql, "GET /conversations/{id}/messages", REQUESTS, CONCURRENCY, async (_, worker) => {
       await get(API, `/conversations/${conversations[worker % conversations.length]}/messages`)();
     }));
