@@ -2,7 +2,7 @@
 -- session and reads one page of the caller's rows (or creates a conversation).
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(20);
+select plan(25);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -65,6 +65,27 @@ select is_empty(
 
 select tests.as_postgres();
 select results_eq(
+  format($$ select id, title, message_count, msg_conversation_id, msg_content
+            from private.get_conversation(%L, '00000000-0000-4000-8000-00000000000a', 100) $$, :'alice_claims'),
+  $$ values ('00000000-0000-4000-8000-00000000000a'::uuid, 'first'::text, 2::bigint, '00000000-0000-4000-8000-00000000000a'::uuid, 'older, written late'::text),
+            ('00000000-0000-4000-8000-00000000000a'::uuid, 'first'::text, 2::bigint, '00000000-0000-4000-8000-00000000000a'::uuid, 'question'::text) $$,
+  'get_conversation: the conversation with its messages, oldest first');
+select tests.as_postgres();
+select results_eq(
+  format($$ select msg_content from private.get_conversation(%L, '00000000-0000-4000-8000-00000000000a', 1) $$, :'alice_claims'),
+  $$ values ('question'::text) $$,
+  'get_conversation: only the latest ones when there are more');
+select tests.as_postgres();
+select results_eq(
+  format($$ select title, msg_id from private.get_conversation(%L, '00000000-0000-4000-8000-00000000000b', 100) $$, :'alice_claims'),
+  $$ values ('second'::text, null::uuid) $$,
+  'get_conversation: an empty conversation is one row without a message');
+select tests.as_postgres();
+select is_empty(
+  format($$ select 1 from private.get_conversation(%L, '00000000-0000-4000-8000-00000000000a', 100) $$, :'bob_claims'),
+  'get_conversation: another user''s conversation is no row at all (not found)');
+select tests.as_postgres();
+select results_eq(
   format($$ select title, model, message_count, preview from private.create_conversation(%L, 'made here', null, 'gpt-4o-mini', null) $$,
          :'alice_claims'),
   $$ values ('made here'::text, 'gpt-4o-mini'::text, 0::bigint, null::text) $$,
@@ -98,16 +119,21 @@ select throws_ok(
   'PT401', 'session ended', 'list_messages also checks the session');
 select throws_ok(format($$ select * from private.create_conversation(%L, 'late', null, null, null) $$, :'alice_claims'),
   'PT401', 'session ended', 'create_conversation also checks the session');
+select throws_ok(
+  format($$ select * from private.get_conversation(%L, '00000000-0000-4000-8000-00000000000a', 100) $$, :'alice_claims'),
+  'PT401', 'session ended', 'get_conversation also checks the session');
 select tests.as_postgres();
 
 select is(
   array(select p.oid::regprocedure::text from pg_proc p
         where p.oid in ('private.list_conversations(text,integer,integer)'::regprocedure,
                         'private.list_messages(text,uuid,integer,integer)'::regprocedure,
-                        'private.create_conversation(text,text,uuid,text,text)'::regprocedure)
+                        'private.create_conversation(text,text,uuid,text,text)'::regprocedure,
+                        'private.get_conversation(text,uuid,integer)'::regprocedure)
           and 'jit=off' = any(p.proconfig)
         order by 1),
-  array['private.create_conversation(text,text,uuid,text,text)', 'private.list_conversations(text,integer,integer)',
+  array['private.create_conversation(text,text,uuid,text,text)', 'private.get_conversation(text,uuid,integer)',
+        'private.list_conversations(text,integer,integer)',
         'private.list_messages(text,uuid,integer,integer)'],
   'the one-round-trip functions run with JIT off');
 select ok(

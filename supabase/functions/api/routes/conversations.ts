@@ -4,7 +4,6 @@ import { ApiError, notFound } from "../../_shared/http.ts";
 import { bodyId, pathId } from "../ids.ts";
 import { route } from "../route.ts";
 import { Conversation, ConversationCreate, ConversationUpdate, ConversationWithMessages, Pagination } from "../schemas.ts";
-import { latestMessages } from "./messages.ts";
 
 const COLUMNS = "id, title, api_key_id, model, system_prompt, created_at, updated_at, message_count, last_message_at, last_activity_at, preview";
 
@@ -75,14 +74,14 @@ export function conversationRoutes(app: Hono) {
     summary: "One conversation with its messages (oldest first, the latest 100)",
     auth: true,
     response: ConversationWithMessages,
-    handler: async ({ db, params }) => {
+    handler: async ({ call, params }) => {
       const id = pathId(params.id, "Conversation");
-      const data = await db(async (tx) => {
-        const conversation = await findConversation(tx, id);
-        const messages = await latestMessages(tx, id, 100);
-        return { ...conversation, messages };
-      });
-      return { message: "Conversation", data };
+      const rows = await call((sql, claims) => sql`select * from private.get_conversation(${claims}, ${id}, 100)`);
+      if (!rows.length) throw notFound("Conversation");
+      const own = (row: Record<string, unknown>, message: boolean) =>
+        Object.fromEntries(Object.entries(row).filter(([k]) => k.startsWith("msg_") === message).map(([k, v]) => [message ? k.slice(4) : k, v]));
+      const messages = rows.filter((r) => r.msg_id !== null).map((r) => own(r, true));
+      return { message: "Conversation", data: { ...own(rows[0], false), messages } };
     },
   });
 

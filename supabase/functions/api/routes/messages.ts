@@ -1,22 +1,12 @@
 import type { Context, Hono } from "hono";
 import { corsHeaders } from "@supabase/supabase-js/cors";
-import type { Claims, Tx } from "../../_shared/db.ts";
+import type { Claims } from "../../_shared/db.ts";
 import { envelope, notFound } from "../../_shared/http.ts";
 import type { ChatResult } from "../../_shared/providers/types.ts";
-import { completeExchange, failExchange, MESSAGE_COLUMNS, type PreparedExchange, prepareExchange } from "../chat.ts";
+import { completeExchange, failExchange, type PreparedExchange, prepareExchange } from "../chat.ts";
 import { pathId } from "../ids.ts";
 import { route } from "../route.ts";
 import { Exchange, Message, MessageCreate, Pagination } from "../schemas.ts";
-
-/** The conversation's latest `count` messages, oldest first: read from the newest end of the index. */
-export function latestMessages(tx: Tx, conversationId: string, count: number) {
-  return tx.unsafe(
-    `select * from (
-       select ${MESSAGE_COLUMNS} from public.messages where conversation_id = $1 order by created_at desc, id desc limit $2
-     ) latest order by created_at, id`,
-    [conversationId, count],
-  );
-}
 
 declare const EdgeRuntime: { waitUntil(p: Promise<unknown>): void } | undefined;
 
