@@ -4,9 +4,9 @@
 //               messages: req/s, p50, p99, and where the time goes per request (Postgres statement
 //               time from pg_stat_statements when the server preloads it, else n/a; CPU of Postgres,
 //               of the api function and of the gateway, read from /proc);
-//   scale       one request at a time: the list for a user with 50, 5,000 and 50,000 conversations,
-//               a small user's list before and after the big user's rows exist, and a
-//               conversation's messages at 20, 2,000 and 20,000.
+//   scale       one request at a time: a small user's list before and after big users' rows exist,
+//               the list for users with 50, 5,000 and 50,000 conversations, and a conversation's
+//               messages at 20, 2,000 and 20,000 (the sizes take turns in short rounds).
 // Large data is seeded set-based (generate_series) as postgres. Each row stops after
 // BENCH_REQUESTS requests or BENCH_SECONDS seconds, whichever comes first.
 import postgres from "postgres";
@@ -17,6 +17,7 @@ const REQUESTS = Number(Deno.env.get("BENCH_REQUESTS") ?? 1000);
 const CONCURRENCY = Number(Deno.env.get("BENCH_CONCURRENCY") ?? 10);
 const SCALE_REQUESTS = Number(Deno.env.get("BENCH_SCALE_REQUESTS") ?? 1000);
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
+const ROUNDS = 5;
 const cfg = stackConfig("bench");
 const API = `${cfg.apiUrl}/api/v1`;
 const PREFIX = "bench";
@@ -115,14 +116,23 @@ interface Row {
   cpu: { postgres: number; fn: number; gateway: number };
 }
 
+interface Sample {
+  times: number[];
+  wallMs: number;
+  pgMs: number | null;
+  cpu: { postgres: number; fn: number; gateway: number };
+}
+
+type Call = (i: number, worker: number) => Promise<void>;
+
 /** Runs `one()` with `concurrency` in flight until `total` calls are done or `seconds` have passed. */
-async function measure(sql: postgres.Sql, name: string, total: number, concurrency: number, one: (i: number, worker: number) => Promise<void>): Promise<Row> {
+async function sample(sql: postgres.Sql, total: number, concurrency: number, one: Call, seconds = SECONDS): Promise<Sample> {
   await resetStatements(sql);
   const cpu0 = await cpuNow();
   const times: number[] = [];
   let next = 0;
   const started = performance.now();
-  const deadline = started + SECONDS * 1000;
+  const deadline = started + seconds * 1000;
   await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
     while (next < total && performance.now() < deadline) {
       const i = next++;
@@ -131,18 +141,40 @@ async function measure(sql: postgres.Sql, name: string, total: number, concurren
       times.push(performance.now() - t0);
     }
   }));
-  const wall = performance.now() - started;
+  const wallMs = performance.now() - started;
   const cpu1 = await cpuNow();
-  const pg = await statementMs(sql);
-  times.sort((a, b) => a - b);
+  return { times, wallMs, pgMs: await statementMs(sql), cpu: cpuUsed(cpu0, cpu1) };
+}
+
+function row(name: string, samples: Sample[]): Row {
+  const times = samples.flatMap((s) => s.times).sort((a, b) => a - b);
   const n = times.length;
+  const sum = (f: (s: Sample) => number) => samples.reduce((acc, s) => acc + f(s), 0);
   const pct = (p: number) => times[Math.min(n - 1, Math.floor((p / 100) * n))];
-  const cpu = cpuUsed(cpu0, cpu1);
   return {
-    name, n, rps: (n / wall) * 1000, p50: pct(50), p99: pct(99),
-    pgStatementMs: pg === null ? null : pg / n,
-    cpu: { postgres: cpu.postgres / n, fn: cpu.fn / n, gateway: cpu.gateway / n },
+    name, n, rps: (n / sum((s) => s.wallMs)) * 1000, p50: pct(50), p99: pct(99),
+    pgStatementMs: samples.some((s) => s.pgMs === null) ? null : sum((s) => s.pgMs!) / n,
+    cpu: { postgres: sum((s) => s.cpu.postgres) / n, fn: sum((s) => s.cpu.fn) / n, gateway: sum((s) => s.cpu.gateway) / n },
   };
+}
+
+async function measure(sql: postgres.Sql, name: string, total: number, concurrency: number, one: Call): Promise<Row> {
+  return row(name, [await sample(sql, total, concurrency, one)]);
+}
+
+/**
+ * One request at a time, the routes taking turns in ROUNDS short rounds, so that the machine's
+ * other work (it is shared) weighs on each of them alike and the ratios between them hold.
+ */
+async function interleaved(sql: postgres.Sql, calls: [string, Call][]): Promise<Row[]> {
+  const samples = calls.map(() => [] as Sample[]);
+  for (const [, one] of calls) await sample(sql, 20, 1, one); // warm-up
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, [, one]] of calls.entries()) {
+      samples[i].push(await sample(sql, Math.ceil(SCALE_REQUESTS / ROUNDS), 1, one, SECONDS / ROUNDS));
+    }
+  }
+  return calls.map(([name], i) => row(name, samples[i]));
 }
 
 function printTable(title: string, rows: Row[]) {
@@ -196,9 +228,10 @@ async function seedMessages(sql: postgres.Sql, userId: string, conversationId: s
   }
 }
 
-async function analyze(sql: postgres.Sql) {
-  await sql`analyze public.conversations`;
-  await sql`analyze public.messages`;
+/** After seeding: fresh statistics, nothing left for autovacuum or the checkpointer to do while we measure. */
+async function settle(sql: postgres.Sql) {
+  await sql`vacuum analyze public.conversations, public.messages, public.profiles`;
+  await sql`checkpoint`;
 }
 
 // ---- the bench ----------------------------------------------------------------------------------
@@ -221,7 +254,7 @@ await withStack("bench", async () => {
     const auth = { authorization: `Bearer ${user.token}`, "content-type": "application/json" };
     await expectOk(await fetch(`${API}/keys`, { method: "POST", headers: auth, body: JSON.stringify({ name: "bench", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }) }), 201);
     await seedConversations(sql, user.id, 50, 20);
-    await analyze(sql);
+    await settle(sql);
     const conversations = (await sql`select id from public.conversations where user_id = ${user.id} order by id limit ${CONCURRENCY}`).map((r) => r.id);
 
     const get = (base: string, path: string, headers: Record<string, string> = auth) => async () => expectOk(await fetch(`${base}${path}`, { headers }), 200);
@@ -251,46 +284,39 @@ await withStack("bench", async () => {
     }));
     printTable(`throughput at concurrency ${CONCURRENCY} (user with 50 conversations x 20 messages)`, throughput);
 
-    // Scale: one request at a time, so latency is the route's own and not queueing.
-    const scale: Row[] = [];
+    // Scale. The small user's list is measured before and after the big users' rows exist; the
+    // sizes of the list, and of a conversation, take turns (see interleaved).
     const small = await users.createUser(PREFIX);
-    const smallAuth = { authorization: `Bearer ${small.token}` };
     await seedConversations(sql, small.id, 50, 20);
-    await analyze(sql);
-    const smallList = get(API, "/conversations", smallAuth);
-    await measure(sql, "warm-up", 50, 1, smallList);
-    const smallBefore = await measure(sql, "list, small user (50), table without the big user", SCALE_REQUESTS, 1, smallList);
-    scale.push(smallBefore);
+    await settle(sql);
+    const smallList = get(API, "/conversations", { authorization: `Bearer ${small.token}` });
+    const [smallBefore] = await interleaved(sql, [["list, small user (50), table without the big users", smallList]]);
 
-    const big = await users.createUser(PREFIX);
-    const bigList = get(API, "/conversations", { authorization: `Bearer ${big.token}` });
-    let have = 0;
+    const sizes: [string, Call][] = [];
     for (const size of [50, 5_000, 50_000]) {
-      await seedConversations(sql, big.id, size - have, 2);
-      have = size;
-      await analyze(sql);
-      await measure(sql, "warm-up", 10, 1, bigList);
-      scale.push(await measure(sql, `list, big user with ${size.toLocaleString("en")} conversations`, SCALE_REQUESTS, 1, bigList));
+      const big = await users.createUser(PREFIX);
+      await seedConversations(sql, big.id, size, 2);
+      sizes.push([`list, user with ${size.toLocaleString("en")} conversations`, get(API, "/conversations", { authorization: `Bearer ${big.token}` })]);
     }
-    await measure(sql, "warm-up", 10, 1, smallList);
-    const smallAfter = await measure(sql, "list, small user (50), table with the big user", SCALE_REQUESTS, 1, smallList);
-    scale.push(smallAfter);
+    await settle(sql);
+    const [smallAfter] = await interleaved(sql, [["list, small user (50), table with the big users", smallList]]);
+    const lists = await interleaved(sql, sizes);
 
     const reader = await users.createUser(PREFIX);
     const readerAuth = { authorization: `Bearer ${reader.token}` };
-    const [{ id: long }] = await sql`insert into public.conversations (user_id, title) values (${reader.id}, 'long') returning id`;
+    const lengths: [string, Call][] = [];
     for (const size of [20, 2_000, 20_000]) {
-      await seedMessages(sql, reader.id, long, size);
-      await analyze(sql);
-      const page = get(API, `/conversations/${long}/messages`, readerAuth);
-      const whole = get(API, `/conversations/${long}`, readerAuth);
-      await measure(sql, "warm-up", 10, 1, page);
-      scale.push(await measure(sql, `messages page, ${size.toLocaleString("en")} in the conversation`, SCALE_REQUESTS, 1, page));
-      scale.push(await measure(sql, `conversation + latest 100, ${size.toLocaleString("en")} messages`, SCALE_REQUESTS, 1, whole));
+      const [{ id }] = await sql`insert into public.conversations (user_id, title) values (${reader.id}, ${"long " + size}) returning id`;
+      await seedMessages(sql, reader.id, id, size);
+      lengths.push([`messages page, ${size.toLocaleString("en")} in the conversation`, get(API, `/conversations/${id}/messages`, readerAuth)]);
+      lengths.push([`conversation + latest 100, ${size.toLocaleString("en")} messages`, get(API, `/conversations/${id}`, readerAuth)]);
     }
-    printTable("scale, one request at a time", scale);
+    await settle(sql);
+    const conversationRows = await interleaved(sql, lengths);
+    const scale = [smallBefore, smallAfter, ...lists, ...conversationRows];
+    printTable(`scale, one request at a time (${ROUNDS} interleaved rounds)`, scale);
 
-    const at50 = scale[1].p50, at50k = scale[3].p50;
+    const at50 = lists[0].p50, at50k = lists[2].p50;
     console.log(`\nlist p50 at 50,000 / at 50 conversations: ${(at50k / at50).toFixed(2)}x (goal <= 1.5x)`);
     console.log(`small user's list p50 with / without the big user's rows: ${(smallAfter.p50 / smallBefore.p50).toFixed(2)}x (goal 0.9x-1.1x)`);
     await users.db.end();
