@@ -170,8 +170,9 @@ async function interleaved(sql: postgres.Sql, calls: [string, Call][]): Promise<
   const samples = calls.map(() => [] as Sample[]);
   for (const [, one] of calls) await sample(sql, 20, 1, one); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, [, one]] of calls.entries()) {
-      samples[i].push(await sample(sql, Math.ceil(SCALE_REQUESTS / ROUNDS), 1, one, SECONDS / ROUNDS));
+    for (let k = 0; k < calls.length; k++) {
+      const i = (k + round) % calls.length; // each route takes each place in the order in turn
+      samples[i].push(await sample(sql, Math.ceil(SCALE_REQUESTS / ROUNDS), 1, calls[i][1], SECONDS / ROUNDS));
     }
   }
   return calls.map(([name], i) => row(name, samples[i]));
@@ -316,9 +317,11 @@ await withStack("bench", async () => {
     const scale = [smallBefore, smallAfter, ...lists, ...conversationRows];
     printTable(`scale, one request at a time (${ROUNDS} interleaved rounds)`, scale);
 
-    const at50 = lists[0].p50, at50k = lists[2].p50;
-    console.log(`\nlist p50 at 50,000 / at 50 conversations: ${(at50k / at50).toFixed(2)}x (goal <= 1.5x)`);
-    console.log(`small user's list p50 with / without the big user's rows: ${(smallAfter.p50 / smallBefore.p50).toFixed(2)}x (goal 0.9x-1.1x)`);
+    const ratio = (a: number | null, b: number | null) => (a === null || b === null ? "n/a" : `${(a / b).toFixed(2)}x`);
+    console.log(`\nlist at 50,000 / at 50 conversations: p50 ${ratio(lists[2].p50, lists[0].p50)} (goal <= 1.5x), ` +
+      `pg stmt ${ratio(lists[2].pgStatementMs, lists[0].pgStatementMs)}, pg CPU ${ratio(lists[2].cpu.postgres, lists[0].cpu.postgres)}`);
+    console.log(`small user's list with / without the big users' rows: p50 ${ratio(smallAfter.p50, smallBefore.p50)} (goal 0.9x-1.1x), ` +
+      `pg stmt ${ratio(smallAfter.pgStatementMs, smallBefore.pgStatementMs)}, pg CPU ${ratio(smallAfter.cpu.postgres, smallBefore.cpu.postgres)}`);
     await users.db.end();
   } finally {
     await sql.end();
