@@ -158,10 +158,6 @@ function row(name: string, samples: Sample[]): Row {
   };
 }
 
-async function measure(sql: postgres.Sql, name: string, total: number, concurrency: number, one: Call): Promise<Row> {
-  return row(name, [await sample(sql, total, concurrency, one)]);
-}
-
 /**
  * One request at a time, the routes taking turns in ROUNDS short rounds, so that the machine's
  * other work (it is shared) weighs on each of them alike and the ratios between them hold.
@@ -259,26 +255,30 @@ await withStack("bench", async () => {
     const conversations = (await sql`select id from public.conversations where user_id = ${user.id} order by id limit ${CONCURRENCY}`).map((r) => r.id);
 
     const get = (base: string, path: string, headers: Record<string, string> = auth) => async () => expectOk(await fetch(`${base}${path}`, { headers }), 200);
-    await measure(sql, "warm-up", 100, CONCURRENCY, get(API, "/conversations"));
+    // Each route first warms up (connections, plpgsql's plans in each backend), then is measured.
+    const timed = async (name: string, one: Call) => {
+      await sample(sql, 100, CONCURRENCY, one);
+      return row(name, [await sample(sql, REQUESTS, CONCURRENCY, one)]);
+    };
 
     console.log(`\nup to ${REQUESTS} requests per row (at most ${SECONDS} s), fake provider answering at once.`);
     console.log(`pg stmt: pg_stat_statements planning + execution time (n/a: not in shared_preload_libraries). CPU: /proc (Postgres: the backends serving connections).`);
 
     const throughput: Row[] = [];
-    throughput.push(await measure(sql, "GET /conversations", REQUESTS, CONCURRENCY, get(API, "/conversations")));
-    throughput.push(await measure(sql, "GET /conversations, no gateway", REQUESTS, CONCURRENCY, get(fnUrl, "/conversations")));
+    throughput.push(await timed("GET /conversations", get(API, "/conversations")));
+    throughput.push(await timed("GET /conversations, no gateway", get(fnUrl, "/conversations")));
     // The floor: the list route's one statement, sent straight to Postgres (no gateway, no function).
     const claims = JSON.stringify({ sub: user.id, role: "authenticated", session_id: user.sessionId });
-    throughput.push(await measure(sql, "  its one statement, straight to Postgres", REQUESTS, CONCURRENCY, async () => {
+    throughput.push(await timed("  its one statement, straight to Postgres", async () => {
       await sql`select * from private.list_conversations(${claims}, 20, 0)`;
     }));
-    throughput.push(await measure(sql, "GET /conversations/{id}/messages", REQUESTS, CONCURRENCY, async (_, worker) => {
+    throughput.push(await timed("GET /conversations/{id}/messages", async (_, worker) => {
       await get(API, `/conversations/${conversations[worker % conversations.length]}/messages`)();
     }));
-    throughput.push(await measure(sql, "POST /conversations", REQUESTS, CONCURRENCY, async (i) => {
+    throughput.push(await timed("POST /conversations", async (i) => {
       await expectOk(await fetch(`${API}/conversations`, { method: "POST", headers: auth, body: JSON.stringify({ title: `new ${i}` }) }), 201);
     }));
-    throughput.push(await measure(sql, "POST /conversations/{id}/messages", REQUESTS, CONCURRENCY, async (i, worker) => {
+    throughput.push(await timed("POST /conversations/{id}/messages", async (i, worker) => {
       await expectOk(await fetch(`${API}/conversations/${conversations[worker % conversations.length]}/messages`, {
         method: "POST", headers: auth, body: JSON.stringify({ message: `question ${i}` }),
       }), 201);
