@@ -3,7 +3,7 @@
 -- beside a user with a large history.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(14);
+select plan(15);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -54,6 +54,12 @@ select throws_ok(
 select throws_ok($$ update public.conversations set preview = 'forged' $$, '42501', null, 'clients cannot write the preview');
 select throws_ok($$ update public.profiles set conversation_count = 0 $$, '42501', null,
   'clients cannot write their conversation count');
+
+insert into public.conversations (id, title) values ('00000000-0000-4000-8000-00000000000c', 'short-lived');
+insert into public.messages (conversation_id, role, content) values ('00000000-0000-4000-8000-00000000000c', 'user', 'bye');
+delete from public.conversations where id = '00000000-0000-4000-8000-00000000000c';
+select is((select conversation_count from public.profiles), 2::bigint,
+  'deleting a conversation (and with it its messages) uncounts it');
 
 -- ---- plans: one user's page, read in order from the index, while another user has thousands ----
 select tests.as_postgres();
