@@ -1,39 +1,192 @@
-// `npm run bench`: latency of the API on a stack of its own (profile `bench`) with the fake
-// LLM provider answering at once. Prints p50/p99 of GET /conversations and of a non-streamed
-// message create (1,000 requests each at concurrency 10), and the same list query run directly
-// against Postgres under the same RLS for comparison. Then a budget race: 50 messages sent at
-// once on a key with a $0.50 monthly budget (about $0.09 per answer), printing the budget, the
-// spend recorded and the refusals.
+// `npm run bench`: how the API performs on a stack of its own (profile `bench`, fake LLM provider
+// answering at once), in two tables:
+//   throughput  every hot route at BENCH_CONCURRENCY (10) for a user with 50 conversations of 20
+//               messages: req/s, p50, p99, and where the time goes per request (Postgres statement
+//               time from pg_stat_statements when the server preloads it, else n/a; CPU of Postgres,
+//               of the api function and of the gateway, read from /proc);
+//   scale       one request at a time: a small user's list before and after big users' rows exist,
+//               the list for users with 50, 5,000 and 50,000 conversations, and a conversation's
+//               messages at 20, 2,000 and 20,000 (the sizes take turns in short rounds).
+// Large data is seeded set-based (generate_series) as postgres. Each row stops after
+// BENCH_REQUESTS requests or BENCH_SECONDS seconds, whichever comes first.
+// Then a budget race: 50 messages sent at once on a key with a $0.50 monthly budget (about
+// $0.09 per answer), printing the budget, the spend recorded and the refusals.
 import postgres from "postgres";
 import { ANON_KEY, stackConfig } from "./stack/config.ts";
 import { withStack } from "./stack/with-stack.ts";
 
 const REQUESTS = Number(Deno.env.get("BENCH_REQUESTS") ?? 1000);
 const CONCURRENCY = Number(Deno.env.get("BENCH_CONCURRENCY") ?? 10);
+const SCALE_REQUESTS = Number(Deno.env.get("BENCH_SCALE_REQUESTS") ?? 1000);
+const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
+const ROUNDS = 5;
 const cfg = stackConfig("bench");
 const API = `${cfg.apiUrl}/api/v1`;
+const PREFIX = "bench";
 
-/** Runs `total` calls of `one(i)` with `concurrency` in flight; returns each call's milliseconds. */
-async function load(total: number, concurrency: number, one: (i: number, worker: number) => Promise<void>) {
+// ---- where the CPU goes: /proc of the stack's processes ----------------------------------------
+
+const TICK_MS = 10; // Linux reports utime/stime in clock ticks of 1/100 s (getconf CLK_TCK)
+
+async function procStat(pid: number): Promise<{ ppid: number; ms: number } | null> {
+  try {
+    const text = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const f = text.slice(text.lastIndexOf(")") + 2).split(" "); // fields after "pid (comm) "
+    return { ppid: Number(f[1]), ms: (Number(f[11]) + Number(f[12])) * TICK_MS };
+  } catch {
+    return null; // the process has gone
+  }
+}
+
+async function cmdline(pid: number) {
+  return (await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "")).replaceAll("\0", " ");
+}
+
+type Component = "postgres" | "fn" | "gateway";
+type CpuSnapshot = Map<number, { component: Component; ms: number }>;
+
+// A client connection's backend: "postgres: <user> <database> <address>(<port>) <state>".
+const CLIENT_BACKEND = /^postgres: \S+ \S+ [\d.:a-f]+\(\d+\)/;
+
+/**
+ * CPU milliseconds used so far, per process, by the Postgres backends serving connections
+ * (autovacuum and background writers are left out: they work on their own schedule), the api
+ * function and the gateway.
+ */
+async function cpuNow(): Promise<CpuSnapshot> {
+  const postmaster = Number((await Deno.readTextFile(`${cfg.pgData}/postmaster.pid`)).split("\n")[0]);
+  const gateway = Number(await Deno.readTextFile(cfg.pidFile)); // the stack process serves the gateway
+  const snapshot: CpuSnapshot = new Map();
+  for await (const e of Deno.readDir("/proc")) {
+    const pid = Number(e.name);
+    if (!Number.isInteger(pid)) continue;
+    const st = await procStat(pid);
+    if (!st) continue;
+    let component: Component | null = null;
+    if (st.ppid === postmaster && CLIENT_BACKEND.test(await cmdline(pid))) component = "postgres";
+    else if (pid === gateway) component = "gateway";
+    else if (st.ppid === gateway && (await cmdline(pid)).includes("/functions/api/index.ts")) component = "fn";
+    if (component) snapshot.set(pid, { component, ms: st.ms });
+  }
+  return snapshot;
+}
+
+/** CPU used between two snapshots per component. A backend that closed in between is not counted (its figures are gone). */
+function cpuUsed(before: CpuSnapshot, after: CpuSnapshot) {
+  const used = { postgres: 0, fn: 0, gateway: 0 };
+  for (const [pid, p] of after) used[p.component] += p.ms - (before.get(pid)?.ms ?? 0);
+  return used;
+}
+
+// ---- Postgres statement time: pg_stat_statements when the server preloads it --------------------
+
+let statements = false;
+
+async function setUpStatements(sql: postgres.Sql) {
+  try {
+    await sql`create extension if not exists pg_stat_statements with schema extensions`;
+    await sql`select extensions.pg_stat_statements_reset()`;
+    statements = true;
+  } catch {
+    // "pg_stat_statements must be loaded via shared_preload_libraries": report n/a
+    await sql`drop extension if exists pg_stat_statements`.catch(() => {});
+  }
+}
+
+async function resetStatements(sql: postgres.Sql) {
+  if (statements) await sql`select extensions.pg_stat_statements_reset()`;
+}
+
+/** Milliseconds of planning and execution of every statement since the reset, except this bench's own. */
+async function statementMs(sql: postgres.Sql): Promise<number | null> {
+  if (!statements) return null;
+  const [{ ms }] = await sql`
+    select coalesce(sum(total_exec_time + total_plan_time), 0)::float8 as ms
+    from extensions.pg_stat_statements where query !~* 'pg_stat_statements'`;
+  return ms;
+}
+
+// ---- load ---------------------------------------------------------------------------------------
+
+interface Row {
+  name: string;
+  n: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  pgStatementMs: number | null;
+  cpu: { postgres: number; fn: number; gateway: number };
+}
+
+interface Sample {
+  times: number[];
+  wallMs: number;
+  pgMs: number | null;
+  cpu: { postgres: number; fn: number; gateway: number };
+}
+
+type Call = (i: number, worker: number) => Promise<void>;
+
+/** Runs `one()` with `concurrency` in flight until `total` calls are done or `seconds` have passed. */
+async function sample(sql: postgres.Sql, total: number, concurrency: number, one: Call, seconds = SECONDS): Promise<Sample> {
+  await resetStatements(sql);
+  const cpu0 = await cpuNow();
   const times: number[] = [];
   let next = 0;
   const started = performance.now();
+  const deadline = started + seconds * 1000;
   await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
-    while (next < total) {
+    while (next < total && performance.now() < deadline) {
       const i = next++;
       const t0 = performance.now();
       await one(i, worker);
       times.push(performance.now() - t0);
     }
   }));
-  const wall = performance.now() - started;
-  times.sort((a, b) => a - b);
-  const pct = (p: number) => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))];
-  return { p50: pct(50), p99: pct(99), max: times.at(-1)!, rps: (total / wall) * 1000 };
+  const wallMs = performance.now() - started;
+  const cpu1 = await cpuNow();
+  return { times, wallMs, pgMs: await statementMs(sql), cpu: cpuUsed(cpu0, cpu1) };
 }
 
-function report(name: string, r: Awaited<ReturnType<typeof load>>) {
-  console.log(`${name.padEnd(44)} p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(7)} ms   max ${r.max.toFixed(1).padStart(7)} ms   ${r.rps.toFixed(0).padStart(5)} req/s`);
+function row(name: string, samples: Sample[]): Row {
+  const times = samples.flatMap((s) => s.times).sort((a, b) => a - b);
+  const n = times.length;
+  const sum = (f: (s: Sample) => number) => samples.reduce((acc, s) => acc + f(s), 0);
+  const pct = (p: number) => times[Math.min(n - 1, Math.floor((p / 100) * n))];
+  return {
+    name, n, rps: (n / sum((s) => s.wallMs)) * 1000, p50: pct(50), p99: pct(99),
+    pgStatementMs: samples.some((s) => s.pgMs === null) ? null : sum((s) => s.pgMs!) / n,
+    cpu: { postgres: sum((s) => s.cpu.postgres) / n, fn: sum((s) => s.cpu.fn) / n, gateway: sum((s) => s.cpu.gateway) / n },
+  };
+}
+
+/**
+ * One request at a time, the routes taking turns in ROUNDS short rounds, so that the machine's
+ * other work (it is shared) weighs on each of them alike and the ratios between them hold.
+ */
+async function interleaved(sql: postgres.Sql, calls: [string, Call][]): Promise<Row[]> {
+  const samples = calls.map(() => [] as Sample[]);
+  for (const [, one] of calls) await sample(sql, 20, 1, one); // warm-up
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < calls.length; k++) {
+      const i = (k + round) % calls.length; // each route takes each place in the order in turn
+      samples[i].push(await sample(sql, Math.ceil(SCALE_REQUESTS / ROUNDS), 1, calls[i][1], SECONDS / ROUNDS));
+    }
+  }
+  return calls.map(([name], i) => row(name, samples[i]));
+}
+
+function printTable(title: string, rows: Row[]) {
+  const w = Math.max(...rows.map((r) => r.name.length));
+  console.log(`\n${title}\n`);
+  console.log(`${"".padEnd(w)}      n   req/s   p50 ms   p99 ms  p99/p50 | pg stmt ms  pg CPU ms  fn CPU ms  gw CPU ms  (per request)`);
+  for (const r of rows) {
+    const f = (v: number, d = 2, p = 8) => v.toFixed(d).padStart(p);
+    console.log(
+      `${r.name.padEnd(w)} ${String(r.n).padStart(6)} ${f(r.rps, 0, 7)} ${f(r.p50)} ${f(r.p99)} ${f(r.p99 / r.p50, 1)} |` +
+        ` ${(r.pgStatementMs === null ? "n/a" : r.pgStatementMs.toFixed(3)).padStart(10)} ${f(r.cpu.postgres, 2, 10)} ${f(r.cpu.fn, 2, 10)} ${f(r.cpu.gateway, 2, 10)}`,
+    );
+  }
 }
 
 async function expectOk(res: Response, status: number) {
@@ -78,6 +231,47 @@ async function budgetRace(users: typeof import("../tests/support/users.ts"), sql
   if (Number(spent) > BUDGET_USD) console.log("  OVER BUDGET");
 }
 
+// ---- data ---------------------------------------------------------------------------------------
+
+/** `count` more conversations for the user, each with `perConversation` messages, set-based and in chunks. */
+async function seedConversations(sql: postgres.Sql, userId: string, count: number, perConversation: number) {
+  for (let done = 0; done < count; done += 5000) {
+    const n = Math.min(5000, count - done);
+    await sql`
+      with c as (
+        insert into public.conversations (user_id, title, created_at, updated_at)
+        select ${userId}, 'bench ' || g, now() - make_interval(mins => g), now() - make_interval(mins => g)
+        from generate_series(1, ${n}::int) g
+        returning id, created_at
+      )
+      insert into public.messages (conversation_id, user_id, role, content, created_at)
+      select c.id, ${userId}, case when m % 2 = 0 then 'assistant' else 'user' end, repeat('lorem ipsum ', 20),
+             c.created_at + make_interval(secs => m)
+      from c, generate_series(1, ${perConversation}::int) m`;
+  }
+}
+
+/** Grows one conversation to `target` messages, 1,000 per statement. */
+async function seedMessages(sql: postgres.Sql, userId: string, conversationId: string, target: number) {
+  const [{ have }] = await sql`select count(*)::int as have from public.messages where conversation_id = ${conversationId}`;
+  for (let from = have; from < target; from += 1000) {
+    const to = Math.min(target, from + 1000);
+    await sql`
+      insert into public.messages (conversation_id, user_id, role, content, created_at)
+      select ${conversationId}, ${userId}, case when m % 2 = 0 then 'assistant' else 'user' end, repeat('lorem ipsum ', 20),
+             timestamptz '2026-01-01' + make_interval(secs => m)
+      from generate_series(${from + 1}::int, ${to}::int) m`;
+  }
+}
+
+/** After seeding: fresh statistics, nothing left for autovacuum or the checkpointer to do while we measure. */
+async function settle(sql: postgres.Sql) {
+  await sql`vacuum analyze public.conversations, public.messages, public.profiles`;
+  await sql`checkpoint`;
+}
+
+// ---- the bench ----------------------------------------------------------------------------------
+
 await withStack("bench", async () => {
   const sql = postgres(cfg.dbUrl, { max: CONCURRENCY, onnotice: () => {} });
   try {
@@ -85,49 +279,89 @@ await withStack("bench", async () => {
     Deno.env.set("API_URL", cfg.apiUrl);
     Deno.env.set("ANON_KEY", ANON_KEY);
     const users = await import("../tests/support/users.ts");
-    const user = await users.createUser("bench");
-    const auth = { authorization: `Bearer ${user.token}`, "content-type": "application/json" };
+    const fnUrl = `http://127.0.0.1:${cfg.ports.functions}/api/v1`; // the api function without the gateway
+
+    // A previous run's users would skew the scale figures; start from an empty history.
+    await sql`delete from auth.users where email like ${PREFIX + "\\_%"}`;
+    await sql`vacuum analyze public.conversations, public.messages`;
+    await setUpStatements(sql);
 
     // A realistic account: a key, 50 conversations with 20 messages each.
+    const user = await users.createUser(PREFIX);
+    const auth = { authorization: `Bearer ${user.token}`, "content-type": "application/json" };
     await expectOk(await fetch(`${API}/keys`, { method: "POST", headers: auth, body: JSON.stringify({ name: "bench", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }) }), 201);
-    await sql`
-      with c as (
-        insert into public.conversations (user_id, title) select ${user.id}, 'bench ' || g from generate_series(1, 50) g returning id
-      )
-      insert into public.messages (conversation_id, user_id, role, content, created_at)
-      select c.id, ${user.id}, case when g % 2 = 0 then 'assistant' else 'user' end, repeat('lorem ipsum ', 20), now() - (g || ' seconds')::interval
-      from c, generate_series(1, 20) g`;
-    await sql`analyze`;
+    await seedConversations(sql, user.id, 50, 20);
+    await settle(sql);
     const conversations = (await sql`select id from public.conversations where user_id = ${user.id} order by id limit ${CONCURRENCY}`).map((r) => r.id);
 
-    console.log(`\n${REQUESTS} requests each, concurrency ${CONCURRENCY}, fake provider answering at once\n`);
-    // Warm up connections and JIT.
-    await load(50, CONCURRENCY, async () => expectOk(await fetch(`${API}/conversations`, { headers: auth }), 200));
+    const get = (base: string, path: string, headers: Record<string, string> = auth) => async () => expectOk(await fetch(`${base}${path}`, { headers }), 200);
+    // Each route first warms up (connections, plpgsql's plans in each backend), then is measured.
+    const timed = async (name: string, one: Call) => {
+      await sample(sql, 100, CONCURRENCY, one);
+      return row(name, [await sample(sql, REQUESTS, CONCURRENCY, one)]);
+    };
 
-    report("GET /api/v1/conversations (through gateway)", await load(REQUESTS, CONCURRENCY, async () => {
-      await expectOk(await fetch(`${API}/conversations`, { headers: auth }), 200);
+    console.log(`\nup to ${REQUESTS} requests per row (at most ${SECONDS} s), fake provider answering at once.`);
+    console.log(`pg stmt: pg_stat_statements planning + execution time (n/a: not in shared_preload_libraries). CPU: /proc (Postgres: the backends serving connections).`);
+
+    const throughput: Row[] = [];
+    throughput.push(await timed("GET /conversations", get(API, "/conversations")));
+    throughput.push(await timed("GET /conversations, no gateway", get(fnUrl, "/conversations")));
+    // The floor: the list route's one statement, sent straight to Postgres (no gateway, no function).
+    const claims = JSON.stringify({ sub: user.id, role: "authenticated", session_id: user.sessionId });
+    throughput.push(await timed("  its one statement, straight to Postgres", async () => {
+      await sql`select * from private.list_conversations(${claims}, 20, 0)`;
     }));
-
-    report("POST /conversations/{id}/messages", await load(REQUESTS, CONCURRENCY, async (i, worker) => {
-      await expectOk(await fetch(`${API}/conversations/${conversations[worker]}/messages`, {
+    throughput.push(await timed("GET /conversations/{id}/messages", async (_, worker) => {
+      await get(API, `/conversations/${conversations[worker % conversations.length]}/messages`)();
+    }));
+    throughput.push(await timed("POST /conversations", async (i) => {
+      await expectOk(await fetch(`${API}/conversations`, { method: "POST", headers: auth, body: JSON.stringify({ title: `new ${i}` }) }), 201);
+    }));
+    throughput.push(await timed("POST /conversations/{id}/messages", async (i, worker) => {
+      await expectOk(await fetch(`${API}/conversations/${conversations[worker % conversations.length]}/messages`, {
         method: "POST", headers: auth, body: JSON.stringify({ message: `question ${i}` }),
       }), 201);
     }));
+    printTable(`throughput at concurrency ${CONCURRENCY} (user with 50 conversations x 20 messages)`, throughput);
 
-    const claims = JSON.stringify({ sub: user.id, role: "authenticated", session_id: user.sessionId });
-    report("same list query, directly in Postgres", await load(REQUESTS, CONCURRENCY, async () => {
-      await sql.begin(async (tx) => {
-        await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
-        await tx`select * from public.conversation_list order by last_activity_at desc, id desc limit 20`;
-        await tx`select count(*) from public.conversations`;
-      });
-    }));
+    // Scale. The small user's list is measured before and after the big users' rows exist; the
+    // sizes of the list, and of a conversation, take turns (see interleaved).
+    const small = await users.createUser(PREFIX);
+    await seedConversations(sql, small.id, 50, 20);
+    await settle(sql);
+    const smallList = get(API, "/conversations", { authorization: `Bearer ${small.token}` });
+    const [smallBefore] = await interleaved(sql, [["list, small user (50), table without the big users", smallList]]);
 
-    const plan = await sql.begin(async (tx) => {
-      await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
-      return tx`explain (analyze, buffers) select * from public.conversation_list order by last_activity_at desc, id desc limit 20`;
-    });
-    console.log(`\nlist query plan (as the user, under RLS):\n${plan.map((r) => "  " + r["QUERY PLAN"]).join("\n")}`);
+    const sizes: [string, Call][] = [];
+    for (const size of [50, 5_000, 50_000]) {
+      const big = await users.createUser(PREFIX);
+      await seedConversations(sql, big.id, size, 2);
+      sizes.push([`list, user with ${size.toLocaleString("en")} conversations`, get(API, "/conversations", { authorization: `Bearer ${big.token}` })]);
+    }
+    await settle(sql);
+    const [smallAfter] = await interleaved(sql, [["list, small user (50), table with the big users", smallList]]);
+    const lists = await interleaved(sql, sizes);
+
+    const reader = await users.createUser(PREFIX);
+    const readerAuth = { authorization: `Bearer ${reader.token}` };
+    const lengths: [string, Call][] = [];
+    for (const size of [20, 2_000, 20_000]) {
+      const [{ id }] = await sql`insert into public.conversations (user_id, title) values (${reader.id}, ${"long " + size}) returning id`;
+      await seedMessages(sql, reader.id, id, size);
+      lengths.push([`messages page, ${size.toLocaleString("en")} in the conversation`, get(API, `/conversations/${id}/messages`, readerAuth)]);
+      lengths.push([`conversation + latest 100, ${size.toLocaleString("en")} messages`, get(API, `/conversations/${id}`, readerAuth)]);
+    }
+    await settle(sql);
+    const conversationRows = await interleaved(sql, lengths);
+    const scale = [smallBefore, smallAfter, ...lists, ...conversationRows];
+    printTable(`scale, one request at a time (${ROUNDS} interleaved rounds)`, scale);
+
+    const ratio = (a: number | null, b: number | null) => (a === null || b === null ? "n/a" : `${(a / b).toFixed(2)}x`);
+    console.log(`\nlist at 50,000 / at 50 conversations: p50 ${ratio(lists[2].p50, lists[0].p50)} (goal <= 1.5x), ` +
+      `pg stmt ${ratio(lists[2].pgStatementMs, lists[0].pgStatementMs)}, pg CPU ${ratio(lists[2].cpu.postgres, lists[0].cpu.postgres)}`);
+    console.log(`small user's list with / without the big users' rows: p50 ${ratio(smallAfter.p50, smallBefore.p50)} (goal 0.9x-1.1x), ` +
+      `pg stmt ${ratio(smallAfter.pgStatementMs, smallBefore.pgStatementMs)}, pg CPU ${ratio(smallAfter.cpu.postgres, smallBefore.cpu.postgres)}`);
 
     await budgetRace(users, sql);
     await users.db.end();

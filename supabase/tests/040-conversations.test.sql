@@ -107,8 +107,8 @@ select results_eq(
   'conversations: owner can delete their conversation');
 
 select tests.as_postgres();
-select has_index('public', 'conversations', 'conversations_user_id_updated_at_idx', array['user_id', 'updated_at'],
-  'conversations are indexed by owner and recency');
+select has_index('public', 'conversations', 'conversations_user_id_last_activity_at_id_idx',
+  array['user_id', 'last_activity_at', 'id'], 'conversations are indexed by owner and last activity');
 select col_is_unique('public', 'conversations', array['id', 'user_id'], 'conversations (id, user_id) is unique');
 select fk_ok('public', 'conversations', array['api_key_id', 'user_id'], 'public', 'api_keys', array['id', 'user_id'],
   'conversations (api_key_id, user_id) references api_keys (id, user_id)');

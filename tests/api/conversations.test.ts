@@ -70,6 +70,39 @@ describe("conversations", () => {
     expect((await api("DELETE", `/conversations/${id}`, { token: alice.token })).status).toBe(404);
   });
 
+  it("shows a long conversation's count, preview and latest messages, and pages past the end keep the total", async () => {
+    const user = await createUser("reader");
+    const id = (await api("POST", "/conversations", { token: user.token, body: { title: "long" } })).body.data.id;
+    await db`insert into public.messages (conversation_id, user_id, role, content, created_at)
+             select ${id}, ${user.id}, 'user', 'message ' || g || ' ' || repeat('x', 200), timestamptz '2026-01-01' + make_interval(secs => g)
+             from generate_series(1, 105) g`;
+
+    const list = await api("GET", "/conversations", { token: user.token });
+    expect(list.body.data).toHaveLength(1);
+    expect(list.body.data[0]).toMatchObject({ id, message_count: 105, last_message_at: "2026-01-01T00:01:45.000Z" });
+    expect(list.body.data[0].preview).toBe(("message 105 " + "x".repeat(200)).slice(0, 120));
+    const past = await api("GET", "/conversations?offset=5", { token: user.token });
+    expect(past.body.data).toEqual([]);
+    expect(past.headers.get("x-total-count")).toBe("1");
+
+    const got = await api("GET", `/conversations/${id}`, { token: user.token });
+    expect(got.body.data).toMatchObject({ id, title: "long", message_count: 105 });
+    const contents = got.body.data.messages.map((m: { content: string }) => m.content.split(" ").slice(0, 2).join(" "));
+    expect(contents).toHaveLength(100);
+    expect([contents[0], contents[99]]).toEqual(["message 6", "message 105"]);
+    expect(Object.keys(got.body.data.messages[0]).sort()).toEqual(
+      ["api_key_id", "completion_tokens", "content", "conversation_id", "created_at", "error_code", "id", "model", "prompt_tokens", "role", "status"],
+    );
+    expect(got.body.data.messages[0].conversation_id).toBe(id);
+
+    const page = await api("GET", `/conversations/${id}/messages?limit=2&offset=103`, { token: user.token });
+    expect(page.body.data.map((m: { content: string }) => m.content.split(" ").slice(0, 2).join(" "))).toEqual(["message 104", "message 105"]);
+    expect(page.headers.get("x-total-count")).toBe("105");
+    const empty = await api("GET", `/conversations/${id}/messages?offset=200`, { token: user.token });
+    expect(empty.body.data).toEqual([]);
+    expect(empty.headers.get("x-total-count")).toBe("105");
+  });
+
   it("points a conversation only at one of the caller's own keys", async () => {
     const id = (await api("POST", "/conversations", { token: alice.token, body: {} })).body.data.id;
     const [bobKey] = await db`

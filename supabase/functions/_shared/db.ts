@@ -41,6 +41,18 @@ export function asUser<T>(claims: Claims, work: (tx: Tx) => Promise<T>): Promise
   return withClaims(claims, work);
 }
 
+/**
+ * A transaction as the caller of a verified token whose session must still exist:
+ * private.begin_request sets role and claims and checks the session in one statement.
+ * `claims` comes from identity.ts's sessionClaims.
+ */
+export function asSessionUser<T>(claims: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+  return sql.begin(async (tx) => {
+    await tx`select private.begin_request(${claims})`;
+    return work(tx);
+  }) as Promise<T>;
+}
+
 /** A transaction as service_role without a user, for the narrow lookups login needs. */
 export function asServiceRole<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
   return withClaims({ role: "service_role" }, work);

@@ -2,7 +2,7 @@
 // (HS256 with the project's JWT secret, or the auth server's JWKS for asymmetric keys, cached),
 // then its session is checked in the database so a logout takes effect at once.
 import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
-import type { Claims, Tx } from "./db.ts";
+import type { Claims } from "./db.ts";
 import { env } from "./env.ts";
 import { ApiError } from "./http.ts";
 
@@ -43,9 +43,17 @@ export async function verifyAccessToken(token: string): Promise<Claims> {
   return payload as Claims;
 }
 
-/** Inside the request's transaction: the token's session must still exist (logout deletes it). */
-export async function assertSessionActive(tx: Tx, claims: Claims) {
+/**
+ * The claims as private.begin_request takes them. That function checks, in the same statement
+ * that runs the request's first query, that the token's session still exists (logout deletes
+ * it), and raises PT401 when it does not: `sessionEnded` turns that into the 401 it is.
+ */
+export function sessionClaims(claims: Claims): string {
   if (!claims.session_id) throw unauthorized("Invalid access token: no session");
-  const [row] = await tx`select private.session_is_active(${claims.session_id}::uuid) as active`;
-  if (!row.active) throw unauthorized("Session ended: log in again");
+  return JSON.stringify(claims);
+}
+
+export function sessionEnded(err: unknown): never {
+  if ((err as { code?: string } | null)?.code === "PT401") throw unauthorized("Session ended: log in again");
+  throw err;
 }

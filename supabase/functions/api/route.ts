@@ -2,12 +2,13 @@
 // its zod schemas, and is what /openapi.json is generated from.
 import type { Context, Hono } from "hono";
 import { z } from "zod";
-import { asUser, type Claims, type Tx } from "../_shared/db.ts";
+import { asSessionUser, type Claims, sql, type Tx } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
 import { ApiError, envelope } from "../_shared/http.ts";
-import { assertSessionActive, bearerToken, verifyAccessToken } from "../_shared/identity.ts";
+import { bearerToken, sessionClaims, sessionEnded, verifyAccessToken } from "../_shared/identity.ts";
 
 type Method = "get" | "post" | "patch" | "delete";
+type Sql = typeof sql;
 
 export interface Reply<T = unknown> {
   status?: number;
@@ -25,6 +26,11 @@ export interface RouteContext<B, Q> {
   user: Claims;
   /** Runs work in a transaction as the caller (RLS applies), after checking the session is still alive. */
   db<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * One round trip: work runs one statement calling a private.* function with `claims`; that
+   * function becomes the caller, checks the session and does the work (the reads, create).
+   */
+  call<T>(work: (sql: Sql, claims: string) => Promise<T>): Promise<T>;
 }
 
 export interface RouteDef<B extends z.ZodType | undefined, Q extends z.ZodType | undefined> {
@@ -161,10 +167,11 @@ export function route<B extends z.ZodType | undefined = undefined, Q extends z.Z
       user: user as Claims,
       db: <T>(work: (tx: Tx) => Promise<T>) => {
         if (!user) throw new Error("db() needs an authenticated route");
-        return asUser(user, async (tx) => {
-          await assertSessionActive(tx, user!);
-          return work(tx);
-        });
+        return asSessionUser(sessionClaims(user), work).catch(sessionEnded);
+      },
+      call: <T>(work: (sql: Sql, claims: string) => Promise<T>) => {
+        if (!user) throw new Error("call() needs an authenticated route");
+        return work(sql, sessionClaims(user)).catch(sessionEnded);
       },
     };
     // deno-lint-ignore no-explicit-any

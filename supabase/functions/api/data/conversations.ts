@@ -11,13 +11,3 @@ export async function findConversation(tx: Tx, id: string) {
   if (!row) throw notFound("Conversation");
   return row;
 }
-
-/** The caller's conversations, newest activity first, and how many there are. */
-export async function listConversations(tx: Tx, page: { limit: number; offset: number }) {
-  const rows = await tx.unsafe(
-    `select ${CONVERSATION_COLUMNS} from public.conversation_list order by last_activity_at desc, id desc limit $1 offset $2`,
-    [page.limit, page.offset],
-  );
-  const [{ total }] = await tx`select count(*)::int as total from public.conversations`;
-  return { rows, total: total as number };
-}

@@ -5,19 +5,6 @@ import type { MessageRow } from "../schemas.ts";
 
 export const MESSAGE_COLUMNS = "id, conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id, status, error_code, created_at";
 
-/** Fails the caller's exchanges whose request died (expired reservation), so none shows pending forever. */
-export async function sweepStaleExchanges(tx: Tx, userId: string) {
-  await tx`select private.sweep_stale_exchanges(${userId}::uuid)`;
-}
-
-/** One conversation's messages, oldest first. */
-export function listMessages(tx: Tx, conversationId: string, page: { limit: number; offset: number }) {
-  return tx.unsafe<MessageRow[]>(
-    `select ${MESSAGE_COLUMNS} from public.messages where conversation_id = $1 order by created_at, id limit $2 offset $3`,
-    [conversationId, page.limit, page.offset],
-  );
-}
-
 /** The latest answered turns of a conversation, oldest first: what a new message's context is built from. Pending and failed messages are not part of it. */
 export async function completedHistory(tx: Tx, conversationId: string, limit: number): Promise<ChatMessage[]> {
   const rows = await tx`

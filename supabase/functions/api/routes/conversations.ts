@@ -3,9 +3,16 @@ import type { Tx } from "../../_shared/db.ts";
 import { ApiError, notFound } from "../../_shared/http.ts";
 import { bodyId, pathId } from "../ids.ts";
 import { route } from "../route.ts";
-import { Conversation, ConversationCreate, Deleted, ConversationPagination, ConversationUpdate, ConversationWithMessages } from "../schemas.ts";
-import { findConversation, listConversations } from "../data/conversations.ts";
-import { listMessages, sweepStaleExchanges } from "../data/messages.ts";
+import { Conversation, ConversationCreate, ConversationPagination, ConversationUpdate, ConversationWithMessages, Deleted } from "../schemas.ts";
+import { CONVERSATION_COLUMNS } from "../data/conversations.ts";
+
+/** The database refuses a key that is not the owner's: the foreign key (api_key_id, user_id). */
+function unknownKey(err: unknown): never {
+  if ((err as { constraint_name?: string } | null)?.constraint_name === "conversations_api_key_id_user_id_fkey") {
+    throw new ApiError(400, "Invalid request body", { api_key_id: ["Unknown key"] });
+  }
+  throw err;
+}
 
 /** A conversation may only point at one of its owner's keys (the database enforces it too). */
 async function checkKey(tx: Tx, keyId: string | null | undefined) {
@@ -24,8 +31,12 @@ export function conversationRoutes(app: Hono) {
     auth: true,
     query: ConversationPagination,
     response: Conversation.array(),
-    handler: async ({ db, query }) => {
-      const { rows, total } = await db((tx) => listConversations(tx, query));
+    handler: async ({ call, query }) => {
+      const page = await call((sql, claims) =>
+        sql`select * from private.list_conversations(${claims}, ${query.limit}, ${query.offset})`
+      );
+      const total = page[0]?.total ?? 0;
+      const rows = page.filter((r) => r.id !== null).map(({ total: _, ...conversation }) => conversation);
       return { message: `${rows.length} of ${total} conversations`, data: rows, headers: { "X-Total-Count": String(total) } };
     },
   });
@@ -39,19 +50,12 @@ export function conversationRoutes(app: Hono) {
     body: ConversationCreate,
     response: Conversation,
     status: 201,
-    handler: async ({ db, body }) => {
+    handler: async ({ call, body }) => {
       const keyId = bodyId(body.api_key_id, "api_key_id");
-      const data = await db(async (tx) => {
-        await checkKey(tx, keyId);
-        // Only the given fields: a missing title takes the column's default (the one place it is defined).
-        const values: Record<string, unknown> = {};
-        for (const field of ["title", "model", "system_prompt"] as const) if (body[field] != null) values[field] = body[field];
-        if (keyId) values.api_key_id = keyId;
-        const [created] = Object.keys(values).length
-          ? await tx`insert into public.conversations ${tx(values)} returning id`
-          : await tx`insert into public.conversations default values returning id`;
-        return findConversation(tx, created.id);
-      });
+      const [data] = await call((sql, claims) =>
+        sql`select * from private.create_conversation(${claims}, ${body.title ?? null}, ${keyId ?? null}, ${body.model ?? null},
+                                                      ${body.system_prompt ?? null})`
+      ).catch(unknownKey);
       return { status: 201, message: "Conversation created", data };
     },
   });
@@ -63,15 +67,14 @@ export function conversationRoutes(app: Hono) {
     summary: "One conversation with its messages (oldest first, the latest 100)",
     auth: true,
     response: ConversationWithMessages,
-    handler: async ({ db, user, params }) => {
+    handler: async ({ call, params }) => {
       const id = pathId(params.id, "Conversation");
-      const data = await db(async (tx) => {
-        await sweepStaleExchanges(tx, user.sub);
-        const conversation = await findConversation(tx, id);
-        const messages = await listMessages(tx, id, { limit: 100, offset: Math.max(0, conversation.message_count - 100) });
-        return { ...conversation, messages };
-      });
-      return { message: "Conversation", data };
+      const rows = await call((sql, claims) => sql`select * from private.get_conversation(${claims}, ${id}, 100)`);
+      if (!rows.length) throw notFound("Conversation");
+      const own = (row: Record<string, unknown>, message: boolean) =>
+        Object.fromEntries(Object.entries(row).filter(([k]) => k.startsWith("msg_") === message).map(([k, v]) => [message ? k.slice(4) : k, v]));
+      const messages = rows.filter((r) => r.msg_id !== null).map((r) => own(r, true));
+      return { message: "Conversation", data: { ...own(rows[0], false), messages } };
     },
   });
 
@@ -91,9 +94,9 @@ export function conversationRoutes(app: Hono) {
       if (keyId !== undefined) changes.api_key_id = keyId;
       const data = await db(async (tx) => {
         await checkKey(tx, keyId);
-        const updated = await tx`update public.conversations set ${tx(changes)} where id = ${id} returning id`;
-        if (!updated.length) throw notFound("Conversation");
-        return findConversation(tx, id);
+        const [updated] = await tx`update public.conversations set ${tx(changes)} where id = ${id} returning ${tx.unsafe(CONVERSATION_COLUMNS)}`;
+        if (!updated) throw notFound("Conversation");
+        return updated;
       });
       return { message: "Conversation updated", data };
     },

@@ -1,11 +1,9 @@
 import type { Context, Hono } from "hono";
 import { corsHeaders } from "@supabase/supabase-js/cors";
 import { type Claims, isDatabaseUnavailable } from "../../_shared/db.ts";
-import { ApiError, envelope } from "../../_shared/http.ts";
+import { ApiError, envelope, notFound } from "../../_shared/http.ts";
 import type { ChatResult } from "../../_shared/providers/types.ts";
 import { failExchange, keepAlive, type PreparedExchange, prepareExchange, storeAnswer } from "../chat.ts";
-import { findConversation } from "../data/conversations.ts";
-import { listMessages, sweepStaleExchanges } from "../data/messages.ts";
 import { pathId } from "../ids.ts";
 import { route } from "../route.ts";
 import { Exchange, Message, MessageCreate, Pagination } from "../schemas.ts";
@@ -80,13 +78,14 @@ export function messageRoutes(app: Hono) {
     auth: true,
     query: Pagination,
     response: Message.array(),
-    handler: async ({ db, user, params, query }) => {
+    handler: async ({ call, params, query }) => {
       const id = pathId(params.id, "Conversation");
-      const { rows, total } = await db(async (tx) => {
-        await sweepStaleExchanges(tx, user.sub);
-        const conversation = await findConversation(tx, id);
-        return { rows: await listMessages(tx, id, query), total: conversation.message_count as number };
-      });
+      const page = await call((sql, claims) =>
+        sql`select * from private.list_messages(${claims}, ${id}::uuid, ${query.limit}, ${query.offset})`
+      );
+      if (!page.length) throw notFound("Conversation");
+      const total = page[0].total;
+      const rows = page.filter((r) => r.id !== null).map(({ total: _, ...message }) => message);
       return { message: `${rows.length} of ${total} messages`, data: rows, headers: { "X-Total-Count": String(total) } };
     },
   });

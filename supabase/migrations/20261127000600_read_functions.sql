@@ -1,0 +1,97 @@
+-- One round trip per read.
+-- The api function's reads are one statement each: a function that takes the verified token's
+-- claims, becomes the caller as PostgREST does (role authenticated, request.jwt.claims), checks
+-- the session still exists, and runs the query, filtered explicitly by the caller's id (RLS
+-- stays the guarantee). plpgsql plans each query when it first runs, after the role is set, so
+-- row-level security applies to it; a `language sql` body would be rewritten before.
+--
+-- They are not security definer (a security definer function may not change role): the
+-- function's database user (postgres) calls them. Nobody else may: with EXECUTE, anyone could
+-- pass claims of their choosing.
+--
+-- jit = off on each: these queries read a page through an index, and a table-wide estimate
+-- (one heavy user) must not make Postgres compile them. Set on the function, it holds for every
+-- caller and connection (a pooler in transaction mode does not pass startup options, and a
+-- role's settings do not apply after SET ROLE).
+
+-- Becomes the caller for the rest of the transaction (p_claims: the verified token's claims as
+-- JSON text, what request.jwt.claims holds); returns their id. Raises PT401 when the
+-- token's session has ended (logout), which the api function answers with 401.
+create or replace function private.begin_request(p_claims text)
+returns uuid
+language plpgsql
+set search_path = ''
+as $$
+begin
+  perform set_config('role', 'authenticated', true);
+  perform set_config('request.jwt.claims', p_claims, true);
+  if not coalesce(private.session_is_active((p_claims::jsonb ->> 'session_id')::uuid), false) then
+    raise exception 'session ended' using errcode = 'PT401';
+  end if;
+  return (p_claims::jsonb ->> 'sub')::uuid;
+end;
+$$;
+
+-- A page of the caller's conversations, newest activity first. `total` is on every row; an
+-- empty page (offset past the end) is one row with only `total`.
+create or replace function private.list_conversations(p_claims text, p_limit integer, p_offset integer)
+returns table (
+  total bigint, id uuid, title text, api_key_id uuid, model text, system_prompt text, created_at timestamptz,
+  updated_at timestamptz, message_count bigint, last_message_at timestamptz, last_activity_at timestamptz, preview text
+)
+language plpgsql
+set search_path = ''
+set jit = off
+as $$
+#variable_conflict use_column
+declare
+  v_user uuid := private.begin_request(p_claims);
+begin
+  return query
+    select p.conversation_count, c.id, c.title, c.api_key_id, c.model, c.system_prompt, c.created_at, c.updated_at,
+           c.message_count, c.last_message_at, c.last_activity_at, c.preview
+    from public.profiles p
+    left join lateral (
+      select * from public.conversations c
+      where c.user_id = v_user
+      order by c.last_activity_at desc, c.id desc
+      limit p_limit offset p_offset
+    ) c on true
+    where p.id = v_user;
+end;
+$$;
+
+-- A page of one conversation's messages, oldest first. No row: not the caller's conversation.
+-- `total` is on every row; an empty page is one row with only `total`.
+create or replace function private.list_messages(p_claims text, p_conversation_id uuid, p_limit integer, p_offset integer)
+returns table (
+  total bigint, id uuid, conversation_id uuid, role text, content text, model text, prompt_tokens integer,
+  completion_tokens integer, api_key_id uuid, status text, error_code text, created_at timestamptz
+)
+language plpgsql
+set search_path = ''
+set jit = off
+as $$
+#variable_conflict use_column
+declare
+  v_user uuid := private.begin_request(p_claims);
+begin
+  -- a message whose request died shows failed, not pending forever (the sweeper, for this caller)
+  perform private.sweep_stale_exchanges(v_user);
+  return query
+    select c.message_count, m.id, m.conversation_id, m.role, m.content, m.model, m.prompt_tokens, m.completion_tokens,
+           m.api_key_id, m.status, m.error_code, m.created_at
+    from public.conversations c
+    left join lateral (
+      select * from public.messages m
+      where m.conversation_id = c.id and m.user_id = v_user
+      order by m.created_at, m.id
+      limit p_limit offset p_offset
+    ) m on true
+    where c.id = p_conversation_id and c.user_id = v_user;
+end;
+$$;
+
+revoke all on function private.begin_request(text), private.list_conversations(text, integer, integer),
+  private.list_messages(text, uuid, integer, integer)
+  from public, anon, authenticated, service_role;
