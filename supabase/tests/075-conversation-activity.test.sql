@@ -56,7 +56,10 @@ select throws_ok($$ update public.profiles set conversation_count = 0 $$, '42501
   'clients cannot write their conversation count');
 
 insert into public.conversations (id, title) values ('00000000-0000-4000-8000-00000000000c', 'short-lived');
-insert into public.messages (conversation_id, role, content) values ('00000000-0000-4000-8000-00000000000c', 'user', 'bye');
+-- messages are written through private.begin_exchange / store_answer, never directly by a client
+select tests.as_postgres();
+insert into public.messages (conversation_id, user_id, role, content) values ('00000000-0000-4000-8000-00000000000c', :'alice', 'user', 'bye');
+select tests.authenticate_as('alice');
 delete from public.conversations where id = '00000000-0000-4000-8000-00000000000c';
 select is((select conversation_count from public.profiles), 2::bigint,
   'deleting a conversation (and with it its messages) uncounts it');
