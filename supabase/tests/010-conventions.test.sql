@@ -4,7 +4,8 @@ begin;
 create extension if not exists pgtap with schema extensions;
 select plan(23);
 
-select tables_are('public', array['profiles', 'api_keys', 'conversations', 'messages', 'model_prices', 'usage_events'],
+select tables_are('public', array['profiles', 'api_keys', 'conversations', 'messages', 'model_prices', 'usage_events',
+                          'documents', 'document_pages', 'document_chunks', 'conversation_documents'],
   'public has exactly the expected tables');
 select views_are('public', array['api_key_usage_daily', 'api_key_usage_by_model', 'api_key_usage_totals', 'conversation_list'],
   'public has exactly the expected views');
@@ -126,6 +127,7 @@ select is(
     'private.lock_user_api_keys(uuid)',
     'private.record_usage(uuid,uuid,uuid,text,text,integer,integer,integer,text,integer,text,text)',
     'private.session_is_active(uuid)',
+    'search_conversation_chunks(uuid,text,vector,integer)',
     'select_api_key(uuid)'
   ],
   'authenticated can execute exactly the functions granted to it on purpose');
@@ -164,8 +166,10 @@ select is(
   array[
     'api_key_usage_by_model select', 'api_key_usage_daily select', 'api_key_usage_totals select',
     'api_keys delete', 'api_keys insert', 'api_keys select', 'api_keys update',
+    'conversation_documents delete', 'conversation_documents insert', 'conversation_documents select',
     'conversation_list select',
     'conversations delete', 'conversations insert', 'conversations select', 'conversations update',
+    'document_chunks select', 'document_pages select', 'documents select',
     'messages delete', 'messages insert', 'messages select', 'messages update',
     'model_prices select',
     'profiles select', 'profiles update',

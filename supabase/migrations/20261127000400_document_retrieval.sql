@@ -1,0 +1,155 @@
+-- Documents attached to conversations, hybrid retrieval over their chunks, and citations on
+-- answers.
+
+create table public.conversation_documents (
+  conversation_id uuid not null,
+  document_id uuid not null,
+  user_id uuid not null default auth.uid() references auth.users (id) on delete cascade,
+  created_at timestamptz not null default now(),
+  primary key (conversation_id, document_id),
+  -- Both must be the same user's: a client writing this table directly cannot attach another
+  -- user's document or attach to another user's conversation.
+  constraint conversation_documents_conversation_id_user_id_fkey foreign key (conversation_id, user_id)
+    references public.conversations (id, user_id) on delete cascade,
+  constraint conversation_documents_document_id_user_id_fkey foreign key (document_id, user_id)
+    references public.documents (id, user_id) on delete cascade
+);
+create index conversation_documents_conversation_id_user_id_idx on public.conversation_documents (conversation_id, user_id);
+create index conversation_documents_document_id_user_id_idx on public.conversation_documents (document_id, user_id);
+create index conversation_documents_user_id_idx on public.conversation_documents (user_id);
+
+alter table public.conversation_documents enable row level security;
+revoke all on table public.conversation_documents from anon, authenticated, service_role;
+grant select, delete on table public.conversation_documents to authenticated;
+grant insert (conversation_id, document_id, user_id) on table public.conversation_documents to authenticated;
+
+create policy "conversation_documents: owner can select"
+  on public.conversation_documents for select to authenticated
+  using ((select auth.uid()) = user_id);
+
+create policy "conversation_documents: owner can insert"
+  on public.conversation_documents for insert to authenticated
+  with check ((select auth.uid()) = user_id);
+
+create policy "conversation_documents: owner can delete"
+  on public.conversation_documents for delete to authenticated
+  using ((select auth.uid()) = user_id);
+
+-- Citations of an answer: [{document_id, page, quote, chunk_id, filename}], every quote
+-- verbatim from the stored page text (checked by the api function before storing).
+alter table public.messages add column citations jsonb not null default '[]'::jsonb
+  constraint messages_citations_is_array check (jsonb_typeof(citations) = 'array');
+grant insert (citations) on table public.messages to authenticated;
+create index messages_citations_idx on public.messages using gin (citations jsonb_path_ops);
+
+-- A deleted document's citations keep their quote and page and say the document is gone.
+create or replace function private.mark_citations_of_deleted_document()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  update public.messages m
+    set citations = (
+      select pg_catalog.jsonb_agg(
+        case when c->>'document_id' = old.id::text
+          then c || '{"document_deleted": true, "chunk_id": null}'::jsonb
+          else c end order by ord)
+      from pg_catalog.jsonb_array_elements(m.citations) with ordinality as e(c, ord))
+    where m.user_id = old.user_id
+      and m.citations @> pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('document_id', old.id));
+  return null;
+end;
+$$;
+revoke all on function private.mark_citations_of_deleted_document() from public, anon, authenticated, service_role;
+
+create trigger documents_mark_citations
+  after delete on public.documents
+  for each row execute function private.mark_citations_of_deleted_document();
+
+-- Hybrid retrieval for one conversation: full-text (websearch syntax; its AND between words
+-- turned into OR so a natural question matches passages holding some of its words, ranked by
+-- how many), trigram word similarity (catches inflected forms, e.g. Korean particles, that
+-- full-text's exact words miss) and, when the question has an embedding, cosine distance.
+-- Each part takes its best 40 from its own index; reciprocal rank fusion (k = 60) merges them.
+-- Security invoker: row-level security limits it to the caller's own chunks, and only the
+-- documents attached to the conversation are searched.
+create or replace function public.search_conversation_chunks(
+  p_conversation_id uuid,
+  p_query text,
+  p_query_embedding extensions.vector(1536) default null,
+  p_match_count integer default 8
+)
+returns table (
+  chunk_id bigint,
+  document_id uuid,
+  page_number integer,
+  start_offset integer,
+  end_offset integer,
+  content text,
+  score double precision,
+  fulltext_rank integer,
+  trigram_rank integer,
+  vector_rank integer
+)
+language sql
+stable
+security invoker
+set search_path = ''
+set pg_trgm.word_similarity_threshold = 0.3
+set hnsw.ef_search = 100
+set hnsw.iterative_scan = relaxed_order
+as $$
+  with docs as (
+    select cd.document_id
+    from public.conversation_documents cd
+    where cd.conversation_id = p_conversation_id
+  ),
+  q as (
+    select pg_catalog.replace(pg_catalog.websearch_to_tsquery('private.document_text'::regconfig, p_query)::text, ' & ', ' | ')::tsquery as tsq
+  ),
+  fulltext as (
+    select c.id, pg_catalog.row_number() over (order by pg_catalog.ts_rank_cd(c.search_vector, q.tsq) desc, c.id) as rank
+    from public.document_chunks c, q
+    where c.search_vector @@ q.tsq
+      and c.document_id in (select document_id from docs)
+    order by pg_catalog.ts_rank_cd(c.search_vector, q.tsq) desc, c.id
+    limit 40
+  ),
+  trigram as (
+    select c.id, pg_catalog.row_number() over (order by extensions.word_similarity(p_query, c.content) desc, c.id) as rank
+    from public.document_chunks c
+    where p_query operator(extensions.<%) c.content
+      and c.document_id in (select document_id from docs)
+    order by extensions.word_similarity(p_query, c.content) desc, c.id
+    limit 40
+  ),
+  nearest as (
+    select c.id, pg_catalog.row_number() over () as rank
+    from (
+      select c.id
+      from public.document_chunks c
+      where p_query_embedding is not null
+        and c.embedding is not null
+        and c.document_id in (select document_id from docs)
+      order by c.embedding operator(extensions.<=>) p_query_embedding
+      limit 40
+    ) c
+  ),
+  fused as (
+    select coalesce(f.id, t.id, n.id) as id, f.rank as f_rank, t.rank as t_rank, n.rank as n_rank,
+           coalesce(1.0 / (60 + f.rank), 0) + coalesce(1.0 / (60 + t.rank), 0) + coalesce(1.0 / (60 + n.rank), 0) as score
+    from fulltext f
+    full join trigram t on t.id = f.id
+    full join nearest n on n.id = coalesce(f.id, t.id)
+  )
+  select c.id, c.document_id, c.page_number, c.start_offset, c.end_offset, c.content,
+         fused.score::double precision, fused.f_rank::integer, fused.t_rank::integer, fused.n_rank::integer
+  from fused
+  join public.document_chunks c on c.id = fused.id
+  order by fused.score desc, c.id
+  limit least(greatest(p_match_count, 1), 50);
+$$;
+revoke all on function public.search_conversation_chunks(uuid, text, extensions.vector, integer) from public, anon, authenticated, service_role;
+grant execute on function public.search_conversation_chunks(uuid, text, extensions.vector, integer) to authenticated;
