@@ -224,7 +224,7 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_owner uuid := coalesce(new.owner, pg_catalog.nullif(new.owner_id, '')::uuid);
+  v_owner uuid := coalesce(new.owner, nullif(new.owner_id, '')::uuid);
   v_file text := pg_catalog.regexp_replace(new.name, '^.*/', '');
   v_id uuid;
 begin
@@ -252,7 +252,7 @@ begin
     insert into public.documents (id, user_id, object_path, filename, size_bytes)
     values (
       v_id, v_owner, new.name,
-      pg_catalog.left(coalesce(pg_catalog.nullif(pg_catalog.btrim(new.user_metadata->>'filename'), ''), v_file), 255),
+      pg_catalog.left(coalesce(nullif(pg_catalog.btrim(new.user_metadata->>'filename'), ''), v_file), 255),
       (new.metadata->>'size')::bigint
     );
   end if;
