@@ -227,6 +227,7 @@ declare
   v_owner uuid := coalesce(new.owner, nullif(new.owner_id, '')::uuid);
   v_file text := pg_catalog.regexp_replace(new.name, '^.*/', '');
   v_id uuid;
+  v_sha256 text;
 begin
   if v_owner is null then
     return null; -- written with the service key outside any user's folder: not a user's document
@@ -249,11 +250,20 @@ begin
     if v_id is null or exists (select 1 from public.documents d where d.id = v_id) then
       v_id := gen_random_uuid();
     end if;
-    insert into public.documents (id, user_id, object_path, filename, size_bytes)
+    -- The uploader's claimed hash (the API sends it) lets a second upload of the same bytes find
+    -- this document before the worker has read it; the worker replaces it with the real hash.
+    v_sha256 := new.user_metadata->>'sha256';
+    if v_sha256 !~ '^[0-9a-f]{64}$' or exists (
+      select 1 from public.documents d where d.user_id = v_owner and d.content_sha256 = v_sha256 and d.duplicate_of is null
+    ) then
+      v_sha256 := null;
+    end if;
+    insert into public.documents (id, user_id, object_path, filename, size_bytes, content_sha256)
     values (
       v_id, v_owner, new.name,
       pg_catalog.left(coalesce(nullif(pg_catalog.btrim(new.user_metadata->>'filename'), ''), v_file), 255),
-      (new.metadata->>'size')::bigint
+      (new.metadata->>'size')::bigint,
+      v_sha256
     );
   end if;
 

@@ -153,3 +153,10 @@ as $$
 $$;
 revoke all on function public.search_conversation_chunks(uuid, text, extensions.vector, integer) from public, anon, authenticated, service_role;
 grant execute on function public.search_conversation_chunks(uuid, text, extensions.vector, integer) to authenticated;
+
+-- Embeddings are billed like chat: input tokens only.
+insert into public.model_prices (provider, model, input_usd_per_mtok, cached_input_usd_per_mtok, output_usd_per_mtok, valid_from)
+values ('openai', 'text-embedding-3-small', 0.02, 0, 0, '2025-01-01T00:00:00Z');
+
+-- Direct supabase-js uploads obey the same size limit as POST /api/v1/documents (DOCUMENT_MAX_BYTES).
+update storage.buckets set file_size_limit = 25 * 1024 * 1024 where id = 'documents';
