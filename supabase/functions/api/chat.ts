@@ -10,10 +10,12 @@ import { ProviderError } from "../_shared/providers/errors.ts";
 import { providerFor } from "../_shared/providers/index.ts";
 import type { ChatMessage, ChatRequest, ChatResult, LlmProvider, ProviderName, Usage } from "../_shared/providers/types.ts";
 import { buildContext, DEFAULT_MODELS, MAX_HISTORY_MESSAGES, MAX_OUTPUT_TOKENS } from "./context.ts";
+import { citeAnswer } from "./citations.ts";
+import { type Grounding, sourcesPrompt } from "./retrieval.ts";
 import type { RouteContext } from "./route.ts";
 import { findConversation } from "./routes/conversations.ts";
 
-export const MESSAGE_COLUMNS = "id, conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id, status, error_code, created_at";
+export const MESSAGE_COLUMNS = "id, conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id, status, error_code, citations, created_at";
 
 const boxPromise = SecretBox.fromBase64(env.encryptionKey);
 export const secretBox = () => boxPromise;
@@ -25,10 +27,25 @@ export interface PreparedExchange {
   request: ChatRequest;
   // deno-lint-ignore no-explicit-any
   userMessage: any;
+  /** Passages of the conversation's documents given to the model as numbered sources (null: no documents). */
+  grounding: Grounding | null;
+}
+
+/** No key to answer with; a conversation with documents still gets an extractive answer. */
+export class NoKeyError extends ApiError {
+  constructor() {
+    super(400, "No API key to answer with: register one with POST /keys, or choose one for this conversation");
+  }
 }
 
 /** `db` is the route's transaction as the caller, which checks the session is still alive. */
-export function prepareExchange(db: RouteContext<unknown, unknown>["db"], conversationId: string, text: string, modelOverride?: string): Promise<PreparedExchange> {
+export function prepareExchange(
+  db: RouteContext<unknown, unknown>["db"],
+  conversationId: string,
+  text: string,
+  modelOverride?: string,
+  grounding: Grounding | null = null,
+): Promise<PreparedExchange> {
   return db(async (tx) => {
     const conversation = await findConversation(tx, conversationId);
     const [key] = await tx`
@@ -37,7 +54,7 @@ export function prepareExchange(db: RouteContext<unknown, unknown>["db"], conver
              private.api_key_secret(k.id) as ciphertext
       from public.api_keys k
       where k.id = coalesce(${conversation.api_key_id}::uuid, (select id from public.api_keys where is_selected))`;
-    if (!key) throw new ApiError(400, "No API key to answer with: register one with POST /keys, or choose one for this conversation");
+    if (!key) throw new NoKeyError();
     if (!key.is_valid) throw new ApiError(400, "This conversation's API key was rejected by its provider; register a new key or choose another");
     if (key.monthly_budget_usd !== null && Number(key.month_cost_usd) >= Number(key.monthly_budget_usd)) {
       throw new ApiError(429, `This key's monthly budget of $${key.monthly_budget_usd} is spent; raise it with PATCH /keys/{id}`);
@@ -55,6 +72,7 @@ export function prepareExchange(db: RouteContext<unknown, unknown>["db"], conver
     const provider = key.provider as ProviderName;
     const model = modelOverride ?? conversation.model ?? DEFAULT_MODELS[provider];
     const apiKey = await (await secretBox()).decrypt(key.ciphertext);
+    const system = [conversation.system_prompt, grounding && sourcesPrompt(grounding)].filter(Boolean).join("\n\n") || null;
     return {
       conversationId,
       keyId: key.id,
@@ -62,11 +80,12 @@ export function prepareExchange(db: RouteContext<unknown, unknown>["db"], conver
       request: {
         apiKey,
         model,
-        system: conversation.system_prompt ?? undefined,
-        messages: buildContext(history as unknown as ChatMessage[], conversation.system_prompt, provider, model),
+        system: system ?? undefined,
+        messages: buildContext(history as unknown as ChatMessage[], system, provider, model),
         maxTokens: MAX_OUTPUT_TOKENS,
       },
       userMessage,
+      grounding,
     };
   });
 }
@@ -79,11 +98,13 @@ function recordUsage(tx: Tx, ex: PreparedExchange, usage: Usage, model: string, 
 
 /** Stores the answer and its usage in one transaction. */
 export function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
+  // With documents: citations checked against the stored pages (unverifiable quotes repaired or dropped).
+  const cited = ex.grounding ? citeAnswer(result.text, ex.grounding) : { text: result.text, citations: [] };
   return asUser(user, async (tx) => {
     const [assistant] = await tx.unsafe(
-      `insert into public.messages (conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id)
-       values ($1, 'assistant', $2, $3, $4, $5, $6) returning ${MESSAGE_COLUMNS}`,
-      [ex.conversationId, result.text, result.model, result.usage.promptTokens, result.usage.completionTokens, ex.keyId],
+      `insert into public.messages (conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id, citations)
+       values ($1, 'assistant', $2, $3, $4, $5, $6, $7::jsonb) returning ${MESSAGE_COLUMNS}`,
+      [ex.conversationId, cited.text, result.model, result.usage.promptTokens, result.usage.completionTokens, ex.keyId, tx.json(cited.citations as never)],
     );
     const [event] = await recordUsage(tx, ex, result.usage, result.model, latencyMs, "ok", null, assistant.id);
     return {
