@@ -1,14 +1,16 @@
 // PDFs end to end on the real parts: uploads through POST /api/v1/documents and through
 // supabase-js Storage meet in the trigger on storage.objects; pg_cron and pg_net call the ingest
 // function; pages, chunks and progress land in Postgres. The PDFs are made here with known text.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_URL, DB_URL } from "./support/env.ts";
 import { readSse, settled, storageOf, uploadPdf } from "./support/documents.ts";
 import { factPage, makePdf } from "./support/pdfs.ts";
 import { callApi as api, createConversation, eventually } from "./support/providers.ts";
 import { createUser, db, type TestUser } from "./support/users.ts";
-import { ANON_KEY, SERVICE_ROLE_KEY } from "./support/env.ts";
+import { ANON_KEY, SERVICE_ROLE_KEY, STACK_SERVICES } from "./support/env.ts";
 
 let alice: TestUser;
 let bob: TestUser;
@@ -19,6 +21,43 @@ beforeAll(async () => {
 afterAll(() => db.end());
 
 const pages = (n: number, from = 1) => Array.from({ length: n }, (_, i) => ({ lines: factPage(from + i) }));
+
+/**
+ * Runs `work` with pg_net's calls going nowhere, so that only a worker the test starts itself
+ * (startWorker) processes what is uploaded meanwhile; the stack's worker takes over afterwards.
+ */
+async function withStackWorkerAway<T>(work: () => Promise<T>): Promise<T> {
+  const [{ value: url }] = await db`select value from private.settings where name = 'ingest_url'`;
+  await db`update private.settings set value = 'http://127.0.0.1:9/ingest' where name = 'ingest_url'`;
+  try {
+    return await work();
+  } finally {
+    await db`update private.settings set value = ${url} where name = 'ingest_url'`;
+  }
+}
+
+/** The ingest function in a process of the test's own, with extra settings; returns it and a way to call it. */
+async function startWorker(extraEnv: Record<string, string>) {
+  const [{ value: secret }] = await db`select value from private.settings where name = 'ingest_secret'`;
+  const port = 40000 + Math.floor(Math.random() * 9000);
+  const child = spawn(`${process.cwd()}/node_modules/deno/deno`, ["run", "-A", "--config", "supabase/functions/ingest/deno.json", "supabase/functions/ingest/index.ts"], {
+    env: {
+      ...process.env,
+      DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+      SUPABASE_URL: API_URL,
+      SUPABASE_ANON_KEY: ANON_KEY,
+      SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY,
+      SUPABASE_DB_URL: DB_URL,
+      PROVIDER_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
+      INGEST_SECRET: secret,
+      ...extraEnv,
+    },
+    stdio: "ignore",
+  });
+  await eventually(() => fetch(`http://127.0.0.1:${port}/`).then((r) => (r.ok ? true : undefined), () => undefined), 30_000);
+  const call = () => fetch(`http://127.0.0.1:${port}/`, { method: "POST", headers: { "x-ingest-secret": secret } });
+  return { child, call };
+}
 
 describe("upload through the API", () => {
   let id: string;
@@ -207,43 +246,25 @@ describe("a 300-page PDF", () => {
   });
 
   it("a worker killed mid-way: the next one resumes where the last batch committed, each page stored once", async () => {
-    const [{ value: secret }] = await db`select value from private.settings where name = 'ingest_secret'`;
-    const [{ value: url }] = await db`select value from private.settings where name = 'ingest_url'`;
     let worker: ChildProcess | undefined;
     let id: string;
-    // While this test drives its own worker, pg_net's calls go nowhere.
-    await db`update private.settings set value = 'http://127.0.0.1:9/ingest' where name = 'ingest_url'`;
-    try {
-      const res = await uploadPdf(alice, await makePdf(pages(300, 2000)), "killed.pdf");
-      id = res.body.data.id;
-      const port = 40000 + Math.floor(Math.random() * 9000);
-      worker = spawn(`${process.cwd()}/node_modules/deno/deno`, ["run", "-A", "--config", "supabase/functions/ingest/deno.json", "supabase/functions/ingest/index.ts"], {
-        env: {
-          ...process.env,
-          DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
-          SUPABASE_URL: API_URL,
-          SUPABASE_ANON_KEY: ANON_KEY,
-          SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY,
-          SUPABASE_DB_URL: DB_URL,
-          PROVIDER_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
-          INGEST_SECRET: secret,
-          INGEST_TIME_BUDGET_MS: "120000",
-          INGEST_BATCH_PAGES: "3",
-        },
-        stdio: "ignore",
-      });
-      await eventually(() => fetch(`http://127.0.0.1:${port}/`).then((r) => (r.ok ? true : undefined), () => undefined), 30_000);
-      fetch(`http://127.0.0.1:${port}/`, { method: "POST", headers: { "x-ingest-secret": secret } }).catch(() => {});
-      await eventually(async () => {
-        const [row] = await db`select pages_done from public.documents where id = ${id}`;
-        return row.pages_done >= 9 ? true : undefined;
-      }, 30_000);
-      worker.kill("SIGKILL");
-      await new Promise((r) => worker!.once("exit", r));
-    } finally {
-      worker?.kill("SIGKILL");
-      await db`update private.settings set value = ${url} where name = 'ingest_url'`;
-    }
+    await withStackWorkerAway(async () => {
+      try {
+        const res = await uploadPdf(alice, await makePdf(pages(300, 2000)), "killed.pdf");
+        id = res.body.data.id;
+        const started = await startWorker({ INGEST_TIME_BUDGET_MS: "120000", INGEST_BATCH_PAGES: "3" });
+        worker = started.child;
+        started.call().catch(() => {});
+        await eventually(async () => {
+          const [row] = await db`select pages_done from public.documents where id = ${id}`;
+          return row.pages_done >= 9 ? true : undefined;
+        }, 30_000);
+        worker.kill("SIGKILL");
+        await new Promise((r) => worker!.once("exit", r));
+      } finally {
+        worker?.kill("SIGKILL");
+      }
+    });
     const [midway] = await db`select status, pages_done from public.documents where id = ${id!}`;
     expect(midway.status).toBe("processing");
     expect(midway.pages_done).toBeLessThan(300);
@@ -257,6 +278,38 @@ describe("a 300-page PDF", () => {
     expect(pagesStored).toEqual({ n: 300, d: 300 });
     const [after] = await db`select status, failures from private.ingest_jobs where document_id = ${id!}`;
     expect(after).toEqual({ status: "done", failures: 1 });
+  });
+});
+
+describe("limits and retries", () => {
+  it("more pages than DOCUMENT_MAX_PAGES: failed, saying so", async () => {
+    let id = "";
+    await withStackWorkerAway(async () => {
+      id = (await uploadPdf(bob, await makePdf(pages(8, 5000)), "long.pdf")).body.data.id;
+      const { child, call } = await startWorker({ DOCUMENT_MAX_PAGES: "5" });
+      try {
+        await (await call()).text();
+      } finally {
+        child.kill("SIGKILL");
+      }
+    });
+    expect(await settled(id)).toMatchObject({ status: "failed", failure_reason: "the PDF has 8 pages, above the limit of 5", pages_done: 0 });
+  });
+
+  it("a job that fails three times (its file unreadable) fails the document with the reason", async () => {
+    let id = "";
+    await withStackWorkerAway(async () => {
+      id = (await uploadPdf(bob, await makePdf(pages(2, 5100)), "vanishing.pdf")).body.data.id;
+      // The stored file disappears from Storage's file backend under the object.
+      const storageDir = `${dirname(STACK_SERVICES)}/storage`;
+      const files = execFileSync("find", [storageDir, "-path", `*${id}.pdf*`, "-type", "f"]).toString().trim().split("\n").filter(Boolean);
+      expect(files.length).toBeGreaterThan(0);
+      for (const f of files) rmSync(f);
+    });
+    const row = await settled(id, 60_000);
+    expect(row).toMatchObject({ status: "failed", failure_reason: "the file could not be read from Storage (failed 3 times)" });
+    const [job] = await db`select status, failures from private.ingest_jobs where document_id = ${id}`;
+    expect(job).toEqual({ status: "failed", failures: 3 });
   });
 });
 

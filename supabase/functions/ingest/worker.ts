@@ -33,6 +33,9 @@ interface Doc {
   pages_total: number | null;
 }
 
+/** A failure that may pass (Storage briefly away): retried on a later call, shown as the reason after the last try. */
+class RetryableError extends Error {}
+
 /** A document that cannot be ingested, whatever the retries: failed at once with this reason. */
 class DocumentRejected extends Error {
   constructor(message: string, readonly duplicateOf: string | null = null) {
@@ -58,20 +61,22 @@ export async function runWorker(budgetMs = env.ingest.timeBudgetMs): Promise<Run
     const [job] = await sql<Job[]>`select * from private.claim_ingest_job(${env.ingest.leaseSeconds})`;
     if (!job) break;
     report.jobs++;
-    await processJob(job, deadline, report);
+    // After a failure the retry waits for the next scheduled call (seconds), not this one.
+    if (!(await processJob(job, deadline, report))) return report;
   }
   // More to do (a document not finished, or another queued): the next call starts now, not at the next tick.
   await sql`select private.kick_ingest()`;
   return report;
 }
 
-async function processJob(job: Job, deadline: number, report: RunReport) {
+/** False when the job failed in a way worth retrying later. */
+async function processJob(job: Job, deadline: number, report: RunReport): Promise<boolean> {
   const [doc] = await sql<Doc[]>`select id, user_id, object_path, pages_total from public.documents where id = ${job.document_id}`;
-  if (!doc) return; // deleted meanwhile (its job went with it)
+  if (!doc) return true; // deleted meanwhile (its job went with it)
   if (job.failures >= MAX_FAILURES) {
     await failDocument(job, job.last_error ?? "ingestion failed", null);
     report.failed.push(doc.id);
-    return;
+    return true;
   }
   try {
     const pdf = await openDocument(job, doc);
@@ -83,7 +88,7 @@ async function processJob(job: Job, deadline: number, report: RunReport) {
       const pages: { number: number; text: string }[] = [];
       for (let n = next; n <= last && (n === next || Date.now() < deadline); n++) pages.push({ number: n, text: await pageText(pdf, n) });
       const stored = await storeBatch(job, doc, pages, embedder, total);
-      if (!stored) return; // the lease was lost: another worker has the job
+      if (!stored) return true; // the lease was lost: another worker has the job
       next = pages.at(-1)!.number + 1;
       report.pages += pages.length;
     }
@@ -94,15 +99,17 @@ async function processJob(job: Job, deadline: number, report: RunReport) {
     } else {
       await releaseJob(job);
     }
+    return true;
   } catch (err) {
     if (cached?.documentId === doc.id) cached = null;
     if (err instanceof DocumentRejected || err instanceof UnreadablePdf) {
       await failDocument(job, err.message, err instanceof DocumentRejected ? err.duplicateOf : null);
       report.failed.push(doc.id);
-      return;
+      return true;
     }
     // Anything else may pass (Storage or the database briefly away): count it, retry on a later call.
-    const reason = `ingestion failed: ${(err as Error)?.name ?? "error"}`;
+    // Only our own messages are shown; anything unexpected is named by its kind alone.
+    const reason = err instanceof RetryableError ? err.message : `ingestion failed: ${(err as Error)?.name ?? "error"}`;
     console.error(`ingest ${doc.id}: ${reason}`);
     const [row] = await sql`
       update private.ingest_jobs set failures = failures + 1, last_error = ${reason}, status = 'queued', lease_token = null, lease_until = null
@@ -112,6 +119,7 @@ async function processJob(job: Job, deadline: number, report: RunReport) {
       await failDocument({ ...job, failures: row.failures }, reason, null, true);
       report.failed.push(doc.id);
     }
+    return false;
   }
 }
 
@@ -119,7 +127,7 @@ async function processJob(job: Job, deadline: number, report: RunReport) {
 async function openDocument(job: Job, doc: Doc): Promise<PdfDocument> {
   if (cached?.documentId === doc.id && doc.pages_total !== null) return cached.pdf;
   const { data, error } = await storage.download(doc.object_path);
-  if (error || !data) throw new Error("the file could not be read from Storage");
+  if (error || !data) throw new RetryableError("the file could not be read from Storage");
   const bytes = new Uint8Array(await data.arrayBuffer());
   if (doc.pages_total === null) {
     const problem = structuralProblem(bytes, env.documents.maxBytes);
