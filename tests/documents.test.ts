@@ -61,7 +61,7 @@ async function startWorker(extraEnv: Record<string, string>) {
 
 describe("upload through the API", () => {
   let id: string;
-  let bytes: Uint8Array;
+  let bytes: Uint8Array<ArrayBuffer>;
 
   it("201 with the document (multipart); stored in Storage under <user id>/<document id>.pdf, as the caller", async () => {
     bytes = await makePdf(pages(12), { title: "twelve" });
@@ -393,7 +393,8 @@ describe("delete", () => {
 
 describe("the ingest function is not for clients", () => {
   it("401 without the secret header, or with a wrong one; nothing about the secret in the answer", async () => {
-    for (const headers of [{}, { "x-ingest-secret": "guess" }, { apikey: ANON_KEY, authorization: `Bearer ${alice.token}` }]) {
+    const attempts: Record<string, string>[] = [{}, { "x-ingest-secret": "guess" }, { apikey: ANON_KEY, authorization: `Bearer ${alice.token}` }];
+    for (const headers of attempts) {
       const res = await fetch(`${API_URL}/functions/v1/ingest`, { method: "POST", headers });
       expect(res.status).toBe(401);
       const body = await res.json();

@@ -109,7 +109,6 @@ create index document_chunks_document_id_page_number_idx on public.document_chun
 create index document_chunks_document_id_user_id_idx on public.document_chunks (document_id, user_id);
 create index document_chunks_user_id_idx on public.document_chunks (user_id);
 create index document_chunks_search_vector_idx on public.document_chunks using gin (search_vector);
-create index document_chunks_content_trgm_idx on public.document_chunks using gin (content extensions.gin_trgm_ops);
 create index document_chunks_embedding_idx on public.document_chunks using hnsw (embedding extensions.vector_cosine_ops);
 
 alter table public.document_chunks enable row level security;
@@ -119,6 +118,46 @@ grant select on table public.document_chunks to authenticated;
 create policy "document_chunks: owner can select"
   on public.document_chunks for select to authenticated
   using ((select auth.uid()) = user_id);
+
+-- Every word of a user's chunks, once: trigram similarity on these short words (not on
+-- 1,000-character chunks, which is slow and matches nearly everything) finds the forms of a
+-- question's words that the text uses (keeper / keepers, 대한민국 / 대한민국의), and
+-- full-text search then looks for those. Kept by a statement trigger on document_chunks.
+create table public.user_search_terms (
+  user_id uuid not null references auth.users (id) on delete cascade,
+  term text not null,
+  primary key (user_id, term)
+);
+create index user_search_terms_term_trgm_idx on public.user_search_terms using gin (term extensions.gin_trgm_ops);
+
+alter table public.user_search_terms enable row level security;
+revoke all on table public.user_search_terms from anon, authenticated, service_role;
+grant select on table public.user_search_terms to authenticated;
+
+create policy "user_search_terms: owner can select"
+  on public.user_search_terms for select to authenticated
+  using ((select auth.uid()) = user_id);
+
+create or replace function private.collect_search_terms()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  insert into public.user_search_terms (user_id, term)
+  select distinct n.user_id, t.term
+  from inserted n, pg_catalog.unnest(pg_catalog.tsvector_to_array(n.search_vector)) as t(term)
+  where pg_catalog.char_length(t.term) between 2 and 40
+  on conflict do nothing;
+  return null;
+end;
+$$;
+revoke all on function private.collect_search_terms() from public, anon, authenticated, service_role;
+
+create trigger document_chunks_collect_search_terms
+  after insert on public.document_chunks
+  referencing new table as inserted
+  for each statement execute function private.collect_search_terms();
 
 -- Ingestion jobs: one per document, claimed with `for update skip locked` and held by a lease,
 -- so two workers never process one document and a worker that dies is replaced when its lease

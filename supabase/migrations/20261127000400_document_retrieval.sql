@@ -68,12 +68,16 @@ create trigger documents_mark_citations
   after delete on public.documents
   for each row execute function private.mark_citations_of_deleted_document();
 
--- Hybrid retrieval for one conversation: full-text (websearch syntax; its AND between words
--- turned into OR so a natural question matches passages holding some of its words, ranked by
--- how many), trigram word similarity (catches inflected forms, e.g. Korean particles, that
--- full-text's exact words miss) and, when the question has an embedding, cosine distance.
--- Each part takes its best 40 from its own index; reciprocal rank fusion (k = 60) merges them.
--- Security invoker: row-level security limits it to the caller's own chunks, and only the
+-- Hybrid retrieval for one conversation, three ranked lists fused by reciprocal rank (k = 60):
+--   full text   websearch syntax; all words first, and when that finds fewer than 40 chunks,
+--               any of them (a natural question rarely has all its words in one passage);
+--   trigram     the forms of the question's words that the documents use but the question
+--               does not (pg_trgm similarity on the user's words: keepers -> keeper, Korean
+--               words with other particles), then full text on those forms;
+--   vector      cosine distance to the question's embedding, when there is one (HNSW).
+-- Each list comes from its own index (GIN on search_vector, GIN trigram on the words, HNSW);
+-- at most 2,000 matches of a list are ranked, so a question of common words stays fast.
+-- Security invoker: row-level security limits it to the caller's own rows, and only the
 -- documents attached to the conversation are searched.
 create or replace function public.search_conversation_chunks(
   p_conversation_id uuid,
@@ -97,7 +101,7 @@ language sql
 stable
 security invoker
 set search_path = ''
-set pg_trgm.word_similarity_threshold = 0.3
+set pg_trgm.similarity_threshold = 0.4
 set hnsw.ef_search = 100
 set hnsw.iterative_scan = relaxed_order
 as $$
@@ -107,22 +111,54 @@ as $$
     where cd.conversation_id = p_conversation_id
   ),
   q as (
-    select pg_catalog.replace(pg_catalog.websearch_to_tsquery('private.document_text'::regconfig, p_query)::text, ' & ', ' | ')::tsquery as tsq
+    select tsq as tsq_all,
+           pg_catalog.replace(tsq::text, ' & ', ' | ')::tsquery as tsq_any,
+           pg_catalog.tsvector_to_array(pg_catalog.to_tsvector('private.document_text'::regconfig, p_query)) as words
+    from (select pg_catalog.websearch_to_tsquery('private.document_text'::regconfig, p_query) as tsq) w
   ),
-  fulltext as (
-    select c.id, pg_catalog.row_number() over (order by pg_catalog.ts_rank_cd(c.search_vector, q.tsq) desc, c.id) as rank
-    from public.document_chunks c, q
-    where c.search_vector @@ q.tsq
-      and c.document_id in (select document_id from docs)
-    order by pg_catalog.ts_rank_cd(c.search_vector, q.tsq) desc, c.id
+  all_words as (
+    select c.id, pg_catalog.ts_rank_cd(c.search_vector, q.tsq_all) as rank
+    from (select c.id, c.search_vector from public.document_chunks c, q
+          where c.search_vector @@ q.tsq_all and c.document_id in (select document_id from docs)
+          limit 2000) c, q
+    order by 2 desc, 1
     limit 40
   ),
+  any_word as (
+    select c.id, pg_catalog.ts_rank_cd(c.search_vector, q.tsq_any) as rank
+    from (select c.id, c.search_vector from public.document_chunks c, q
+          where (select count(*) from all_words) < 40
+            and c.search_vector @@ q.tsq_any and c.document_id in (select document_id from docs)
+          limit 2000) c, q
+    order by 2 desc, 1
+    limit 40
+  ),
+  fulltext as (
+    select id, pg_catalog.row_number() over (order by tier, rank desc, id) as rank
+    from (select id, 0 as tier, rank from all_words
+          union all
+          select id, 1, rank from any_word where id not in (select id from all_words)) f
+    order by tier, rank desc, id
+    limit 40
+  ),
+  variants as (
+    select pg_catalog.to_tsquery('private.document_text'::regconfig,
+             pg_catalog.string_agg(pg_catalog.quote_literal(v.term), ' | ')) as tsq
+    from q, pg_catalog.unnest(q.words) as w(word),
+    lateral (
+      select t.term
+      from public.user_search_terms t
+      where t.term operator(extensions.%) w.word and t.term <> all (q.words)
+      order by extensions.similarity(t.term, w.word) desc, t.term
+      limit 3
+    ) v
+  ),
   trigram as (
-    select c.id, pg_catalog.row_number() over (order by extensions.word_similarity(p_query, c.content) desc, c.id) as rank
-    from public.document_chunks c
-    where p_query operator(extensions.<%) c.content
-      and c.document_id in (select document_id from docs)
-    order by extensions.word_similarity(p_query, c.content) desc, c.id
+    select c.id, pg_catalog.row_number() over (order by pg_catalog.ts_rank_cd(c.search_vector, variants.tsq) desc, c.id) as rank
+    from (select c.id, c.search_vector from public.document_chunks c, variants
+          where c.search_vector @@ variants.tsq and c.document_id in (select document_id from docs)
+          limit 2000) c, variants
+    order by 2
     limit 40
   ),
   nearest as (

@@ -5,7 +5,7 @@ create extension if not exists pgtap with schema extensions;
 select plan(23);
 
 select tables_are('public', array['profiles', 'api_keys', 'conversations', 'messages', 'model_prices', 'usage_events',
-                          'documents', 'document_pages', 'document_chunks', 'conversation_documents'],
+                          'documents', 'document_pages', 'document_chunks', 'conversation_documents', 'user_search_terms'],
   'public has exactly the expected tables');
 select views_are('public', array['api_key_usage_daily', 'api_key_usage_by_model', 'api_key_usage_totals', 'conversation_list'],
   'public has exactly the expected views');
@@ -173,7 +173,8 @@ select is(
     'messages delete', 'messages insert', 'messages select', 'messages update',
     'model_prices select',
     'profiles select', 'profiles update',
-    'usage_events select'
+    'usage_events select',
+    'user_search_terms select'
   ],
   'authenticated has exactly the expected table privileges');
 

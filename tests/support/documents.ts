@@ -12,7 +12,7 @@ export function storageOf(user?: TestUser): ReturnType<SupabaseClient["storage"]
 }
 
 /** POST /documents as multipart (the default) or as an application/pdf body. */
-export async function uploadPdf(user: TestUser, bytes: Uint8Array, filename: string, as: "multipart" | "body" = "multipart") {
+export async function uploadPdf(user: TestUser, bytes: Uint8Array<ArrayBuffer>, filename: string, as: "multipart" | "body" = "multipart") {
   let res: Response;
   if (as === "multipart") {
     const form = new FormData();

@@ -36,7 +36,7 @@ end`;
 }
 
 /** A PDF whose page i holds pages[i].lines, one line under the other. */
-export async function makePdf(pages: PageSpec[], options: { encrypted?: boolean; title?: string } = {}): Promise<Uint8Array> {
+export async function makePdf(pages: PageSpec[], options: { encrypted?: boolean; title?: string } = {}): Promise<Uint8Array<ArrayBuffer>> {
   const doc = await PDFDocument.create();
   if (options.title) doc.setTitle(options.title);
   const helvetica = await doc.embedFont(StandardFonts.Helvetica);
@@ -88,7 +88,7 @@ export async function makePdf(pages: PageSpec[], options: { encrypted?: boolean;
     const id = PDFHexString.of("0123456789abcdef0123456789abcdef");
     ctx.trailerInfo.ID = ctx.obj([id, id]);
   }
-  return await doc.save({ useObjectStreams: false });
+  return new Uint8Array(await doc.save({ useObjectStreams: false }));
 }
 
 /** Known sentences on known pages: page n (1-based) holds a fact only it has. */
