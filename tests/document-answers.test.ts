@@ -163,7 +163,7 @@ describe("retrieval is limited to the conversation's attached documents and to t
     const asUser = (user: TestUser, conversationId: string, q: string) =>
       db.begin(async (tx) => {
         await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${JSON.stringify({ sub: user.id, role: "authenticated" })}, true)`;
-        return tx`select document_id, page_number from public.search_conversation_chunks(${conversationId}::uuid, ${q})`;
+        return tx`select document_id, page_number from private.search_conversation_chunks(${conversationId}::uuid, ${q})`;
       });
     expect(await asUser(keyless, conversation, `archive code for section 5`)).toEqual([]);
     await api("POST", `/conversations/${conversation}/documents`, { token: keyless.token, body: { document_id: keylessDoc } });

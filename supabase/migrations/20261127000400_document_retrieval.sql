@@ -76,10 +76,13 @@ create trigger documents_mark_citations
 --               words with other particles), then full text on those forms;
 --   vector      cosine distance to the question's embedding, when there is one (HNSW).
 -- Each list comes from its own index (GIN on search_vector, GIN trigram on the words, HNSW);
--- at most 2,000 matches of a list are ranked, so a question of common words stays fast.
--- Security invoker: row-level security limits it to the caller's own rows, and only the
--- documents attached to the conversation are searched.
-create or replace function public.search_conversation_chunks(
+-- at most 500 matches of a list are ranked, so a question of common words stays fast.
+-- Security definer, in private, checking ownership itself: only the caller's conversation, its
+-- attached documents (which the foreign keys make the caller's) and the caller's words. Under
+-- row-level security the planner may not use an index for `@@` or `%` (they are not leakproof,
+-- so they run only after the policy's filter), which turns every search into a scan of all the
+-- user's chunks; here they are index conditions.
+create or replace function private.search_conversation_chunks(
   p_conversation_id uuid,
   p_query text,
   p_query_embedding extensions.vector(1536) default null,
@@ -99,7 +102,7 @@ returns table (
 )
 language sql
 stable
-security invoker
+security definer
 set search_path = ''
 set pg_trgm.similarity_threshold = 0.4
 set hnsw.ef_search = 100
@@ -108,7 +111,7 @@ as $$
   with docs as (
     select cd.document_id
     from public.conversation_documents cd
-    where cd.conversation_id = p_conversation_id
+    where cd.conversation_id = p_conversation_id and cd.user_id = (select auth.uid())
   ),
   q as (
     select tsq as tsq_all,
@@ -116,20 +119,21 @@ as $$
            pg_catalog.tsvector_to_array(pg_catalog.to_tsvector('private.document_text'::regconfig, p_query)) as words
     from (select pg_catalog.websearch_to_tsquery('private.document_text'::regconfig, p_query) as tsq) w
   ),
+  -- Scalar subqueries (not joins) for the queries, so each is a parameter of an index condition.
   all_words as (
-    select c.id, pg_catalog.ts_rank_cd(c.search_vector, q.tsq_all) as rank
-    from (select c.id, c.search_vector from public.document_chunks c, q
-          where c.search_vector @@ q.tsq_all and c.document_id in (select document_id from docs)
-          limit 2000) c, q
+    select c.id, pg_catalog.ts_rank_cd(c.search_vector, (select tsq_all from q)) as rank
+    from (select c.id, c.search_vector from public.document_chunks c
+          where c.search_vector @@ (select tsq_all from q) and c.document_id in (select document_id from docs)
+          limit 500) c
     order by 2 desc, 1
     limit 40
   ),
   any_word as (
-    select c.id, pg_catalog.ts_rank_cd(c.search_vector, q.tsq_any) as rank
-    from (select c.id, c.search_vector from public.document_chunks c, q
+    select c.id, pg_catalog.ts_rank_cd(c.search_vector, (select tsq_any from q)) as rank
+    from (select c.id, c.search_vector from public.document_chunks c
           where (select count(*) from all_words) < 40
-            and c.search_vector @@ q.tsq_any and c.document_id in (select document_id from docs)
-          limit 2000) c, q
+            and c.search_vector @@ (select tsq_any from q) and c.document_id in (select document_id from docs)
+          limit 500) c
     order by 2 desc, 1
     limit 40
   ),
@@ -148,16 +152,16 @@ as $$
     lateral (
       select t.term
       from public.user_search_terms t
-      where t.term operator(extensions.%) w.word and t.term <> all (q.words)
+      where t.user_id = (select auth.uid()) and t.term operator(extensions.%) w.word and t.term <> all (q.words)
       order by extensions.similarity(t.term, w.word) desc, t.term
       limit 3
     ) v
   ),
   trigram as (
-    select c.id, pg_catalog.row_number() over (order by pg_catalog.ts_rank_cd(c.search_vector, variants.tsq) desc, c.id) as rank
-    from (select c.id, c.search_vector from public.document_chunks c, variants
-          where c.search_vector @@ variants.tsq and c.document_id in (select document_id from docs)
-          limit 2000) c, variants
+    select c.id, pg_catalog.row_number() over (order by pg_catalog.ts_rank_cd(c.search_vector, (select tsq from variants)) desc, c.id) as rank
+    from (select c.id, c.search_vector from public.document_chunks c
+          where c.search_vector @@ (select tsq from variants) and c.document_id in (select document_id from docs)
+          limit 500) c
     order by 2
     limit 40
   ),
@@ -179,16 +183,18 @@ as $$
     from fulltext f
     full join trigram t on t.id = f.id
     full join nearest n on n.id = coalesce(f.id, t.id)
+    order by score desc, id
+    limit least(greatest(p_match_count, 1), 50)
   )
+  -- The winners' rows, each by its primary key.
   select c.id, c.document_id, c.page_number, c.start_offset, c.end_offset, c.content,
          fused.score::double precision, fused.f_rank::integer, fused.t_rank::integer, fused.n_rank::integer
   from fused
-  join public.document_chunks c on c.id = fused.id
-  order by fused.score desc, c.id
-  limit least(greatest(p_match_count, 1), 50);
+  cross join lateral (select * from public.document_chunks c where c.id = fused.id) c
+  order by fused.score desc, c.id;
 $$;
-revoke all on function public.search_conversation_chunks(uuid, text, extensions.vector, integer) from public, anon, authenticated, service_role;
-grant execute on function public.search_conversation_chunks(uuid, text, extensions.vector, integer) to authenticated;
+revoke all on function private.search_conversation_chunks(uuid, text, extensions.vector, integer) from public, anon, authenticated, service_role;
+grant execute on function private.search_conversation_chunks(uuid, text, extensions.vector, integer) to authenticated;
 
 -- Embeddings are billed like chat: input tokens only.
 insert into public.model_prices (provider, model, input_usd_per_mtok, cached_input_usd_per_mtok, output_usd_per_mtok, valid_from)

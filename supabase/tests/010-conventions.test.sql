@@ -126,8 +126,8 @@ select is(
     'private.api_key_secret(uuid)',
     'private.lock_user_api_keys(uuid)',
     'private.record_usage(uuid,uuid,uuid,text,text,integer,integer,integer,text,integer,text,text)',
+    'private.search_conversation_chunks(uuid,text,vector,integer)',
     'private.session_is_active(uuid)',
-    'search_conversation_chunks(uuid,text,vector,integer)',
     'select_api_key(uuid)'
   ],
   'authenticated can execute exactly the functions granted to it on purpose');

@@ -96,7 +96,7 @@ select throws_ok($$ select count(*) from public.document_chunks $$, '42501', nul
 select tests.authenticate_as('dalice');
 insert into public.conversations (title) values ('alice conv') returning id as conv \gset
 select results_eq(
-  format($$ select count(*)::int from public.search_conversation_chunks(%L, 'pelicans nest') $$, :'conv'),
+  format($$ select count(*)::int from private.search_conversation_chunks(%L, 'pelicans nest') $$, :'conv'),
   $$ values (0) $$,
   'retrieval searches nothing before a document is attached');
 select lives_ok(
@@ -104,11 +104,11 @@ select lives_ok(
   'the owner attaches their document to their conversation');
 select results_eq(
   format($$ select page_number, fulltext_rank, trigram_rank, vector_rank
-            from public.search_conversation_chunks(%L, 'Where do pelicans nest?') $$, :'conv'),
+            from private.search_conversation_chunks(%L, 'Where do pelicans nest?') $$, :'conv'),
   $$ values (2, 1, null::int, null::int) $$,
   'retrieval finds the page by full text (no embedding given: no vector part)');
 select results_eq(
-  format($$ select page_number, trigram_rank from public.search_conversation_chunks(%L, 'lighthouse keepers') limit 1 $$, :'conv'),
+  format($$ select page_number, trigram_rank from private.search_conversation_chunks(%L, 'lighthouse keepers') limit 1 $$, :'conv'),
   $$ values (1, 1) $$,
   'a word in another form ("keepers") is found through the trigram-similar form the text uses ("keeper")');
 select results_eq(
@@ -116,11 +116,11 @@ select results_eq(
   $$ values (3) $$,
   'the words of the owner''s chunks are collected for that');
 select is_empty(
-  format($$ select 1 from public.search_conversation_chunks(%L, 'submarine volcano') $$, :'conv'),
+  format($$ select 1 from private.search_conversation_chunks(%L, 'submarine volcano') $$, :'conv'),
   'a question sharing nothing with the documents finds nothing');
 select tests.authenticate_as('dbob');
 select is_empty(
-  format($$ select 1 from public.search_conversation_chunks(%L, 'pelicans nest') $$, :'conv'),
+  format($$ select 1 from private.search_conversation_chunks(%L, 'pelicans nest') $$, :'conv'),
   'another user searching the owner''s conversation finds nothing');
 select is_empty(
   format($$ select 1 from public.conversation_documents where conversation_id = %L $$, :'conv'),

@@ -1,6 +1,6 @@
 // Retrieval for a question in a conversation with documents: the question's embedding (when
 // the owner has an OpenAI key; billed as usage), the hybrid search in SQL
-// (public.search_conversation_chunks), and the numbered sources the model is given.
+// (private.search_conversation_chunks), and the numbered sources the model is given.
 import type { Claims } from "../_shared/db.ts";
 import { asUser } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
@@ -67,7 +67,7 @@ export async function groundQuestion(db: RouteContext<unknown, unknown>["db"], u
 
   const rows = await db((tx) => tx`
     select s.chunk_id, s.document_id, d.filename, s.page_number as page, s.start_offset, s.end_offset, s.content, p.text as page_text
-    from public.search_conversation_chunks(${conversationId}::uuid, ${question}, ${embedding}::extensions.vector, ${SOURCES_PER_ANSWER}) s
+    from private.search_conversation_chunks(${conversationId}::uuid, ${question}, ${embedding}::extensions.vector, ${SOURCES_PER_ANSWER}) s
     join public.documents d on d.id = s.document_id
     join public.document_pages p on p.document_id = s.document_id and p.page_number = s.page_number
     order by s.score desc, s.chunk_id`);
