@@ -1,13 +1,17 @@
 // `npm run bench`: latency of the API on a stack of its own (profile `bench`) with the fake
 // LLM provider answering at once. Prints p50/p99 of GET /conversations and of a non-streamed
 // message create (1,000 requests each at concurrency 10), and the same list query run directly
-// against Postgres under the same RLS for comparison.
+// against Postgres under the same RLS for comparison. Then the PDF figures (scripts/bench/pdfs.ts):
+// ingestion pages/s against pdftotext, retrieval p50/p95 at BENCH_CHUNKS (100,000) chunks, and
+// recall@5 on the shipped question set. BENCH_ONLY=api or BENCH_ONLY=pdf runs one part.
 import postgres from "postgres";
-import { stackConfig } from "./stack/config.ts";
+import { benchIngestion, benchRecall, benchRetrieval } from "./bench/pdfs.ts";
+import { ANON_KEY, stackConfig } from "./stack/config.ts";
 import { withStack } from "./stack/with-stack.ts";
 
 const REQUESTS = Number(Deno.env.get("BENCH_REQUESTS") ?? 1000);
 const CONCURRENCY = Number(Deno.env.get("BENCH_CONCURRENCY") ?? 10);
+const ONLY = Deno.env.get("BENCH_ONLY") ?? "";
 const cfg = stackConfig("bench");
 const API = `${cfg.apiUrl}/api/v1`;
 
@@ -44,6 +48,7 @@ await withStack("bench", async () => {
   try {
     Deno.env.set("DB_URL", cfg.dbUrl);
     Deno.env.set("API_URL", cfg.apiUrl);
+    Deno.env.set("ANON_KEY", ANON_KEY); // tests/support signs users up through the gateway, which wants it
     const users = await import("../tests/support/users.ts");
     const user = await users.createUser("bench");
     const auth = { authorization: `Bearer ${user.token}`, "content-type": "application/json" };
@@ -60,6 +65,32 @@ await withStack("bench", async () => {
     await sql`analyze`;
     const conversations = (await sql`select id from public.conversations where user_id = ${user.id} order by id limit ${CONCURRENCY}`).map((r) => r.id);
 
+    if (ONLY !== "pdf") await benchApi(sql, user, auth, conversations);
+    if (ONLY !== "api") {
+      const keyless = await users.createUser("bench_nokey");
+      const settle = async (id: string) => {
+        for (;;) {
+          const [row] = await sql`select status, failure_reason from public.documents where id = ${id}`;
+          if (row.status === "ready") return;
+          if (row.status === "failed") throw new Error(`document failed: ${row.failure_reason}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      await benchIngestion(API, keyless, settle);
+      console.log(`\nRetrieval: one SQL call of private.search_conversation_chunks as the user (security definer, ownership checked)`);
+      const [seeded] = await sql`select user_id as id from public.documents where object_path = 'bench/1.pdf'`;
+      await benchRetrieval(sql, cfg.dbUrl, user, seeded ? { id: seeded.id, token: "", sessionId: "" } : null);
+      await benchRecall(sql, API, user, keyless, settle, cfg.fakeProviderUrl);
+    }
+    await users.db.end();
+  } finally {
+    await sql.end();
+  }
+});
+
+// deno-lint-ignore no-explicit-any
+async function benchApi(sql: postgres.Sql, user: any, auth: Record<string, string>, conversations: string[]) {
+  {
     console.log(`\n${REQUESTS} requests each, concurrency ${CONCURRENCY}, fake provider answering at once\n`);
     // Warm up connections and JIT.
     await load(50, CONCURRENCY, async () => expectOk(await fetch(`${API}/conversations`, { headers: auth }), 200));
@@ -88,8 +119,5 @@ await withStack("bench", async () => {
       return tx`explain (analyze, buffers) select * from public.conversation_list order by last_activity_at desc, id desc limit 20`;
     });
     console.log(`\nlist query plan (as the user, under RLS):\n${plan.map((r) => "  " + r["QUERY PLAN"]).join("\n")}`);
-    await users.db.end();
-  } finally {
-    await sql.end();
   }
-});
+}
