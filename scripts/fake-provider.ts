@@ -15,7 +15,7 @@
 // `dimensions` is honoured (default 1536). Usage: prompt tokens = ceil(chars / 4).
 //
 // With sources: when the system prompt lists numbered sources (`[1] (file, page N) text`), the
-// answer quotes the first sentence of source 1 as `"..." [1]`. A question containing
+// answer quotes the sentence of source 1 sharing most words with the question as `"..." [1]`. A question containing
 // `misquote` gets that quote with its case and spacing changed; one containing `fabricate`
 // gets a quote that is in no source.
 //
@@ -151,7 +151,12 @@ function answer(model: string, system: string, messages: Msg[], maxTokens: unkno
 function citedSentence(system: string, question: string): string {
   const source = system.match(/^\[1\] \([^)]*\) ([\s\S]*?)(?=\n\[\d+\] \(|$)/m);
   if (!source) return "";
-  let quote = (source[1].match(/^[\s\S]*?[.!?。](?=\s|$)/)?.[0] ?? source[1].slice(0, 120)).replace(/\s+/g, " ").trim();
+  // The sentence of source 1 sharing most words with the question (the first on a tie).
+  const words = new Set(question.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []);
+  const sentences = source[1].match(/[^.!?。]+[.!?。]*/gu) ?? [source[1]];
+  const shared = (s: string) => (s.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => words.has(w)).length;
+  const best = sentences.reduce((a, b) => (shared(b) > shared(a) ? b : a));
+  let quote = best.replace(/\s+/g, " ").trim();
   if (question.includes("misquote")) quote = quote.toUpperCase().replace(/ /g, "  ");
   if (question.includes("fabricate")) quote = "The moon is made of green cheese according to this file.";
   return `\n\nAccording to the document, "${quote}" [1].`;
