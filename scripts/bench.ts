@@ -10,13 +10,18 @@
 // Large data is seeded set-based (generate_series) as postgres. Each row stops after
 // BENCH_REQUESTS requests or BENCH_SECONDS seconds, whichever comes first.
 // Then a budget race: 50 messages sent at once on a key with a $0.50 monthly budget (about
-// $0.09 per answer), printing the budget, the spend recorded and the refusals.
+// $0.09 per answer), printing the budget, the spend recorded and the refusals. Then the PDF
+// figures (scripts/bench/pdfs.ts): ingestion pages/s against pdftotext, retrieval p50/p95 at
+// BENCH_CHUNKS (100,000) chunks, and recall@5 on the shipped question set.
+// BENCH_ONLY=api or BENCH_ONLY=pdf runs one part.
 import postgres from "postgres";
+import { benchIngestion, benchRecall, benchRetrieval } from "./bench/pdfs.ts";
 import { ANON_KEY, stackConfig } from "./stack/config.ts";
 import { withStack } from "./stack/with-stack.ts";
 
 const REQUESTS = Number(Deno.env.get("BENCH_REQUESTS") ?? 1000);
 const CONCURRENCY = Number(Deno.env.get("BENCH_CONCURRENCY") ?? 10);
+const ONLY = Deno.env.get("BENCH_ONLY") ?? ""; // "api" or "pdf": one part only
 const SCALE_REQUESTS = Number(Deno.env.get("BENCH_SCALE_REQUESTS") ?? 1000);
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
 const ROUNDS = 5;
@@ -286,84 +291,108 @@ await withStack("bench", async () => {
     await sql`vacuum analyze public.conversations, public.messages`;
     await setUpStatements(sql);
 
-    // A realistic account: a key, 50 conversations with 20 messages each.
-    const user = await users.createUser(PREFIX);
-    const auth = { authorization: `Bearer ${user.token}`, "content-type": "application/json" };
-    await expectOk(await fetch(`${API}/keys`, { method: "POST", headers: auth, body: JSON.stringify({ name: "bench", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }) }), 201);
-    await seedConversations(sql, user.id, 50, 20);
-    await settle(sql);
-    const conversations = (await sql`select id from public.conversations where user_id = ${user.id} order by id limit ${CONCURRENCY}`).map((r) => r.id);
+    if (ONLY !== "pdf") {
+      // A realistic account: a key, 50 conversations with 20 messages each.
+      const user = await users.createUser(PREFIX);
+      const auth = { authorization: `Bearer ${user.token}`, "content-type": "application/json" };
+      await expectOk(await fetch(`${API}/keys`, { method: "POST", headers: auth, body: JSON.stringify({ name: "bench", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }) }), 201);
+      await seedConversations(sql, user.id, 50, 20);
+      await settle(sql);
+      const conversations = (await sql`select id from public.conversations where user_id = ${user.id} order by id limit ${CONCURRENCY}`).map((r) => r.id);
 
-    const get = (base: string, path: string, headers: Record<string, string> = auth) => async () => expectOk(await fetch(`${base}${path}`, { headers }), 200);
-    // Each route first warms up (connections, plpgsql's plans in each backend), then is measured.
-    const timed = async (name: string, one: Call) => {
-      await sample(sql, 100, CONCURRENCY, one);
-      return row(name, [await sample(sql, REQUESTS, CONCURRENCY, one)]);
-    };
+      const get = (base: string, path: string, headers: Record<string, string> = auth) => async () => expectOk(await fetch(`${base}${path}`, { headers }), 200);
+      // Each route first warms up (connections, plpgsql's plans in each backend), then is measured.
+      const timed = async (name: string, one: Call) => {
+        await sample(sql, 100, CONCURRENCY, one);
+        return row(name, [await sample(sql, REQUESTS, CONCURRENCY, one)]);
+      };
 
-    console.log(`\nup to ${REQUESTS} requests per row (at most ${SECONDS} s), fake provider answering at once.`);
-    console.log(`pg stmt: pg_stat_statements planning + execution time (n/a: not in shared_preload_libraries). CPU: /proc (Postgres: the backends serving connections).`);
+      console.log(`\nup to ${REQUESTS} requests per row (at most ${SECONDS} s), fake provider answering at once.`);
+      console.log(`pg stmt: pg_stat_statements planning + execution time (n/a: not in shared_preload_libraries). CPU: /proc (Postgres: the backends serving connections).`);
 
-    const throughput: Row[] = [];
-    throughput.push(await timed("GET /conversations", get(API, "/conversations")));
-    throughput.push(await timed("GET /conversations, no gateway", get(fnUrl, "/conversations")));
-    // The floor: the list route's one statement, sent straight to Postgres (no gateway, no function).
-    const claims = JSON.stringify({ sub: user.id, role: "authenticated", session_id: user.sessionId });
-    throughput.push(await timed("  its one statement, straight to Postgres", async () => {
-      await sql`select * from private.list_conversations(${claims}, 20, 0)`;
-    }));
-    throughput.push(await timed("GET /conversations/{id}/messages", async (_, worker) => {
-      await get(API, `/conversations/${conversations[worker % conversations.length]}/messages`)();
-    }));
-    throughput.push(await timed("POST /conversations", async (i) => {
-      await expectOk(await fetch(`${API}/conversations`, { method: "POST", headers: auth, body: JSON.stringify({ title: `new ${i}` }) }), 201);
-    }));
-    throughput.push(await timed("POST /conversations/{id}/messages", async (i, worker) => {
-      await expectOk(await fetch(`${API}/conversations/${conversations[worker % conversations.length]}/messages`, {
-        method: "POST", headers: auth, body: JSON.stringify({ message: `question ${i}` }),
+      const throughput: Row[] = [];
+      throughput.push(await timed("GET /conversations", get(API, "/conversations")));
+      throughput.push(await timed("GET /conversations, no gateway", get(fnUrl, "/conversations")));
+      // The floor: the list route's one statement, sent straight to Postgres (no gateway, no function).
+      const claims = JSON.stringify({ sub: user.id, role: "authenticated", session_id: user.sessionId });
+      throughput.push(await timed("  its one statement, straight to Postgres", async () => {
+        await sql`select * from private.list_conversations(${claims}, 20, 0)`;
+      }));
+      throughput.push(await timed("GET /conversations/{id}/messages", async (_, worker) => {
+        await get(API, `/conversations/${conversations[worker % conversations.length]}/messages`)();
+      }));
+      throughput.push(await timed("POST /conversations", async (i) => {
+        await expectOk(await fetch(`${API}/conversations`, { method: "POST", headers: auth, body: JSON.stringify({ title: `new ${i}` }) }), 201);
+      }));
+      throughput.push(await timed("POST /conversations/{id}/messages", async (i, worker) => {
+        await expectOk(await fetch(`${API}/conversations/${conversations[worker % conversations.length]}/messages`, {
+          method: "POST", headers: auth, body: JSON.stringify({ message: `question ${i}` }),
+        }), 201);
+      }));
+      printTable(`throughput at concurrency ${CONCURRENCY} (user with 50 conversations x 20 messages)`, throughput);
+
+      // Scale. The small user's list is measured before and after the big users' rows exist; the
+      // sizes of the list, and of a conversation, take turns (see interleaved).
+      const small = await users.createUser(PREFIX);
+      await seedConversations(sql, small.id, 50, 20);
+      await settle(sql);
+      const smallList = get(API, "/conversations", { authorization: `Bearer ${small.token}` });
+      const [smallBefore] = await interleaved(sql, [["list, small user (50), table without the big users", smallList]]);
+
+      const sizes: [string, Call][] = [];
+      for (const size of [50, 5_000, 50_000]) {
+        const big = await users.createUser(PREFIX);
+        await seedConversations(sql, big.id, size, 2);
+        sizes.push([`list, user with ${size.toLocaleString("en")} conversations`, get(API, "/conversations", { authorization: `Bearer ${big.token}` })]);
+      }
+      await settle(sql);
+      const [smallAfter] = await interleaved(sql, [["list, small user (50), table with the big users", smallList]]);
+      const lists = await interleaved(sql, sizes);
+
+      const reader = await users.createUser(PREFIX);
+      const readerAuth = { authorization: `Bearer ${reader.token}` };
+      const lengths: [string, Call][] = [];
+      for (const size of [20, 2_000, 20_000]) {
+        const [{ id }] = await sql`insert into public.conversations (user_id, title) values (${reader.id}, ${"long " + size}) returning id`;
+        await seedMessages(sql, reader.id, id, size);
+        lengths.push([`messages page, ${size.toLocaleString("en")} in the conversation`, get(API, `/conversations/${id}/messages`, readerAuth)]);
+        lengths.push([`conversation + latest 100, ${size.toLocaleString("en")} messages`, get(API, `/conversations/${id}`, readerAuth)]);
+      }
+      await settle(sql);
+      const conversationRows = await interleaved(sql, lengths);
+      const scale = [smallBefore, smallAfter, ...lists, ...conversationRows];
+      printTable(`scale, one request at a time (${ROUNDS} interleaved rounds)`, scale);
+
+      const ratio = (a: number | null, b: number | null) => (a === null || b === null ? "n/a" : `${(a / b).toFixed(2)}x`);
+      console.log(`\nlist at 50,000 / at 50 conversations: p50 ${ratio(lists[2].p50, lists[0].p50)} (goal <= 1.5x), ` +
+        `pg stmt ${ratio(lists[2].pgStatementMs, lists[0].pgStatementMs)}, pg CPU ${ratio(lists[2].cpu.postgres, lists[0].cpu.postgres)}`);
+      console.log(`small user's list with / without the big users' rows: p50 ${ratio(smallAfter.p50, smallBefore.p50)} (goal 0.9x-1.1x), ` +
+        `pg stmt ${ratio(smallAfter.pgStatementMs, smallBefore.pgStatementMs)}, pg CPU ${ratio(smallAfter.cpu.postgres, smallBefore.cpu.postgres)}`);
+
+      await budgetRace(users, sql);
+    }
+    if (ONLY !== "api") {
+      // PDFs: a user with an OpenAI key (embeddings through the fake provider) and one without.
+      const keyed = await users.createUser(`${PREFIX}_pdf`);
+      await expectOk(await fetch(`${API}/keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${keyed.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "bench", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }),
       }), 201);
-    }));
-    printTable(`throughput at concurrency ${CONCURRENCY} (user with 50 conversations x 20 messages)`, throughput);
-
-    // Scale. The small user's list is measured before and after the big users' rows exist; the
-    // sizes of the list, and of a conversation, take turns (see interleaved).
-    const small = await users.createUser(PREFIX);
-    await seedConversations(sql, small.id, 50, 20);
-    await settle(sql);
-    const smallList = get(API, "/conversations", { authorization: `Bearer ${small.token}` });
-    const [smallBefore] = await interleaved(sql, [["list, small user (50), table without the big users", smallList]]);
-
-    const sizes: [string, Call][] = [];
-    for (const size of [50, 5_000, 50_000]) {
-      const big = await users.createUser(PREFIX);
-      await seedConversations(sql, big.id, size, 2);
-      sizes.push([`list, user with ${size.toLocaleString("en")} conversations`, get(API, "/conversations", { authorization: `Bearer ${big.token}` })]);
+      const keyless = await users.createUser(`${PREFIX}_nokey`);
+      const documentReady = async (id: string) => {
+        for (;;) {
+          const [row] = await sql`select status, failure_reason from public.documents where id = ${id}`;
+          if (row.status === "ready") return;
+          if (row.status === "failed") throw new Error(`document failed: ${row.failure_reason}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      await benchIngestion(API, keyless, documentReady);
+      console.log(`\nRetrieval: one SQL call of private.search_conversation_chunks as the user (security definer, ownership checked)`);
+      await benchRetrieval(sql, cfg.dbUrl, keyed, null);
+      await benchRecall(sql, API, keyed, keyless, documentReady, cfg.fakeProviderUrl);
     }
-    await settle(sql);
-    const [smallAfter] = await interleaved(sql, [["list, small user (50), table with the big users", smallList]]);
-    const lists = await interleaved(sql, sizes);
-
-    const reader = await users.createUser(PREFIX);
-    const readerAuth = { authorization: `Bearer ${reader.token}` };
-    const lengths: [string, Call][] = [];
-    for (const size of [20, 2_000, 20_000]) {
-      const [{ id }] = await sql`insert into public.conversations (user_id, title) values (${reader.id}, ${"long " + size}) returning id`;
-      await seedMessages(sql, reader.id, id, size);
-      lengths.push([`messages page, ${size.toLocaleString("en")} in the conversation`, get(API, `/conversations/${id}/messages`, readerAuth)]);
-      lengths.push([`conversation + latest 100, ${size.toLocaleString("en")} messages`, get(API, `/conversations/${id}`, readerAuth)]);
-    }
-    await settle(sql);
-    const conversationRows = await interleaved(sql, lengths);
-    const scale = [smallBefore, smallAfter, ...lists, ...conversationRows];
-    printTable(`scale, one request at a time (${ROUNDS} interleaved rounds)`, scale);
-
-    const ratio = (a: number | null, b: number | null) => (a === null || b === null ? "n/a" : `${(a / b).toFixed(2)}x`);
-    console.log(`\nlist at 50,000 / at 50 conversations: p50 ${ratio(lists[2].p50, lists[0].p50)} (goal <= 1.5x), ` +
-      `pg stmt ${ratio(lists[2].pgStatementMs, lists[0].pgStatementMs)}, pg CPU ${ratio(lists[2].cpu.postgres, lists[0].cpu.postgres)}`);
-    console.log(`small user's list with / without the big users' rows: p50 ${ratio(smallAfter.p50, smallBefore.p50)} (goal 0.9x-1.1x), ` +
-      `pg stmt ${ratio(smallAfter.pgStatementMs, smallBefore.pgStatementMs)}, pg CPU ${ratio(smallAfter.cpu.postgres, smallBefore.cpu.postgres)}`);
-
-    await budgetRace(users, sql);
     await users.db.end();
   } finally {
     await sql.end();

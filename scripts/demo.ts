@@ -1,7 +1,12 @@
 // `npm run demo`: the product end to end on the local stack with the fake LLM provider —
 // join, login, register a key, open a conversation, ask two questions (one streamed), and
-// print what the key has cost.
-import { stackConfig } from "./stack/config.ts";
+// print what the key has cost. Then the PDF flow: upload a PDF through the API and another with
+// supabase-js Storage, follow the ingestion progress, attach them to a conversation, ask, and
+// read the answer's citations with their pages.
+import { createClient } from "@supabase/supabase-js";
+import { makePdf } from "../tests/support/pdfs.ts";
+import { HANDBOOK } from "./bench/handbook.ts";
+import { ANON_KEY, stackConfig } from "./stack/config.ts";
 import { withStack } from "./stack/with-stack.ts";
 
 const cfg = stackConfig("dev");
@@ -59,4 +64,57 @@ await withStack("dev", async () => {
     const t = stats.body.data.totals;
     console.log(`  requests ${t.requests}, tokens ${t.total_tokens}, cost $${t.cost_usd}; this month $${stats.body.data.this_month.cost_usd}`);
     for (const m of stats.body.data.by_model) console.log(`  by model: ${m.provider}/${m.model}: ${m.requests} requests, ${m.total_tokens} tokens, $${m.cost_usd}`);
+
+    // --- PDFs ---
+    const handbook = await makePdf(HANDBOOK.map((lines) => ({ lines })), { title: "Marlow Harbour handbook" });
+    const upload = await fetch(`${API}/documents?filename=handbook.pdf`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/pdf" },
+      body: handbook,
+    });
+    const uploaded = await upload.json();
+    show(`8. upload a ${HANDBOOK.length}-page PDF: POST /documents (stored in Storage as you, ingested in the background)`, { status: upload.status, body: uploaded });
+    const docId = uploaded.data.id as string;
+
+    console.log("\n9. follow its ingestion: GET /documents/{id}/progress (Server-Sent Events)");
+    const progress = await (await fetch(`${API}/documents/${docId}/progress`, { headers: { authorization: `Bearer ${token}` } })).text();
+    for (const m of progress.matchAll(/event: (\w+)\ndata: (.*)/g)) {
+      const d = JSON.parse(m[2]);
+      console.log(`  ${m[1].padEnd(8)} ${d.status} ${d.pages_done}/${d.pages_total} pages (${d.progress_percent}%)`);
+    }
+
+    const supabase = createClient(cfg.apiUrl, ANON_KEY, { auth: { persistSession: false }, global: { headers: { Authorization: `Bearer ${token}` } } });
+    const { data: { user } } = await supabase.auth.getUser(token);
+    const secondId = crypto.randomUUID();
+    const notes = await makePdf([{ lines: ["Pontoon C notes.", "The spare mooring lines are stored in locker 14 on pontoon C."] }, { lines: [] }]);
+    const { error } = await supabase.storage.from("documents").upload(`${user!.id}/${secondId}.pdf`, notes, { contentType: "application/pdf", metadata: { filename: "pontoon-notes.pdf" } });
+    console.log(`\n10. upload another with supabase-js: storage.from('documents').upload('<user id>/<document id>.pdf')\n  -> ${error ? `error: ${error.message}` : "uploaded; the trigger on storage.objects made the document and queued it"}`);
+    let second;
+    for (;;) {
+      second = await call("GET", `/documents/${secondId}`, token);
+      if (second.body.data?.status === "ready" || second.body.data?.status === "failed") break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    console.log(`  GET /documents/${secondId}: ${second.body.data.status}, ${second.body.data.pages_done}/${second.body.data.pages_total} pages, ${second.body.data.pages_without_text} without text (no OCR)`);
+
+    const docs = await call("GET", "/documents", token);
+    show("11. GET /documents", docs);
+    for (const d of docs.body.data) console.log(`  ${d.filename}: ${d.status}, ${d.pages_total} pages, ${d.chunk_count} chunks, embeddings: ${d.embedding_model ?? "none (lexical only)"}`);
+
+    const pdfConv = await call("POST", "/conversations", token, { title: "Harbour questions" });
+    for (const d of [docId, secondId]) await call("POST", `/conversations/${pdfConv.body.data.id}/documents`, token, { document_id: d });
+    console.log(`\n12. attach both to a new conversation: POST /conversations/{id}/documents`);
+
+    for (const question of ["How long does a shower token last?", "Where are the spare mooring lines?"]) {
+      const asked = await call("POST", `/conversations/${pdfConv.body.data.id}/messages`, token, { message: question });
+      show(`13. ask: ${JSON.stringify(question)}`, asked);
+      console.log(`  answer: ${asked.body.data.assistant_message.content.replace(/\n+/g, " ")}`);
+      for (const c of asked.body.data.assistant_message.citations) {
+        console.log(`  citation [${c.n}] ${c.filename}, page ${c.page} (${c.check}): "${c.quote}"`);
+      }
+    }
+
+    const file = await call("GET", `/documents/${docId}/file?page=11`, token);
+    show("14. open the cited page in a PDF viewer: GET /documents/{id}/file?page=11 (a signed URL, valid 5 minutes)", file);
+    console.log(`  ${file.body.data.url.replace(/token=[^&#]+/, "token=...")}`);
 });

@@ -9,6 +9,16 @@
 //              GET /v1/models is Anthropic's when the request carries `x-api-key`, else OpenAI's.
 //   GET /health -> 200.
 //
+// Embeddings are hashed word vectors: each lower-cased word (and each 3-character piece of it,
+// at a third of the weight, so inflected forms stay close) adds ±1 at a position chosen by its
+// hash; the vector is L2-normalised. Texts sharing words are near, others nearly orthogonal.
+// `dimensions` is honoured (default 1536). Usage: prompt tokens = ceil(chars / 4).
+//
+// With sources: when the system prompt lists numbered sources (`[1] (file, page N) text`), the
+// answer quotes the sentence of source 1 sharing most words with the question as `"..." [1]`. A question containing
+// `misquote` gets that quote with its case and spacing changed; one containing `fabricate`
+// gets a quote that is in no source.
+//
 // Answers are deterministic: the text is `Echo: <last user message>` (cut to max_tokens * 4
 // chars if that is smaller), the model is echoed back. Usage: prompt tokens = ceil(chars of the
 // system prompt and all input messages / 4), completion tokens = ceil(chars of the answer / 4),
@@ -128,13 +138,65 @@ interface Turn {
 function answer(model: string, system: string, messages: Msg[], maxTokens: unknown, key: string): Turn {
   const inputChars = system.length + messages.reduce((n, m) => n + textOf(m.content).length, 0);
   const lastUser = [...messages].reverse().find((m) => m.role === "user");
-  let text = `Echo: ${lastUser ? textOf(lastUser.content) : ""}`;
+  const question = lastUser ? textOf(lastUser.content) : "";
+  let text = `Echo: ${question}` + citedSentence(system, question);
   const limit = typeof maxTokens === "number" && maxTokens > 0 ? maxTokens * 4 : Infinity;
   const truncated = text.length > limit;
   if (truncated) text = text.slice(0, limit);
   const promptTokens = tokens(inputChars);
   const cachedTokens = key.includes("-cached") ? Math.floor(promptTokens / 2) : 0;
   return { model, text, truncated, promptTokens, cachedTokens, completionTokens: tokens(text.length) };
+}
+
+function citedSentence(system: string, question: string): string {
+  const source = system.match(/^\[1\] \([^)]*\) ([\s\S]*?)(?=\n\[\d+\] \(|$)/m);
+  if (!source) return "";
+  // The sentence of source 1 sharing most words with the question (the first on a tie).
+  const words = new Set(question.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []);
+  const sentences = source[1].match(/[^.!?。]+[.!?。]*/gu) ?? [source[1]];
+  const shared = (s: string) => (s.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => words.has(w)).length;
+  const best = sentences.reduce((a, b) => (shared(b) > shared(a) ? b : a));
+  let quote = best.replace(/\s+/g, " ").trim();
+  if (question.includes("misquote")) quote = quote.toUpperCase().replace(/ /g, "  ");
+  if (question.includes("fabricate")) quote = "The moon is made of green cheese according to this file.";
+  return `\n\nAccording to the document, "${quote}" [1].`;
+}
+
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (const b of enc.encode(s)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h;
+}
+
+/** A deterministic, similarity-preserving stand-in for an embedding model. */
+export function fakeEmbedding(text: string, dimensions = 1536): number[] {
+  const v = new Float64Array(dimensions);
+  for (const word of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
+    const add = (token: string, weight: number) => {
+      const h = hash32(token);
+      v[h % dimensions] += (h & 0x80000000 ? -1 : 1) * weight;
+    };
+    add(word, 1);
+    const chars = [...word];
+    for (let i = 0; i + 3 <= chars.length; i++) add(`#${chars.slice(i, i + 3).join("")}`, 1 / 3);
+  }
+  const norm = Math.hypot(...v) || 1;
+  return Array.from(v, (x) => x / norm);
+}
+
+function embeddings(body: Record<string, unknown>): Response {
+  const input = body.input;
+  const texts = typeof input === "string" ? [input] : Array.isArray(input) && input.every((t) => typeof t === "string") ? (input as string[]) : null;
+  if (!texts || texts.length === 0) return providerError("openai", 400, "invalid_request_error", "'input' must be a string or an array of strings.");
+  const dimensions = typeof body.dimensions === "number" ? body.dimensions : 1536;
+  const base64 = body.encoding_format === "base64";
+  const data = texts.map((t, index) => {
+    const vector = fakeEmbedding(t, dimensions);
+    const embedding = base64 ? btoa(String.fromCharCode(...new Uint8Array(new Float32Array(vector).buffer))) : vector;
+    return { object: "embedding", index, embedding };
+  });
+  const promptTokens = texts.reduce((n, t) => n + tokens(t.length), 0);
+  return json(200, { object: "list", data, model: body.model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
 }
 
 // An SSE body. With `cut`, only the first two deltas go out, then the connection is dropped.
@@ -265,7 +327,7 @@ export async function handleFakeProvider(req: Request, slowMs: number): Promise<
   if (path === "/health") return json(200, { status: "ok" });
   const route = `${req.method} ${path}`;
   const flavor: Flavor = path === "/v1/messages" || (path === "/v1/models" && req.headers.has("x-api-key")) ? "anthropic" : "openai";
-  const known = ["POST /v1/chat/completions", "POST /v1/messages", "GET /v1/models"];
+  const known = ["POST /v1/chat/completions", "POST /v1/messages", "GET /v1/models", "POST /v1/embeddings"];
   if (!known.includes(route)) return providerError(flavor, 404, flavor === "openai" ? "invalid_request_error" : "not_found_error", `Unknown route: ${route}`);
 
   const key = flavor === "openai"
@@ -289,6 +351,7 @@ export async function handleFakeProvider(req: Request, slowMs: number): Promise<
   } catch {
     return providerError(flavor, 400, "invalid_request_error", "The request body is not a JSON object.");
   }
+  if (path === "/v1/embeddings") return embeddings(body);
   return flavor === "openai" ? openaiChat(body, key) : anthropicMessages(body, key);
 }
 

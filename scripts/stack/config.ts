@@ -15,6 +15,10 @@ export const SERVICE_ROLE_KEY =
 // Production sets PROVIDER_KEY_ENCRYPTION_KEY as a function secret.
 export const LOCAL_ENCRYPTION_KEY = "bG9jYWwtZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzI=";
 
+// The shared secret between the database (pg_net calls) and the `ingest` function, for local
+// stacks only. Hosted projects set INGEST_SECRET as a function secret and the same value in Vault.
+export const LOCAL_INGEST_SECRET = "local-dev-only-ingest-secret-0b7c1f2e";
+
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
 const PORTS = {

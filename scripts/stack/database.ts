@@ -3,7 +3,7 @@
 import type { AuthBuild } from "./auth.ts";
 import { migrateAuth } from "./auth.ts";
 import type { StackConfig } from "./config.ts";
-import { ROOT } from "./config.ts";
+import { LOCAL_INGEST_SECRET, ROOT } from "./config.ts";
 import { psql } from "./postgres.ts";
 import { run } from "./proc.ts";
 import type { StorageBuild } from "./storage.ts";
@@ -18,6 +18,19 @@ export function cliDbUrl(cfg: StackConfig) {
 
 export async function applyMigrations(cfg: StackConfig) {
   await run(SUPABASE_CLI, ["migration", "up", "--db-url", cliDbUrl(cfg), "--include-all"], { cwd: ROOT });
+  await writeWorkerSettings(cfg);
+}
+
+/**
+ * Where pg_net finds the ingest function, and its secret. Hosted projects keep these in Vault
+ * (README, "Hosted Supabase"); the local Postgres has no Vault, so they go into private.settings.
+ */
+async function writeWorkerSettings(cfg: StackConfig) {
+  // On stdin, not -c: psql substitutes :'variables' only in script input.
+  await psql(cfg, ["-v", `url=${cfg.apiUrl}/functions/v1/ingest`, "-v", `secret=${LOCAL_INGEST_SECRET}`], `
+    insert into private.settings (name, value) values ('ingest_url', :'url'), ('ingest_secret', :'secret')
+    on conflict (name) do update set value = excluded.value;
+  `);
 }
 
 export async function prepareDatabase(cfg: StackConfig, auth: AuthBuild, storage: StorageBuild) {

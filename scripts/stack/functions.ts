@@ -1,7 +1,7 @@
 // Deno serving each function in supabase/functions/<name>/index.ts on a port of its own,
 // with the environment Supabase gives functions.
 import type { StackConfig } from "./config.ts";
-import { ANON_KEY, JWT_SECRET, LOCAL_ENCRYPTION_KEY, ROOT, SERVICE_ROLE_KEY } from "./config.ts";
+import { ANON_KEY, JWT_SECRET, LOCAL_ENCRYPTION_KEY, LOCAL_INGEST_SECRET, ROOT, SERVICE_ROLE_KEY } from "./config.ts";
 import { exists, httpOk, portInUse, spawnLogged, StackError, waitFor } from "./proc.ts";
 
 const FUNCTIONS_DIR = `${ROOT}/supabase/functions`;
@@ -38,6 +38,7 @@ export function functionEnv(cfg: StackConfig, extra: Record<string, string>): Re
     JWT_SECRET,
     AUTH_URL: cfg.authUrl,
     PROVIDER_KEY_ENCRYPTION_KEY: LOCAL_ENCRYPTION_KEY,
+    INGEST_SECRET: LOCAL_INGEST_SECRET,
     ...extra,
   };
 }

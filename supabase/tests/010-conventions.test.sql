@@ -4,7 +4,8 @@ begin;
 create extension if not exists pgtap with schema extensions;
 select plan(24);
 
-select tables_are('public', array['profiles', 'api_keys', 'conversations', 'messages', 'model_prices', 'usage_events'],
+select tables_are('public', array['profiles', 'api_keys', 'conversations', 'messages', 'model_prices', 'usage_events',
+                          'documents', 'document_pages', 'document_chunks', 'conversation_documents', 'user_search_terms'],
   'public has exactly the expected tables');
 select views_are('public', array['api_key_usage_daily', 'api_key_usage_by_model', 'api_key_usage_totals', 'conversation_list'],
   'public has exactly the expected views');
@@ -128,8 +129,10 @@ select is(
     'private.lock_user_api_keys(uuid)',
     'private.record_usage(uuid,uuid,uuid,text,text,integer,integer,integer,text,integer,text,text)',
     'private.register_api_key(text,text,text,text,text)',
+    'private.search_conversation_chunks(uuid,text,vector,integer)',
     'private.session_is_active(uuid)',
-    'private.store_answer(uuid,text,text,integer,integer,integer,text,integer)',
+    'private.store_answer(uuid,text,text,integer,integer,integer,text,integer,jsonb)',
+    'private.store_extractive_exchange(uuid,text,text,jsonb)',
     'private.sweep_stale_exchanges(uuid)',
     'select_api_key(uuid)'
   ],
@@ -169,12 +172,15 @@ select is(
   array[
     'api_key_usage_by_model select', 'api_key_usage_daily select', 'api_key_usage_totals select',
     'api_keys delete', 'api_keys select', 'api_keys update',
+    'conversation_documents delete', 'conversation_documents insert', 'conversation_documents select',
     'conversation_list select',
     'conversations delete', 'conversations insert', 'conversations select', 'conversations update',
+    'document_chunks select', 'document_pages select', 'documents select',
     'messages delete', 'messages select',
     'model_prices select',
     'profiles select', 'profiles update',
-    'usage_events select'
+    'usage_events select',
+    'user_search_terms select'
   ],
   'authenticated has exactly the expected table privileges');
 

@@ -39,4 +39,22 @@ export const env = {
     timeoutMs: integer("PROVIDER_TIMEOUT_MS", 60_000),
   },
   maxBodyBytes: integer("MAX_BODY_BYTES", 256 * 1024),
+  /** For Storage calls the API makes as the caller, and the worker's reads of any user's file. */
+  serviceRoleKey: Deno.env.get("SUPABASE_SERVICE_ROLE_KEY") ?? "",
+  documents: {
+    /** Largest PDF accepted (413 above). */
+    maxBytes: integer("DOCUMENT_MAX_BYTES", 25 * 1024 * 1024),
+    /** More pages than this fails the document. */
+    maxPages: integer("DOCUMENT_MAX_PAGES", 1000),
+  },
+  ingest: {
+    /** The header value pg_net sends to the ingest function (Vault `ingest_secret` on hosted projects). */
+    secret: Deno.env.get("INGEST_SECRET") ?? "",
+    /** Wall-clock time one call may spend before it commits and hands over to the next call. */
+    timeBudgetMs: integer("INGEST_TIME_BUDGET_MS", 1500),
+    /** Pages committed together. */
+    batchPages: integer("INGEST_BATCH_PAGES", 10),
+    /** How long a claimed job is the worker's; after that another call takes it over. */
+    leaseSeconds: integer("INGEST_LEASE_SECONDS", 60),
+  },
 };

@@ -5,6 +5,7 @@ import { isDatabaseUnavailable } from "../_shared/db.ts";
 import { ApiError, envelope } from "../_shared/http.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { docsRoutes } from "./routes/docs.ts";
+import { documentRoutes } from "./routes/documents.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { messageRoutes } from "./routes/messages.ts";
@@ -33,6 +34,7 @@ userRoutes(app);
 conversationRoutes(app);
 messageRoutes(app);
 keyRoutes(app);
+documentRoutes(app);
 docsRoutes(app);
 
 app.notFound((c) => {

@@ -18,6 +18,8 @@ import { type ChatRequest, type ChatResult, type LlmProvider, MAX_OUTPUT_TOKENS,
 import { buildContext, DEFAULT_MODELS, MAX_HISTORY_MESSAGES } from "./context.ts";
 import { findConversation } from "./data/conversations.ts";
 import { completedHistory, findMessage, MESSAGE_COLUMNS } from "./data/messages.ts";
+import { citeAnswer } from "./citations.ts";
+import { type Grounding, sourcesPrompt } from "./retrieval.ts";
 import type { RouteContext } from "./route.ts";
 import type { MessageRow } from "./schemas.ts";
 
@@ -37,6 +39,15 @@ export interface PreparedExchange {
   provider: LlmProvider;
   request: ChatRequest;
   userMessage: MessageRow;
+  /** Passages of the conversation's documents given to the model as numbered sources (null: no documents). */
+  grounding: Grounding | null;
+}
+
+/** No key to answer with; a conversation with documents still gets an extractive answer. */
+export class NoKeyError extends ApiError {
+  constructor() {
+    super(400, "No API key to answer with: register one with POST /keys, or choose one for this conversation");
+  }
 }
 
 /**
@@ -48,7 +59,13 @@ function worstCasePromptTokens(req: Pick<ChatRequest, "system" | "messages">) {
 }
 
 /** `db` is the route's transaction as the caller, which checks the session is still alive. */
-export async function prepareExchange(db: RouteContext<unknown, unknown>["db"], conversationId: string, text: string, modelOverride?: string): Promise<PreparedExchange> {
+export async function prepareExchange(
+  db: RouteContext<unknown, unknown>["db"],
+  conversationId: string,
+  text: string,
+  modelOverride?: string,
+  grounding: Grounding | null = null,
+): Promise<PreparedExchange> {
   try {
     return await db(async (tx) => {
       const conversation = await findConversation(tx, conversationId);
@@ -56,20 +73,21 @@ export async function prepareExchange(db: RouteContext<unknown, unknown>["db"], 
         select k.id, k.provider, k.is_valid, private.api_key_secret(k.id) as ciphertext
         from public.api_keys k
         where k.id = coalesce(${conversation.api_key_id}::uuid, (select id from public.api_keys where is_selected))`;
-      if (!key) throw new ApiError(400, "No API key to answer with: register one with POST /keys, or choose one for this conversation");
+      if (!key) throw new NoKeyError();
       if (!key.is_valid) throw new ApiError(400, "This conversation's API key was rejected by its provider; register a new key or choose another");
       const provider = key.provider as ProviderName;
       const model = modelOverride ?? conversation.model ?? DEFAULT_MODELS[provider];
       const history = await completedHistory(tx, conversationId, MAX_HISTORY_MESSAGES - 1);
-      const messages = buildContext([...history, { role: "user", content: text }], conversation.system_prompt, provider, model);
-      const request: ChatRequest = { apiKey: "", model, system: conversation.system_prompt ?? undefined, messages, maxTokens: MAX_OUTPUT_TOKENS };
+      const system = [conversation.system_prompt, grounding && sourcesPrompt(grounding)].filter(Boolean).join("\n\n") || null;
+      const messages = buildContext([...history, { role: "user", content: text }], system, provider, model);
+      const request: ChatRequest = { apiKey: "", model, system: system ?? undefined, messages, maxTokens: MAX_OUTPUT_TOKENS };
       const expiresInSeconds = Math.ceil((2 * env.providers.timeoutMs + STORE_RETRY_MS) / 1000) + 60;
       const [userMessage] = await tx.unsafe<MessageRow[]>(
         `select ${MESSAGE_COLUMNS} from private.begin_exchange($1, $2, $3, $4, $5, $6, $7)`,
         [conversationId, key.id, text, model, worstCasePromptTokens(request), MAX_OUTPUT_TOKENS, expiresInSeconds],
       );
       request.apiKey = await (await secretBox()).decrypt(key.ciphertext);
-      return { conversationId, keyId: key.id, provider: providerFor(provider, env.providers), request, userMessage };
+      return { conversationId, keyId: key.id, provider: providerFor(provider, env.providers), request, userMessage, grounding };
     });
   } catch (err) {
     // begin_exchange's refusal: the budget cannot cover this message beside what is spent and reserved.
@@ -86,11 +104,14 @@ export async function prepareExchange(db: RouteContext<unknown, unknown>["db"], 
 
 /** Stores the answer and its usage in one transaction. */
 function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
+  // With documents: citations checked against the stored pages (unverifiable quotes repaired or dropped).
+  const cited = ex.grounding ? citeAnswer(result.text, ex.grounding) : { text: result.text, citations: [] };
   return asUser(user, async (tx) => {
     const u = result.usage;
     const [{ stored }] = await tx`
-      select private.store_answer(${ex.userMessage.id}::uuid, ${result.text}, ${result.model},
-        ${u.promptTokens}, ${u.cachedPromptTokens}, ${u.completionTokens}, ${u.source}, ${latencyMs}) as stored`;
+      select private.store_answer(${ex.userMessage.id}::uuid, ${cited.text}, ${result.model},
+        ${u.promptTokens}, ${u.cachedPromptTokens}, ${u.completionTokens}, ${u.source}, ${latencyMs},
+        ${tx.json(cited.citations as never)}) as stored`;
     if (stored.already_stored) return null; // a retry whose earlier attempt did commit
     if (stored.answer_discarded) return "discarded" as const; // (a throw here would roll back the billing)
     const [event] = await tx`select prompt_tokens, cached_prompt_tokens, completion_tokens, cost_usd, priced from public.usage_events where id = ${stored.usage_event.id}`;

@@ -65,6 +65,18 @@ export const Message = z.object({
   api_key_id: Id.nullable(),
   status: z.enum(["pending", "complete", "failed"]).describe("pending: waiting for its answer"),
   error_code: z.string().nullable(),
+  citations: z.array(z.object({
+    n: z.number().int().describe("The [n] marker in the answer"),
+    document_id: Id,
+    filename: z.string(),
+    page: z.number().int(),
+    chunk_id: z.number().int().nullable().describe("null once the document is deleted"),
+    quote: z.string().describe("Verbatim from the stored page text"),
+    start_offset: z.number().int(),
+    end_offset: z.number().int(),
+    check: z.enum(["exact", "repaired"]),
+    document_deleted: z.boolean().optional(),
+  })).describe("Sources of an answer from the conversation's documents; empty otherwise"),
   created_at: z.string(),
 });
 
@@ -87,7 +99,7 @@ export const Usage = z.object({
 export const Exchange = z.object({
   user_message: Message,
   assistant_message: Message,
-  usage: Usage,
+  usage: Usage.nullable().describe("null for an extractive answer (no provider was called)"),
 });
 
 export const KeyCreate = z.strictObject({

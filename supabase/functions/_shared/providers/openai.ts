@@ -79,7 +79,7 @@ function usageOf(u: CompletionUsage): Usage {
   };
 }
 
-function facts(err: unknown): FailureFacts {
+export function facts(err: unknown): FailureFacts {
   if (err instanceof OpenAI.APIConnectionTimeoutError) return { timedOut: true };
   if (err instanceof OpenAI.APIError) {
     const body = err.error as { message?: unknown } | undefined;

@@ -3,7 +3,8 @@ import type { Tx } from "../../_shared/db.ts";
 import type { ChatMessage } from "../../_shared/providers/types.ts";
 import type { MessageRow } from "../schemas.ts";
 
-export const MESSAGE_COLUMNS = "id, conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id, status, error_code, created_at";
+export const MESSAGE_COLUMNS =
+  "id, conversation_id, role, content, model, prompt_tokens, completion_tokens, api_key_id, status, error_code, citations, created_at";
 
 /** The latest answered turns of a conversation, oldest first: what a new message's context is built from. Pending and failed messages are not part of it. */
 export async function completedHistory(tx: Tx, conversationId: string, limit: number): Promise<ChatMessage[]> {

@@ -3,7 +3,9 @@ import { corsHeaders } from "@supabase/supabase-js/cors";
 import { type Claims, isDatabaseUnavailable } from "../../_shared/db.ts";
 import { ApiError, envelope, notFound } from "../../_shared/http.ts";
 import type { ChatResult } from "../../_shared/providers/types.ts";
-import { failExchange, keepAlive, type PreparedExchange, prepareExchange, storeAnswer } from "../chat.ts";
+import { storeExtractiveExchange } from "../answers.ts";
+import { failExchange, keepAlive, NoKeyError, type PreparedExchange, prepareExchange, storeAnswer } from "../chat.ts";
+import { groundQuestion } from "../retrieval.ts";
 import { pathId } from "../ids.ts";
 import { route } from "../route.ts";
 import { Exchange, Message, MessageCreate, Pagination } from "../schemas.ts";
@@ -64,6 +66,17 @@ function streamExchange(user: Claims, ex: PreparedExchange): Response {
   });
 }
 
+/** An exchange already complete, as the same SSE events a streamed answer ends with. */
+// deno-lint-ignore no-explicit-any
+function streamStored(stored: { user_message: unknown; assistant_message: any }): Response {
+  const frames = [
+    ["start", { user_message: stored.user_message }],
+    ["delta", { text: stored.assistant_message.content }],
+    ["done", stored],
+  ].map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join("");
+  return new Response(frames, { status: 200, headers: { ...corsHeaders, "Content-Type": "text/event-stream", "Cache-Control": "no-cache" } });
+}
+
 function wantsStream(c: Context, stream: boolean | undefined) {
   return stream ?? (c.req.header("accept") ?? "").includes("text/event-stream");
 }
@@ -97,7 +110,9 @@ export function messageRoutes(app: Hono) {
     summary: "Send a message and get the answer",
     description:
       "Stores the message, answers it with the conversation's key (else the selected key), stores the answer and its usage. " +
-      "With `stream: true` or `Accept: text/event-stream` the answer streams as Server-Sent Events: `start`, `delta`…, then `done` (the stored exchange) or `error`.",
+      "With `stream: true` or `Accept: text/event-stream` the answer streams as Server-Sent Events: `start`, `delta`…, then `done` (the stored exchange) or `error`. " +
+      "In a conversation with documents attached, the best passages go to the model as numbered sources and the answer carries `citations` " +
+      "(quotes checked against the stored pages); with no key at all, the answer is extractive: the passages themselves, with their pages.",
     auth: true,
     body: MessageCreate,
     response: Exchange,
@@ -106,7 +121,16 @@ export function messageRoutes(app: Hono) {
     errors: [400, 401, 404, 409, 413, 415, 422, 429, 502, 503, 504],
     handler: async ({ c, db, user, params, body }) => {
       const id = pathId(params.id, "Conversation");
-      const ex = await prepareExchange(db, id, body.message, body.model);
+      // Documents attached: retrieve passages for the model (and cite them), or answer extractively without a key.
+      const grounding = await groundQuestion(db, user, id, body.message);
+      let ex: PreparedExchange;
+      try {
+        ex = await prepareExchange(db, id, body.message, body.model, grounding);
+      } catch (err) {
+        if (!(err instanceof NoKeyError && grounding)) throw err;
+        const stored = await storeExtractiveExchange(db, id, body.message, grounding);
+        return wantsStream(c, body.stream) ? streamStored(stored) : { status: 201, message: "Answered extractively (no API key)", data: stored };
+      }
       if (wantsStream(c, body.stream)) return streamExchange(user, ex);
       const started = performance.now();
       let result: ChatResult;

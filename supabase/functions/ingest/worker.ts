@@ -1,0 +1,248 @@
+// The ingestion worker: claims a job (`for update skip locked`, with a lease), reads the PDF from
+// Storage, and turns pages into text, chunks and (with the owner's OpenAI key) embeddings, a
+// batch at a time. Each batch commits its pages together with the job's resume point, so a
+// worker killed or out of time loses at most the batch in hand; the next call (pg_cron every
+// few seconds, or the kick at the end of this one) carries on from there.
+import { createClient } from "@supabase/supabase-js";
+import { asUser, sql, type Tx } from "../_shared/db.ts";
+import { env } from "../_shared/env.ts";
+import { embed, EMBEDDING_MODEL, vectorLiteral } from "../_shared/providers/embeddings.ts";
+import { ProviderError } from "../_shared/providers/errors.ts";
+import { SecretBox } from "../_shared/secrets.ts";
+import { chunkPage } from "./chunk.ts";
+import { openPdf, type PdfDocument, pageText, structuralProblem, UnreadablePdf } from "./extract.ts";
+
+export const MAX_FAILURES = 3;
+
+const storage = createClient(env.supabaseUrl, env.serviceRoleKey, { auth: { persistSession: false, autoRefreshToken: false } })
+  .storage.from("documents");
+const boxPromise = SecretBox.fromBase64(env.encryptionKey);
+
+interface Job {
+  document_id: string;
+  next_page: number;
+  failures: number;
+  last_error: string | null;
+  lease_token: string;
+}
+
+interface Doc {
+  id: string;
+  user_id: string;
+  object_path: string;
+  pages_total: number | null;
+}
+
+/** A failure that may pass (Storage briefly away): retried on a later call, shown as the reason after the last try. */
+class RetryableError extends Error {}
+
+/** A document that cannot be ingested, whatever the retries: failed at once with this reason. */
+class DocumentRejected extends Error {
+  constructor(message: string, readonly duplicateOf: string | null = null) {
+    super(message);
+  }
+}
+
+// One open PDF per instance, so consecutive calls on one document do not download and parse it again.
+let cached: { documentId: string; pdf: PdfDocument } | null = null;
+
+export interface RunReport {
+  jobs: number;
+  pages: number;
+  finished: string[];
+  failed: string[];
+}
+
+/** Works until the time budget is spent or no job is left. */
+export async function runWorker(budgetMs = env.ingest.timeBudgetMs): Promise<RunReport> {
+  const deadline = Date.now() + budgetMs;
+  const report: RunReport = { jobs: 0, pages: 0, finished: [], failed: [] };
+  while (Date.now() < deadline) {
+    const [job] = await sql<Job[]>`select * from private.claim_ingest_job(${env.ingest.leaseSeconds})`;
+    if (!job) break;
+    report.jobs++;
+    // After a failure the retry waits for the next scheduled call (seconds), not this one.
+    if (!(await processJob(job, deadline, report))) return report;
+  }
+  // More to do (a document not finished, or another queued): the next call starts now, not at the next tick.
+  await sql`select private.kick_ingest()`;
+  return report;
+}
+
+/** False when the job failed in a way worth retrying later. */
+async function processJob(job: Job, deadline: number, report: RunReport): Promise<boolean> {
+  const [doc] = await sql<Doc[]>`select id, user_id, object_path, pages_total from public.documents where id = ${job.document_id}`;
+  if (!doc) return true; // deleted meanwhile (its job went with it)
+  if (job.failures >= MAX_FAILURES) {
+    await failDocument(job, job.last_error ?? "ingestion failed", null);
+    report.failed.push(doc.id);
+    return true;
+  }
+  try {
+    const pdf = await openDocument(job, doc);
+    const total = pdf.numPages;
+    let next = job.next_page;
+    const embedder = await embedderFor(doc.user_id);
+    while (next <= total && Date.now() < deadline) {
+      const last = Math.min(total, next + env.ingest.batchPages - 1);
+      const pages: { number: number; text: string }[] = [];
+      for (let n = next; n <= last && (n === next || Date.now() < deadline); n++) pages.push({ number: n, text: await pageText(pdf, n) });
+      const stored = await storeBatch(job, doc, pages, embedder, total);
+      if (!stored) return true; // the lease was lost: another worker has the job
+      next = pages.at(-1)!.number + 1;
+      report.pages += pages.length;
+    }
+    if (next > total) {
+      await sql`update private.ingest_jobs set status = 'done', lease_token = null, lease_until = null where document_id = ${job.document_id} and lease_token = ${job.lease_token}`;
+      if (cached?.documentId === doc.id) cached = null;
+      report.finished.push(doc.id);
+    } else {
+      await releaseJob(job);
+    }
+    return true;
+  } catch (err) {
+    if (cached?.documentId === doc.id) cached = null;
+    if (err instanceof DocumentRejected || err instanceof UnreadablePdf) {
+      await failDocument(job, err.message, err instanceof DocumentRejected ? err.duplicateOf : null);
+      report.failed.push(doc.id);
+      return true;
+    }
+    // Anything else may pass (Storage or the database briefly away): count it, retry on a later call.
+    // Only our own messages are shown; anything unexpected is named by its kind alone.
+    const reason = err instanceof RetryableError ? err.message : `ingestion failed: ${(err as Error)?.name ?? "error"}`;
+    console.error(`ingest ${doc.id}: ${reason}`);
+    const [row] = await sql`
+      update private.ingest_jobs set failures = failures + 1, last_error = ${reason}, status = 'queued', lease_token = null, lease_until = null
+      where document_id = ${job.document_id} and lease_token = ${job.lease_token}
+      returning failures`;
+    if (row && row.failures >= MAX_FAILURES) {
+      await failDocument({ ...job, failures: row.failures }, reason, null, true);
+      report.failed.push(doc.id);
+    }
+    return false;
+  }
+}
+
+/** The PDF, opened; on the first call for a document, checked and measured first. */
+async function openDocument(job: Job, doc: Doc): Promise<PdfDocument> {
+  if (cached?.documentId === doc.id && doc.pages_total !== null) return cached.pdf;
+  const { data, error } = await storage.download(doc.object_path);
+  if (error || !data) throw new RetryableError("the file could not be read from Storage");
+  const bytes = new Uint8Array(await data.arrayBuffer());
+  if (doc.pages_total === null) {
+    const problem = structuralProblem(bytes, env.documents.maxBytes);
+    if (problem) throw new DocumentRejected(problem);
+  }
+  const pdf = await openPdf(bytes);
+  if (doc.pages_total === null) {
+    if (pdf.numPages > env.documents.maxPages) {
+      throw new DocumentRejected(`the PDF has ${pdf.numPages} pages, above the limit of ${env.documents.maxPages}`);
+    }
+    const hash = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+    const [same] = await sql`
+      select id from public.documents
+      where user_id = ${doc.user_id} and content_sha256 = ${hash} and duplicate_of is null and id <> ${doc.id}`;
+    if (same) throw new DocumentRejected(`the same file as document ${same.id}`, same.id);
+    await sql`
+      update public.documents
+      set status = 'processing', pages_total = ${pdf.numPages}, size_bytes = ${bytes.length}, content_sha256 = ${hash}
+      where id = ${doc.id}`;
+    doc.pages_total = pdf.numPages;
+  }
+  cached = { documentId: doc.id, pdf };
+  return pdf;
+}
+
+interface Embedder {
+  keyId: string;
+  apiKey: string;
+}
+
+/** The owner's OpenAI key to embed with: the selected one if it is OpenAI's, else their most recently used valid one. */
+async function embedderFor(userId: string): Promise<Embedder | null> {
+  const [key] = await sql`
+    select id, secret_ciphertext from public.api_keys
+    where user_id = ${userId} and provider = 'openai' and is_valid
+    order by is_selected desc, last_used_at desc nulls last, created_at desc
+    limit 1`;
+  if (!key) return null;
+  return { keyId: key.id, apiKey: await (await boxPromise).decrypt(key.secret_ciphertext) };
+}
+
+/** Usage of an embedding call, billed to the owner's key like chat (private.record_usage, as the owner). */
+function recordEmbeddingUsage(userId: string, keyId: string, promptTokens: number, latencyMs: number, errorCode: string | null) {
+  return asUser({ sub: userId, role: "authenticated" }, (tx) =>
+    tx`select private.record_usage(${keyId}::uuid, null, null, 'openai', ${EMBEDDING_MODEL}, ${promptTokens}, 0, 0,
+         ${errorCode ? "estimated" : "provider"}, ${latencyMs}, ${errorCode ? "error" : "ok"}, ${errorCode})`);
+}
+
+/** Stores a batch of pages with their chunks and moves the resume point, in one transaction; false if the lease was lost. */
+async function storeBatch(job: Job, doc: Doc, pages: { number: number; text: string }[], embedder: Embedder | null, total: number): Promise<boolean> {
+  const chunks = pages.flatMap((p) => chunkPage(p.text).map((c) => ({ page: p.number, ...c })));
+  let vectors: number[][] | null = null;
+  if (embedder && chunks.length) {
+    const started = Date.now();
+    try {
+      const res = await embed(env.providers, embedder.apiKey, chunks.map((c) => c.content));
+      vectors = res.vectors;
+      await recordEmbeddingUsage(doc.user_id, embedder.keyId, res.promptTokens, Date.now() - started, null);
+    } catch (err) {
+      // Without embeddings the chunks are still found by full-text and trigram search.
+      const kind = err instanceof ProviderError ? err.kind : "unavailable";
+      console.error(`ingest ${doc.id}: embeddings failed (${kind}); these chunks are searchable lexically only`);
+      await recordEmbeddingUsage(doc.user_id, embedder.keyId, 0, Date.now() - started, kind);
+    }
+  }
+  const withoutText = pages.filter((p) => p.text === "").length;
+  return await sql.begin(async (tx: Tx) => {
+    const [held] = await tx`
+      select 1 from private.ingest_jobs where document_id = ${job.document_id} and lease_token = ${job.lease_token} for update`;
+    if (!held) return false;
+    await tx`
+      insert into public.document_pages ${tx(pages.map((p) => ({ document_id: doc.id, user_id: doc.user_id, page_number: p.number, text: p.text, has_text: p.text !== "" })))}`;
+    if (chunks.length) {
+      await tx`
+        insert into public.document_chunks ${tx(chunks.map((c, i) => ({
+          document_id: doc.id,
+          user_id: doc.user_id,
+          page_number: c.page,
+          start_offset: c.start,
+          end_offset: c.end,
+          content: c.content,
+          embedding: vectors ? vectorLiteral(vectors[i]) : null,
+        })))}`;
+    }
+    const done = pages.at(-1)!.number;
+    await tx`
+      update public.documents
+      set pages_done = ${done},
+          pages_without_text = pages_without_text + ${withoutText},
+          chunk_count = chunk_count + ${chunks.length},
+          embedding_model = case when ${vectors !== null} then ${EMBEDDING_MODEL} else embedding_model end,
+          status = case when ${done >= total} then 'ready' else 'processing' end,
+          ready_at = case when ${done >= total} then now() end
+      where id = ${doc.id}`;
+    await tx`
+      update private.ingest_jobs
+      set next_page = ${done + 1}, lease_until = now() + make_interval(secs => ${env.ingest.leaseSeconds})
+      where document_id = ${job.document_id}`;
+    return true;
+  }) as boolean;
+}
+
+/** Hands the job back (time budget spent) so the next call takes it at once. */
+function releaseJob(job: Job) {
+  return sql`update private.ingest_jobs set status = 'queued', lease_token = null, lease_until = null
+             where document_id = ${job.document_id} and lease_token = ${job.lease_token}`;
+}
+
+async function failDocument(job: Job, reason: string, duplicateOf: string | null, afterRetries = false) {
+  const shown = afterRetries || job.failures >= MAX_FAILURES ? `${reason} (failed ${MAX_FAILURES} times)` : reason;
+  await sql.begin(async (tx: Tx) => {
+    await tx`update private.ingest_jobs set status = 'failed', last_error = ${reason}, lease_token = null, lease_until = null
+             where document_id = ${job.document_id}`;
+    await tx`update public.documents set status = 'failed', failure_reason = ${shown}, duplicate_of = ${duplicateOf},
+               content_sha256 = case when ${duplicateOf}::uuid is null then content_sha256 else (select content_sha256 from public.documents where id = ${duplicateOf}) end
+             where id = ${job.document_id}`;
+  });
+}
