@@ -168,6 +168,76 @@ $$;
 revoke all on function private.store_extractive_exchange(uuid, text, text, jsonb) from public, anon, authenticated, service_role;
 grant execute on function private.store_extractive_exchange(uuid, text, text, jsonb) to authenticated;
 
+-- The one-statement reads (20261127000600_read_functions.sql, 20261127000800_get_conversation.sql)
+-- return messages with their citations.
+drop function private.list_messages(text, uuid, integer, integer);
+create function private.list_messages(p_claims text, p_conversation_id uuid, p_limit integer, p_offset integer)
+returns table (
+  total bigint, id uuid, conversation_id uuid, role text, content text, model text, prompt_tokens integer,
+  completion_tokens integer, api_key_id uuid, status text, error_code text, citations jsonb, created_at timestamptz
+)
+language plpgsql
+set search_path = ''
+set jit = off
+as $$
+#variable_conflict use_column
+declare
+  v_user uuid := private.begin_request(p_claims);
+begin
+  -- a message whose request died shows failed, not pending forever (the sweeper, for this caller)
+  perform private.sweep_stale_exchanges(v_user);
+  return query
+    select c.message_count, m.id, m.conversation_id, m.role, m.content, m.model, m.prompt_tokens, m.completion_tokens,
+           m.api_key_id, m.status, m.error_code, m.citations, m.created_at
+    from public.conversations c
+    left join lateral (
+      select * from public.messages m
+      where m.conversation_id = c.id and m.user_id = v_user
+      order by m.created_at, m.id
+      limit p_limit offset p_offset
+    ) m on true
+    where c.id = p_conversation_id and c.user_id = v_user;
+end;
+$$;
+revoke all on function private.list_messages(text, uuid, integer, integer) from public, anon, authenticated, service_role;
+
+drop function private.get_conversation(text, uuid, integer);
+create function private.get_conversation(p_claims text, p_conversation_id uuid, p_messages integer)
+returns table (
+  id uuid, title text, api_key_id uuid, model text, system_prompt text, created_at timestamptz,
+  updated_at timestamptz, message_count bigint, last_message_at timestamptz, last_activity_at timestamptz, preview text,
+  msg_id uuid, msg_conversation_id uuid, msg_role text, msg_content text, msg_model text, msg_prompt_tokens integer,
+  msg_completion_tokens integer, msg_api_key_id uuid, msg_status text, msg_error_code text, msg_citations jsonb, msg_created_at timestamptz
+)
+language plpgsql
+set search_path = ''
+set jit = off
+as $$
+#variable_conflict use_column
+declare
+  v_user uuid := private.begin_request(p_claims);
+begin
+  -- a message whose request died shows failed, not pending forever (the sweeper, for this caller)
+  perform private.sweep_stale_exchanges(v_user);
+  return query
+    select c.id, c.title, c.api_key_id, c.model, c.system_prompt, c.created_at, c.updated_at, c.message_count,
+           c.last_message_at, c.last_activity_at, c.preview,
+           m.id, m.conversation_id, m.role, m.content, m.model, m.prompt_tokens, m.completion_tokens, m.api_key_id,
+           m.status, m.error_code, m.citations, m.created_at
+    from public.conversations c
+    left join lateral (
+      -- read from the index's newest end, whatever the length of the conversation
+      select * from public.messages m
+      where m.conversation_id = c.id and m.user_id = v_user
+      order by m.created_at desc, m.id desc
+      limit p_messages
+    ) m on true
+    where c.id = p_conversation_id and c.user_id = v_user
+    order by m.created_at, m.id;
+end;
+$$;
+revoke all on function private.get_conversation(text, uuid, integer) from public, anon, authenticated, service_role;
+
 -- A deleted document's citations keep their quote and page and say the document is gone.
 create or replace function private.mark_citations_of_deleted_document()
 returns trigger

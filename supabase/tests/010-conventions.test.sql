@@ -194,6 +194,9 @@ select is(
         order by 1),
   array[
     'api_keys.is_selected update', 'api_keys.monthly_budget_usd update', 'api_keys.name update',
+    -- attaching a document: both foreign keys carry the user id, so only one's own pair attaches
+    'conversation_documents.conversation_id insert', 'conversation_documents.document_id insert',
+    'conversation_documents.user_id insert',
     'conversations.api_key_id insert', 'conversations.api_key_id update', 'conversations.id insert',
     'conversations.model insert', 'conversations.model update', 'conversations.system_prompt insert',
     'conversations.system_prompt update', 'conversations.title insert', 'conversations.title update',

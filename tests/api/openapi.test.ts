@@ -3,6 +3,8 @@
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_URL } from "../support/env.ts";
+import { settled, uploadPdf } from "../support/documents.ts";
+import { makePdf } from "../support/pdfs.ts";
 import { fakeKey } from "../support/providers.ts";
 import { api, type ApiReply, createUser, db, type TestUser } from "../support/users.ts";
 
@@ -102,6 +104,26 @@ describe("the OpenAPI document matches what the API does", () => {
       await check("GET", template, { path: template.replace("{id}", keyId) });
       await check("GET", template, { path: template.replace("{id}", unknownId) });
     }
+    // documents, and a conversation's documents
+    const uploaded = await uploadPdf(user, await makePdf([{ lines: ["The contract page says hello."] }]), "contract.pdf");
+    conforms("POST", "/documents", { ...uploaded, headers: new Headers() });
+    expect(uploaded.status).toBe(201);
+    const notPdf = await uploadPdf(user, new TextEncoder().encode("not a pdf at all"), "fake.pdf");
+    conforms("POST", "/documents", { ...notPdf, headers: new Headers() });
+    const documentId = uploaded.body.data.id;
+    await settled(documentId);
+    await check("GET", "/documents");
+    await check("GET", "/documents/{id}", { path: `/documents/${documentId}` });
+    await check("GET", "/documents/{id}", { path: `/documents/${unknownId}` });
+    await check("GET", "/documents/{id}/file", { path: `/documents/${documentId}/file` });
+    await check("GET", "/documents/{id}/progress", { path: `/documents/${documentId}/progress` });
+    await check("POST", "/conversations/{id}/documents", { path: `/conversations/${conversationId}/documents`, body: { document_id: documentId } });
+    await check("POST", "/conversations/{id}/documents", { path: `/conversations/${conversationId}/documents`, body: { document_id: unknownId } });
+    await check("GET", "/conversations/{id}/documents", { path: `/conversations/${conversationId}/documents` });
+    await check("DELETE", "/conversations/{id}/documents/{document_id}", { path: `/conversations/${conversationId}/documents/${documentId}` });
+    await check("DELETE", "/documents/{id}", { path: `/documents/${documentId}` });
+    await check("DELETE", "/documents/{id}", { path: `/documents/${documentId}` });
+
     await check("DELETE", "/conversations/{id}", { path: `/conversations/${conversationId}` });
     await check("DELETE", "/conversations/{id}", { path: `/conversations/${conversationId}` });
     await check("DELETE", "/keys/{id}", { path: `/keys/${keyId}` });

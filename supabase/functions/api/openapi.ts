@@ -54,7 +54,9 @@ export function openApiDocument(serverUrl: string) {
     ]);
     if (def.streams) {
       responses["200"] = {
-        description: "With `stream: true` or `Accept: text/event-stream`: Server-Sent Events (`start`, `delta`…, then `done` with the stored exchange, or `error` with the envelope and its status)",
+        description: typeof def.streams === "string"
+          ? def.streams
+          : "With `stream: true` or `Accept: text/event-stream`: Server-Sent Events (`start`, `delta`…, then `done` with the stored exchange, or `error` with the envelope and its status)",
         content: { "text/event-stream": { schema: { type: "string" } } },
       };
     }

@@ -49,8 +49,8 @@ export interface RouteDef<B extends z.ZodType | undefined, Q extends z.ZodType |
   errors?: number[];
   /** Error statuses whose envelope still carries `data` in the response schema (e.g. /health's 503). */
   errorsWithData?: number[];
-  /** Answers with Server-Sent Events (status 200) when asked to stream. */
-  streams?: boolean;
+  /** Answers with Server-Sent Events (status 200): true for a message's answer when asked to stream, or a description of the events. */
+  streams?: boolean | string;
   handler: (
     ctx: RouteContext<B extends z.ZodType ? z.output<B> : undefined, Q extends z.ZodType ? z.output<Q> : undefined>,
   ) => Promise<Reply | Response>;

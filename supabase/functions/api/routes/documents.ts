@@ -215,8 +215,8 @@ export function documentRoutes(app: Hono) {
     path: "/documents/:id/progress",
     tag: "documents",
     summary: "Ingestion progress as Server-Sent Events",
-    description: "`progress` events ({status, pages_done, pages_total, progress_percent}) as it changes, then `done` with the document when it is ready or failed (or `error` if it is deleted).",
     auth: true,
+    streams: "Server-Sent Events: `progress` ({status, pages_done, pages_total, progress_percent}) as it changes, then `done` with the document when it is ready or failed (or `error` if it is deleted)",
     errors: [401, 404],
     handler: async ({ c, db, params }) => {
       const id = pathId(params.id, "Document");
