@@ -91,7 +91,7 @@ describe("conversations", () => {
     expect(contents).toHaveLength(100);
     expect([contents[0], contents[99]]).toEqual(["message 6", "message 105"]);
     expect(Object.keys(got.body.data.messages[0]).sort()).toEqual(
-      ["api_key_id", "completion_tokens", "content", "conversation_id", "created_at", "error_code", "id", "model", "prompt_tokens", "role", "status"],
+      ["api_key_id", "citations", "completion_tokens", "content", "conversation_id", "created_at", "error_code", "id", "model", "prompt_tokens", "role", "status"],
     );
     expect(got.body.data.messages[0].conversation_id).toBe(id);
 
