@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { settled, uploadPdf } from "./support/documents.ts";
 import { animalFor, codeFor, factPage, makePdf } from "./support/pdfs.ts";
-import { callApi as api, createConversation, registerKey } from "./support/providers.ts";
+import { callApi as api, createConversation, postMessageStream, registerKey } from "./support/providers.ts";
 import { createUser, db, type TestUser } from "./support/users.ts";
 
 let keyed: TestUser; // has an OpenAI key: chunks embedded, answers by the (fake) model
@@ -102,6 +102,20 @@ describe("an answer with a key: numbered sources, citations on the right pages",
       expect(stored.citations).toEqual(answer.citations);
     });
   }
+
+  it("streamed: the deltas are the model's text, the done event carries the stored answer with its checked citations", async () => {
+    const res = await postMessageStream(keyed.token, conversation, { message: "misquote: what is the archive code for section 18?", stream: true });
+    expect(res.status).toBe(200);
+    const done = res.events.find((e) => e.event === "done")!;
+    const [c] = done.data.assistant_message.citations;
+    expect(c).toMatchObject({ page: 18, check: "repaired" });
+    expect(await quoteIsOnPage(c)).toBe(true);
+    const streamed = res.events.filter((e) => e.event === "delta").map((e) => e.data.text).join("");
+    expect(streamed).toContain(c.quote.toUpperCase().replace(/ /g, "  "));
+    const [stored] = await db`select content, citations from public.messages where id = ${done.data.assistant_message.id}`;
+    expect(stored.citations).toEqual(done.data.assistant_message.citations);
+    expect(stored.content).toContain(`"${c.quote}" [1]`);
+  });
 
   it("a misquoted passage is repaired to the page's exact words", async () => {
     const res = await ask(keyed, conversation, `misquote: which animal lives in region 33?`);

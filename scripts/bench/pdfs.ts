@@ -16,6 +16,7 @@ interface BenchUser {
 const CHUNKS = Number(Deno.env.get("BENCH_CHUNKS") ?? 100_000);
 const INGEST_FILES = 3;
 const INGEST_PAGES = 200;
+const DISTRACTORS = 150;
 
 const WORDS = ("harbour boat berth tide pier fuel dock office permit anchor chart keel hull sail mast rope winch cabin deck engine " +
   "storm gale wind wave current channel buoy beacon light signal radio weather forecast captain crew guest owner season winter " +
@@ -188,7 +189,13 @@ export async function benchRetrieval(sql: Sql, dbUrl: string, user: BenchUser, e
 }
 
 export async function benchRecall(sql: Sql, api: string, keyed: BenchUser, keyless: BenchUser, settle: (id: string) => Promise<void>, fakeProviderUrl: string) {
-  const bytes = await makePdf(HANDBOOK.map((lines) => ({ lines })), { title: "Marlow Harbour handbook" });
+  // The handbook's pages, then DISTRACTORS pages of prose made of harbour words (fuel, dock,
+  // office, card, boat ...), which share many words with the questions but answer none.
+  const random = rng(99);
+  const bytes = await makePdf(
+    [...HANDBOOK.map((lines) => ({ lines })), ...Array.from({ length: DISTRACTORS }, (_, i) => ({ lines: prosePage(random, HANDBOOK.length + i + 1) }))],
+    { title: "Marlow Harbour handbook" },
+  );
   const results: string[] = [];
   for (const [user, label] of [[keyless, "lexical (no OpenAI key)"], [keyed, "hybrid (fake provider's hashed-word embeddings)"]] as const) {
     const res = await fetch(`${api}/documents?filename=handbook.pdf`, {
@@ -223,6 +230,6 @@ export async function benchRecall(sql: Sql, api: string, keyed: BenchUser, keyle
     results.push(`  ${label.padEnd(48)} recall@5 ${(hits / QUESTIONS.length).toFixed(2)}  (${hits} of ${QUESTIONS.length})`);
     if (misses.length) results.push(`    missed: ${misses.map((m) => JSON.stringify(m)).join(", ")}`);
   }
-  console.log(`\nRecall@5 on the handbook question set (scripts/bench/handbook.ts: ${HANDBOOK.length} pages, ${QUESTIONS.length} questions)`);
+  console.log(`\nRecall@5 on the handbook question set (scripts/bench/handbook.ts: ${HANDBOOK.length} pages and ${QUESTIONS.length} questions, in a PDF with ${DISTRACTORS} more pages of prose in harbour words)`);
   for (const r of results) console.log(r);
 }
