@@ -1,6 +1,7 @@
-// Accounts, through Supabase Auth (supabase-js against the auth server). A username maps to an
-// auth user through public.profiles; login accepts a username or an email.
-import { type AuthError, createClient, type Session as AuthSession } from "@supabase/supabase-js";
+// Accounts, through Supabase Auth (auth-js, the client inside supabase-js, against the Auth
+// server). A username maps to an auth user through public.profiles; login accepts a username or
+// an email.
+import { type AuthError, AuthClient, type Session as AuthSession } from "@supabase/auth-js";
 import type { Context, Hono } from "hono";
 import { asServiceRole } from "../../_shared/db.ts";
 import { env } from "../../_shared/env.ts";
@@ -19,12 +20,23 @@ export function clientAddress(forwardedFor: string | undefined): string | null {
   return last && /^[0-9A-Fa-f:.]{2,45}$/.test(last) ? last : null;
 }
 
-/** An Auth client that passes the caller's address on, so Auth's per-IP rate limits limit that caller, not everyone. */
-function authClient(c: Context) {
+/** Headers for a call to Auth: the caller's address, so Auth's per-IP rate limits limit that caller, not everyone. */
+function authHeaders(c: Context): Record<string, string> {
   const address = clientAddress(c.req.header("x-forwarded-for"));
-  return createClient(env.supabaseUrl, env.anonKey, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-    global: { headers: address ? { "X-Forwarded-For": address } : {} },
+  return { apikey: env.anonKey, ...(address ? { "X-Forwarded-For": address } : {}) };
+}
+
+/**
+ * An Auth client at env.authUrl (the Auth server itself where the stack can reach it, so no proxy
+ * replaces the X-Forwarded-For sent here; else the project URL's /auth/v1).
+ */
+function authClient(c: Context) {
+  return new AuthClient({
+    url: env.authUrl,
+    headers: authHeaders(c),
+    persistSession: false,
+    autoRefreshToken: false,
+    detectSessionInUrl: false,
   });
 }
 
@@ -82,7 +94,7 @@ export function userRoutes(app: Hono) {
       const taken = () => new ApiError(409, "That username is taken", { username: ["Already taken"] });
       if (await resolveLogin(body.username)) throw taken();
       const email = body.email ?? `${body.username.toLowerCase()}@${NO_EMAIL_DOMAIN}`;
-      const { data, error } = await authClient(c).auth.signUp({ email, password: body.password, options: { data: { username: body.username } } });
+      const { data, error } = await authClient(c).signUp({ email, password: body.password, options: { data: { username: body.username } } });
       if (error || !data.user) {
         // Two joins with one username at once: the loser's insert fails in the profile trigger,
         // which Auth reports as a 500. That is a taken username, not an unavailable server.
@@ -112,7 +124,7 @@ export function userRoutes(app: Hono) {
       const email = body.username.includes("@")
         ? body.username
         : (await resolveLogin(body.username)) ?? `unknown-${crypto.randomUUID()}@${NO_EMAIL_DOMAIN}`;
-      const { data, error } = await authClient(c).auth.signInWithPassword({ email, password: body.password });
+      const { data, error } = await authClient(c).signInWithPassword({ email, password: body.password });
       if (error || !data.session) throw authFailure(error!, { status: 401, message: BAD_CREDENTIALS });
       const username = (data.user.user_metadata?.username as string | undefined) ?? body.username;
       return { message: "Logged in", data: sessionData(data.session, username) };
@@ -128,7 +140,7 @@ export function userRoutes(app: Hono) {
     errors: [401, 503],
     handler: async ({ c }) => {
       const token = bearerToken(c.req.header("authorization"));
-      const { error } = await authClient(c).auth.admin.signOut(token, "local");
+      const { error } = await authClient(c).admin.signOut(token, "local");
       if (error) throw authFailure(error, { status: 401, message: "Session already ended" });
       return { message: "Logged out", data: null };
     },
@@ -144,14 +156,13 @@ export function userRoutes(app: Hono) {
     response: Session,
     errors: [401, 429, 503],
     handler: async ({ c, body }) => {
-      // Straight to Auth's token endpoint: supabase-js's refreshSession retries a failing Auth
+      // Straight to Auth's token endpoint: auth-js's refreshSession retries a failing Auth
       // server for about 25 s, where the client should hear 503 at once.
-      const address = clientAddress(c.req.header("x-forwarded-for"));
       let res: Response;
       try {
-        res = await fetch(`${env.supabaseUrl}/auth/v1/token?grant_type=refresh_token`, {
+        res = await fetch(`${env.authUrl}/token?grant_type=refresh_token`, {
           method: "POST",
-          headers: { apikey: env.anonKey, "content-type": "application/json", ...(address ? { "X-Forwarded-For": address } : {}) },
+          headers: { ...authHeaders(c), "content-type": "application/json" },
           body: JSON.stringify({ refresh_token: body.refresh_token }),
           signal: AbortSignal.timeout(10_000),
         });
