@@ -41,6 +41,11 @@ function authClient(c: Context) {
 }
 
 const BAD_CREDENTIALS = "Invalid username or password";
+/**
+ * How long after its arrival a login with wrong credentials is answered: well above Auth's
+ * password-hash check (bcrypt, about 0.1 s; more on a busy machine), which only a known user costs.
+ */
+const FAILED_LOGIN_MS = 500;
 // Supabase Auth signs users in by email; a user who gives none gets an address in this reserved
 // domain, which can never receive mail and is never shown.
 const NO_EMAIL_DOMAIN = "users.invalid";
@@ -119,13 +124,21 @@ export function userRoutes(app: Hono) {
     response: Session,
     errors: [400, 401, 429, 503],
     handler: async ({ c, body }) => {
+      const started = performance.now();
       // An unknown username still goes to the Auth server (with an address that matches nobody), so it
-      // gets the same answer, in the same time, as a wrong password: no enumeration.
+      // gets the same answer as a wrong password: no enumeration.
       const email = body.username.includes("@")
         ? body.username
         : (await resolveLogin(body.username)) ?? `unknown-${crypto.randomUUID()}@${NO_EMAIL_DOMAIN}`;
       const { data, error } = await authClient(c).signInWithPassword({ email, password: body.password });
-      if (error || !data.session) throw authFailure(error!, { status: 401, message: BAD_CREDENTIALS });
+      if (error || !data.session) {
+        const failure = authFailure(error!, { status: 401, message: BAD_CREDENTIALS });
+        // Auth answers an unknown email at once but checks a known user's password hash first
+        // (about 0.1 s), so the time alone would tell which usernames exist: every wrong
+        // credential is answered after the same time instead.
+        if (failure.status === 401) await new Promise((r) => setTimeout(r, FAILED_LOGIN_MS - (performance.now() - started)));
+        throw failure;
+      }
       const username = (data.user.user_metadata?.username as string | undefined) ?? body.username;
       return { message: "Logged in", data: sessionData(data.session, username) };
     },
