@@ -16,13 +16,27 @@ const jwksServer = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} },
 });
 jwksServer.unref(); // ends with the test run
 
-Deno.env.set("SUPABASE_URL", `http://127.0.0.1:${jwksServer.addr.port}`);
-Deno.env.set("SUPABASE_ANON_KEY", "anon");
-Deno.env.set("SUPABASE_DB_URL", "postgresql://unused@127.0.0.1:1/unused");
-Deno.env.set("PROVIDER_KEY_ENCRYPTION_KEY", btoa("k".repeat(32)));
-Deno.env.set("JWT_SECRET", SECRET);
+// env.ts reads the environment once, on import; the test modules of one `deno test` share the
+// process environment, so it is put back as it was once identity.ts is loaded.
+const testEnv: Record<string, string | undefined> = {
+  SUPABASE_URL: `http://127.0.0.1:${jwksServer.addr.port}`,
+  AUTH_URL: undefined,
+  SUPABASE_ANON_KEY: "anon",
+  SUPABASE_DB_URL: "postgresql://unused@127.0.0.1:1/unused",
+  PROVIDER_KEY_ENCRYPTION_KEY: btoa("k".repeat(32)),
+  JWT_SECRET: SECRET,
+};
+const before = Object.fromEntries(Object.keys(testEnv).map((k) => [k, Deno.env.get(k)]));
+function setEnv(vars: Record<string, string | undefined>) {
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === undefined) Deno.env.delete(k);
+    else Deno.env.set(k, v);
+  }
+}
+setEnv(testEnv);
 const { bearerToken, verifyAccessToken } = await import("./identity.ts");
 const { ApiError } = await import("./http.ts");
+setEnv(before);
 
 const claims = { sub: "6f1c1b0e-9a51-4c43-9a43-0c4b7b1d2a10", role: "authenticated", session_id: "0b7f4f6e-0000-4000-8000-000000000001" };
 

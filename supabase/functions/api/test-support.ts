@@ -8,10 +8,15 @@ export const JWT_SECRET = Deno.env.get("JWT_SECRET") ?? "super-secret-jwt-token-
 export const FAKE_PROVIDER_URL = Deno.env.get("FAKE_PROVIDER_URL") ?? "http://127.0.0.1:54429";
 const ANON_KEY = Deno.env.get("ANON_KEY") ?? "";
 
-/** Configures the function's environment, then loads it (env.ts reads the environment once, on import). */
+/**
+ * Configures the function's environment, then loads it (env.ts reads the environment once, on
+ * import). The test modules of one `deno test` share the process environment, so it is put back
+ * as it was once the function is loaded.
+ */
 export async function loadApi(overrides: Record<string, string> = {}) {
-  const env: Record<string, string> = {
+  const env: Record<string, string | undefined> = {
     SUPABASE_URL: API_URL, // the test stack: its gateway, and behind it the real Auth server
+    AUTH_URL: undefined, // Auth through the gateway, unless a test points the function elsewhere
     SUPABASE_ANON_KEY: ANON_KEY,
     SUPABASE_DB_URL: DB_URL,
     JWT_SECRET,
@@ -20,10 +25,22 @@ export async function loadApi(overrides: Record<string, string> = {}) {
     ANTHROPIC_BASE_URL: FAKE_PROVIDER_URL,
     ...overrides,
   };
-  for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
-  const { app } = await import("./app.ts");
-  const { sql } = await import("../_shared/db.ts");
-  return { app, sql };
+  const before = Object.fromEntries(Object.keys(env).map((k) => [k, Deno.env.get(k)]));
+  setEnv(env);
+  try {
+    const { app } = await import("./app.ts");
+    const { sql } = await import("../_shared/db.ts");
+    return { app, sql };
+  } finally {
+    setEnv(before);
+  }
+}
+
+function setEnv(vars: Record<string, string | undefined>) {
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === undefined) Deno.env.delete(k);
+    else Deno.env.set(k, v);
+  }
 }
 
 export const adminDb = () => postgres(DB_URL, { max: 2, onnotice: () => {} });
