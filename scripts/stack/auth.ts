@@ -33,6 +33,11 @@ export async function buildAuth(): Promise<AuthBuild> {
   return { bin: `${dir}/auth`, migrations: `${dir}/src/migrations` };
 }
 
+/** Auth connects as its own role, the owner of the `auth` schema. */
+export function authDatabaseUrl(cfg: StackConfig) {
+  return `postgresql://supabase_auth_admin:${cfg.dbPassword}@127.0.0.1:${cfg.ports.db}/postgres`;
+}
+
 /**
  * Auth's defaults (per 5 minutes and address: 30 sign-ups, 150 sign-ins and refreshes, at most
  * 30 of those at once) are for the dev stack, as on a new hosted project. The test and bench
@@ -54,7 +59,7 @@ function authEnv(cfg: StackConfig, build: AuthBuild): Record<string, string> {
     GOTRUE_SITE_URL: "http://127.0.0.1:3000",
     GOTRUE_URI_ALLOW_LIST: "http://127.0.0.1:3000/**,http://localhost:3000/**",
     GOTRUE_DB_DRIVER: "postgres",
-    DATABASE_URL: `postgresql://supabase_auth_admin:${cfg.dbPassword}@127.0.0.1:${cfg.ports.db}/postgres`,
+    DATABASE_URL: authDatabaseUrl(cfg),
     GOTRUE_DB_MIGRATIONS_PATH: build.migrations,
     GOTRUE_JWT_SECRET: JWT_SECRET,
     GOTRUE_JWT_EXP: "3600",
