@@ -1,6 +1,7 @@
 // `npm test`: runs every check against a stack of its own (profile `test`: other ports, other data dir).
 // Reuses a test stack that is already running; otherwise starts one and stops it at the end.
 import { stackConfig, ANON_KEY, JWT_SECRET, ROOT, SERVICE_ROLE_KEY } from "./stack/config.ts";
+import { authDatabaseUrl, buildAuth } from "./stack/auth.ts";
 import { cliDbUrl, resetDatabase, SUPABASE_CLI } from "./stack/database.ts";
 import { DENO } from "./stack/functions.ts";
 import { runningPid } from "./stack/proc.ts";
@@ -48,6 +49,10 @@ try {
     PG_LOG: cfg.pgLog,
     STACK_SERVICES: cfg.servicesFile,
     FAKE_PROVIDER_URL: cfg.fakeProviderUrl,
+    // The Auth server's binary (built and cached by the stack) and its database login, for the
+    // test that runs a second instance signing ES256 (supabase/functions/_shared/identity.test.ts).
+    AUTH_BIN: (await buildAuth()).bin,
+    AUTH_DB_URL: authDatabaseUrl(cfg),
   };
   const denoConfig = ["--config", `${ROOT}/supabase/functions/api/deno.json`];
   const sqlTests = await filesUnder(`${ROOT}/supabase/tests`, ".test.sql");

@@ -33,6 +33,24 @@ export async function buildAuth(): Promise<AuthBuild> {
   return { bin: `${dir}/auth`, migrations: `${dir}/src/migrations` };
 }
 
+/** Auth connects as its own role, the owner of the `auth` schema. */
+export function authDatabaseUrl(cfg: StackConfig) {
+  return `postgresql://supabase_auth_admin:${cfg.dbPassword}@127.0.0.1:${cfg.ports.db}/postgres`;
+}
+
+/**
+ * Auth's defaults (per 5 minutes and address: 30 sign-ups, 150 sign-ins and refreshes, at most
+ * 30 of those at once) are for the dev stack, as on a new hosted project. The test and bench
+ * stacks sign up hundreds of users from one address in a few minutes (sign-ups count against
+ * GOTRUE_RATE_LIMIT_OTP). The bench also signs in without limit; the test stack signs in a few
+ * dozen times from 127.0.0.1, and keeps a sign-in limit (one a second after a burst of 30) that
+ * tests/api/client-address.test.ts can exceed from addresses of its own.
+ */
+function rateLimits(cfg: StackConfig): Record<string, string> {
+  if (cfg.profile === "dev") return {};
+  return { GOTRUE_RATE_LIMIT_OTP: "100000", GOTRUE_RATE_LIMIT_TOKEN_REFRESH: cfg.profile === "test" ? "300" : "100000" };
+}
+
 function authEnv(cfg: StackConfig, build: AuthBuild): Record<string, string> {
   return {
     GOTRUE_API_HOST: "127.0.0.1",
@@ -41,7 +59,7 @@ function authEnv(cfg: StackConfig, build: AuthBuild): Record<string, string> {
     GOTRUE_SITE_URL: "http://127.0.0.1:3000",
     GOTRUE_URI_ALLOW_LIST: "http://127.0.0.1:3000/**,http://localhost:3000/**",
     GOTRUE_DB_DRIVER: "postgres",
-    DATABASE_URL: `postgresql://supabase_auth_admin:${cfg.dbPassword}@127.0.0.1:${cfg.ports.db}/postgres`,
+    DATABASE_URL: authDatabaseUrl(cfg),
     GOTRUE_DB_MIGRATIONS_PATH: build.migrations,
     GOTRUE_JWT_SECRET: JWT_SECRET,
     GOTRUE_JWT_EXP: "3600",
@@ -55,10 +73,7 @@ function authEnv(cfg: StackConfig, build: AuthBuild): Record<string, string> {
     // The gateway sets X-Forwarded-For, so per-IP rate limits see the caller, not the gateway.
     GOTRUE_RATE_LIMIT_HEADER: "X-Forwarded-For",
     GOTRUE_LOG_LEVEL: "info",
-    // The test and bench stacks sign up and sign in hundreds of users from one address in a few
-    // minutes; Auth's defaults (per 5 minutes: 30 sign-ups, 150 sign-ins and refreshes) are for
-    // the dev stack, as on a new hosted project.
-    ...(cfg.profile === "dev" ? {} : { GOTRUE_RATE_LIMIT_OTP: "100000", GOTRUE_RATE_LIMIT_TOKEN_REFRESH: "100000" }),
+    ...rateLimits(cfg),
   };
 }
 

@@ -24,6 +24,13 @@ const supabaseUrl = required("SUPABASE_URL");
 
 export const env = {
   supabaseUrl,
+  /**
+   * Where the function calls Auth. On hosted Supabase there is no other way than the project URL
+   * (`SUPABASE_URL/auth/v1`, through Supabase's edge); a stack that can reach the Auth server
+   * directly (the local one) sets AUTH_URL, so nothing between the function and Auth rewrites the
+   * X-Forwarded-For the function sends.
+   */
+  authUrl: (Deno.env.get("AUTH_URL") || `${supabaseUrl}/auth/v1`).replace(/\/+$/, ""),
   /** Where clients reach this API (the OpenAPI document's server): on Supabase, the function's URL. */
   publicApiUrl: optional("API_PUBLIC_URL", `${supabaseUrl}/functions/v1/api/v1`),
   anonKey: required("SUPABASE_ANON_KEY"),

@@ -1,35 +1,86 @@
 // Access-token verification without the network per request: HS256 with the project's secret,
-// ES256 against the auth server's JWKS (served here by a local server, as /auth/v1/.well-known/jwks.json).
+// ES256 against the Auth server's JWKS. The test stack's Auth signs HS256, so this test runs a
+// second instance of the same real Auth server (AUTH_BIN, on the test database: AUTH_DB_URL; both
+// from `npm test`) configured with an ES256 signing key, and points the function at it (AUTH_URL).
 import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 
 const SECRET = "test-secret-with-at-least-32-characters-in-it";
-const signing = await generateKeyPair("ES256");
+const KID = "test-es256";
+const signing = await generateKeyPair("ES256", { extractable: true });
 const stranger = await generateKeyPair("ES256");
-const publicJwk = { ...(await exportJWK(signing.publicKey)), kid: "key-1", alg: "ES256", use: "sig" };
 
-let jwksRequests = 0;
-const jwksServer = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
-  if (new URL(req.url).pathname !== "/auth/v1/.well-known/jwks.json") return new Response("not found", { status: 404 });
-  jwksRequests++;
-  return Response.json({ keys: [publicJwk] });
+const authBin = Deno.env.get("AUTH_BIN");
+const authDbUrl = Deno.env.get("AUTH_DB_URL");
+if (!authBin || !authDbUrl) throw new Error("AUTH_BIN and AUTH_DB_URL are not set; run the tests with npm test");
+const port = (() => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+})();
+const authUrl = `http://127.0.0.1:${port}`;
+const auth = new Deno.Command(authBin, {
+  env: {
+    GOTRUE_API_HOST: "127.0.0.1",
+    PORT: String(port),
+    API_EXTERNAL_URL: authUrl,
+    GOTRUE_SITE_URL: "http://127.0.0.1:3000",
+    GOTRUE_DB_DRIVER: "postgres",
+    DATABASE_URL: authDbUrl,
+    GOTRUE_JWT_SECRET: SECRET,
+    GOTRUE_JWT_KEYS: JSON.stringify([{ ...(await exportJWK(signing.privateKey)), kid: KID, alg: "ES256", use: "sig", key_ops: ["sign", "verify"] }]),
+    GOTRUE_JWT_EXP: "3600",
+    GOTRUE_JWT_AUD: "authenticated",
+    GOTRUE_JWT_DEFAULT_GROUP_NAME: "authenticated",
+    GOTRUE_MAILER_AUTOCONFIRM: "true",
+    GOTRUE_EXTERNAL_PHONE_ENABLED: "false",
+    GOTRUE_LOG_LEVEL: "error",
+  },
+  stdin: "null",
+  stdout: "null",
+  stderr: "null",
+}).spawn();
+// Stopped by the last test; also when the module ends any other way.
+globalThis.addEventListener("unload", () => {
+  try {
+    auth.kill("SIGTERM");
+  } catch { /* already stopped */ }
 });
-jwksServer.unref(); // ends with the test run
+const giveUp = Date.now() + 20_000;
+while (!(await fetch(`${authUrl}/health`).then((r) => (r.body?.cancel(), r.ok), () => false))) {
+  if (Date.now() > giveUp) throw new Error(`the ES256 Auth server (${authBin}) did not start on port ${port}`);
+  await new Promise((r) => setTimeout(r, 100));
+}
 
-Deno.env.set("SUPABASE_URL", `http://127.0.0.1:${jwksServer.addr.port}`);
-Deno.env.set("SUPABASE_ANON_KEY", "anon");
-Deno.env.set("SUPABASE_DB_URL", "postgresql://unused@127.0.0.1:1/unused");
-Deno.env.set("PROVIDER_KEY_ENCRYPTION_KEY", btoa("k".repeat(32)));
-Deno.env.set("JWT_SECRET", SECRET);
+// env.ts reads the environment once, on import; the test modules of one `deno test` share the
+// process environment, so it is put back as it was once identity.ts is loaded.
+const testEnv: Record<string, string | undefined> = {
+  SUPABASE_URL: "http://127.0.0.1:9",
+  AUTH_URL: authUrl,
+  SUPABASE_ANON_KEY: "anon",
+  SUPABASE_DB_URL: "postgresql://unused@127.0.0.1:1/unused",
+  PROVIDER_KEY_ENCRYPTION_KEY: btoa("k".repeat(32)),
+  JWT_SECRET: SECRET,
+};
+const before = Object.fromEntries(Object.keys(testEnv).map((k) => [k, Deno.env.get(k)]));
+function setEnv(vars: Record<string, string | undefined>) {
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === undefined) Deno.env.delete(k);
+    else Deno.env.set(k, v);
+  }
+}
+setEnv(testEnv);
 const { bearerToken, verifyAccessToken } = await import("./identity.ts");
 const { ApiError } = await import("./http.ts");
+setEnv(before);
 
 const claims = { sub: "6f1c1b0e-9a51-4c43-9a43-0c4b7b1d2a10", role: "authenticated", session_id: "0b7f4f6e-0000-4000-8000-000000000001" };
 
 function token(opts: { alg?: "HS256" | "ES256"; key?: Parameters<SignJWT["sign"]>[0]; kid?: string; exp?: string | number; aud?: string; extra?: object } = {}) {
   const alg = opts.alg ?? "ES256";
   return new SignJWT({ ...claims, ...opts.extra })
-    .setProtectedHeader({ alg, ...(alg === "ES256" ? { kid: opts.kid ?? "key-1" } : {}) })
+    .setProtectedHeader({ alg, ...(alg === "ES256" ? { kid: opts.kid ?? KID } : {}) })
     .setIssuedAt()
     .setAudience(opts.aud ?? "authenticated")
     .setExpirationTime(opts.exp ?? "1h")
@@ -45,12 +96,19 @@ async function refused(jwt: string, message: RegExp) {
   });
 }
 
-Deno.test("an ES256 token signed by the auth server's key is verified against its JWKS, fetched once", async () => {
-  const first = await verifyAccessToken(await token());
-  assert.equal(first.sub, claims.sub);
-  assert.equal(first.session_id, claims.session_id);
-  await verifyAccessToken(await token());
-  assert.equal(jwksRequests, 1, "the key set is cached, not fetched per request");
+Deno.test("an ES256 token the Auth server issued is verified against its JWKS", async () => {
+  const username = `es256_${crypto.randomUUID().slice(0, 8)}`;
+  const res = await fetch(`${authUrl}/signup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: `${username}@users.invalid`, password: `pw-${crypto.randomUUID()}`, data: { username } }),
+  });
+  const session = await res.json();
+  assert.equal(res.status, 200, session.msg);
+  assert.equal(JSON.parse(atob(session.access_token.split(".")[0])).alg, "ES256");
+  const verified = await verifyAccessToken(session.access_token);
+  assert.equal(verified.sub, session.user.id);
+  assert.ok(verified.session_id);
 });
 
 Deno.test("an ES256 token signed by any other key is refused", async () => {
@@ -77,4 +135,14 @@ Deno.test("the Authorization header must be `Bearer <token>`", () => {
   assert.equal(bearerToken("Bearer abc.def.ghi"), "abc.def.ghi");
   assert.equal(bearerToken("bearer abc"), "abc");
   for (const bad of [undefined, "", "Basic abc", "Bearer", "Bearer a b"]) assert.throws(() => bearerToken(bad), ApiError);
+});
+
+Deno.test({
+  name: "the key set is cached, not fetched per request: with the Auth server stopped, its tokens still verify",
+  sanitizeResources: false,
+  fn: async () => {
+    auth.kill("SIGTERM");
+    await auth.status;
+    assert.equal((await verifyAccessToken(await token())).sub, claims.sub);
+  },
 });

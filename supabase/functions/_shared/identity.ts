@@ -7,7 +7,7 @@ import { env } from "./env.ts";
 import { ApiError } from "./http.ts";
 
 const secret = new TextEncoder().encode(env.jwtSecret);
-const jwks = createRemoteJWKSet(new URL(`${env.supabaseUrl}/auth/v1/.well-known/jwks.json`), {
+const jwks = createRemoteJWKSet(new URL(`${env.authUrl}/.well-known/jwks.json`), {
   headers: { apikey: env.anonKey },
   cacheMaxAge: 10 * 60 * 1000,
 });

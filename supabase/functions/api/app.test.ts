@@ -5,7 +5,7 @@ import { adminDb, createUser, loadApi, quietTest as test, request } from "./test
 const MAX_BODY_BYTES = 262_144;
 const { app, sql } = await loadApi({ MAX_BODY_BYTES: String(MAX_BODY_BYTES) });
 const db = adminDb();
-const user = await createUser(db);
+const user = await createUser();
 
 /** The access-log lines written while `work` runs. */
 async function accessLog(work: () => Promise<unknown>): Promise<Record<string, unknown>[]> {

@@ -1,17 +1,23 @@
-// For deno tests that run the api function in-process against the test stack's database
-// (DB_URL, JWT_SECRET and FAKE_PROVIDER_URL come from `npm test`). Not part of the deployed function.
+// For deno tests that run the api function in-process against the test stack (API_URL, ANON_KEY,
+// DB_URL, JWT_SECRET and FAKE_PROVIDER_URL come from `npm test`). Not part of the deployed function.
 import postgres from "postgres";
-import { SignJWT } from "jose";
 
+export const API_URL = Deno.env.get("API_URL") ?? "http://127.0.0.1:54421";
 export const DB_URL = Deno.env.get("DB_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54422/postgres";
 export const JWT_SECRET = Deno.env.get("JWT_SECRET") ?? "super-secret-jwt-token-with-at-least-32-characters-long";
 export const FAKE_PROVIDER_URL = Deno.env.get("FAKE_PROVIDER_URL") ?? "http://127.0.0.1:54429";
+const ANON_KEY = Deno.env.get("ANON_KEY") ?? "";
 
-/** Configures the function's environment, then loads it (env.ts reads the environment once, on import). */
+/**
+ * Configures the function's environment, then loads it (env.ts reads the environment once, on
+ * import). The test modules of one `deno test` share the process environment, so it is put back
+ * as it was once the function is loaded.
+ */
 export async function loadApi(overrides: Record<string, string> = {}) {
-  const env: Record<string, string> = {
-    SUPABASE_URL: "http://127.0.0.1:9", // nothing listens: these tests need no Auth server
-    SUPABASE_ANON_KEY: Deno.env.get("ANON_KEY") || "anon",
+  const env: Record<string, string | undefined> = {
+    SUPABASE_URL: API_URL, // the test stack: its gateway, and behind it the real Auth server
+    AUTH_URL: undefined, // Auth through the gateway, unless a test points the function elsewhere
+    SUPABASE_ANON_KEY: ANON_KEY,
     SUPABASE_DB_URL: DB_URL,
     JWT_SECRET,
     PROVIDER_KEY_ENCRYPTION_KEY: btoa("k".repeat(32)),
@@ -19,26 +25,37 @@ export async function loadApi(overrides: Record<string, string> = {}) {
     ANTHROPIC_BASE_URL: FAKE_PROVIDER_URL,
     ...overrides,
   };
-  for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
-  const { app } = await import("./app.ts");
-  const { sql } = await import("../_shared/db.ts");
-  return { app, sql };
+  const before = Object.fromEntries(Object.keys(env).map((k) => [k, Deno.env.get(k)]));
+  setEnv(env);
+  try {
+    const { app } = await import("./app.ts");
+    const { sql } = await import("../_shared/db.ts");
+    return { app, sql };
+  } finally {
+    setEnv(before);
+  }
+}
+
+function setEnv(vars: Record<string, string | undefined>) {
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === undefined) Deno.env.delete(k);
+    else Deno.env.set(k, v);
+  }
 }
 
 export const adminDb = () => postgres(DB_URL, { max: 2, onnotice: () => {} });
 
-/** A user the way the Auth server makes one (auth.users + auth.sessions) and an HS256 token for it. */
-export async function createUser(db: postgres.Sql, username = `u_${crypto.randomUUID().slice(0, 8)}`) {
-  const id = crypto.randomUUID();
-  await db`insert into auth.users (id, aud, role, email, raw_user_meta_data, raw_app_meta_data, created_at, updated_at)
-           values (${id}, 'authenticated', 'authenticated', ${`${username.toLowerCase()}@example.com`},
-                   ${db.json({ username })}, ${db.json({ provider: "email" })}, now(), now())`;
-  const sessionId = crypto.randomUUID();
-  await db`insert into auth.sessions (id, user_id, created_at, updated_at) values (${sessionId}, ${id}, now(), now())`;
-  const token = await new SignJWT({ role: "authenticated", session_id: sessionId, aal: "aal1" })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" }).setSubject(id).setAudience("authenticated")
-    .setIssuedAt().setExpirationTime("1h").sign(new TextEncoder().encode(JWT_SECRET));
-  return { id, username, token };
+/** A user signed up through the test stack's Auth server (autoconfirmed there), with the session it returns. */
+export async function createUser(prefix = "u") {
+  const username = `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
+  const res = await fetch(`${API_URL}/auth/v1/signup`, {
+    method: "POST",
+    headers: { apikey: ANON_KEY, "content-type": "application/json" },
+    body: JSON.stringify({ email: `${username.toLowerCase()}@users.invalid`, password: `pw-${crypto.randomUUID()}`, data: { username } }),
+  });
+  const body = await res.json().catch(() => null);
+  if (res.status !== 200 || !body?.access_token) throw new Error(`sign-up of a test user failed: ${res.status} ${body?.msg ?? ""}`);
+  return { id: body.user.id as string, username, token: body.access_token as string, refreshToken: body.refresh_token as string };
 }
 
 export interface Call {

@@ -28,7 +28,7 @@ async function database() {
 
 async function auth() {
   try {
-    const res = await fetch(`${env.supabaseUrl}/auth/v1/health`, { headers: { apikey: env.anonKey }, signal: AbortSignal.timeout(CHECK_MS) });
+    const res = await fetch(`${env.authUrl}/health`, { headers: { apikey: env.anonKey }, signal: AbortSignal.timeout(CHECK_MS) });
     if (!res.ok) {
       await res.body?.cancel();
       return { ok: false, version: null, error: `the auth server answered ${res.status}` };

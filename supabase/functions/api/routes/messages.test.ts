@@ -9,7 +9,7 @@ const call = (method: string, path: string, opts: Parameters<typeof request>[3] 
 
 /** A user with a key whose answers take the fake provider's slow time, and a conversation. */
 async function slowExchange() {
-  const user = await createUser(db);
+  const user = await createUser();
   const key = await call("POST", "/keys", { token: user.token, body: { name: "slow", provider: "openai", api_key: fakeKey("slow", "chatonly") } });
   assert.equal(key.status, 201, JSON.stringify(key.body));
   const conversation = await call("POST", "/conversations", { token: user.token, body: {} });
@@ -90,7 +90,7 @@ test("a message waiting for its answer is pending: listed so, and not part of an
 });
 
 test("a message whose request died shows failed (interrupted) once its reservation expired, not pending forever", async () => {
-  const user = await createUser(db);
+  const user = await createUser();
   const key = await call("POST", "/keys", { token: user.token, body: { name: "k", provider: "openai", api_key: fakeKey() } });
   const conversation = await call("POST", "/conversations", { token: user.token, body: {} });
   const conversationId = conversation.body.data.id;

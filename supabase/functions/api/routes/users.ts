@@ -1,6 +1,7 @@
-// Accounts, through Supabase Auth (supabase-js against the auth server). A username maps to an
-// auth user through public.profiles; login accepts a username or an email.
-import { type AuthError, createClient, type Session as AuthSession } from "@supabase/supabase-js";
+// Accounts, through Supabase Auth (auth-js, the client inside supabase-js, against the Auth
+// server). A username maps to an auth user through public.profiles; login accepts a username or
+// an email.
+import { type AuthError, AuthClient, type Session as AuthSession } from "@supabase/auth-js";
 import type { Context, Hono } from "hono";
 import { asServiceRole } from "../../_shared/db.ts";
 import { env } from "../../_shared/env.ts";
@@ -19,16 +20,32 @@ export function clientAddress(forwardedFor: string | undefined): string | null {
   return last && /^[0-9A-Fa-f:.]{2,45}$/.test(last) ? last : null;
 }
 
-/** An Auth client that passes the caller's address on, so Auth's per-IP rate limits limit that caller, not everyone. */
-function authClient(c: Context) {
+/** Headers for a call to Auth: the caller's address, so Auth's per-IP rate limits limit that caller, not everyone. */
+function authHeaders(c: Context): Record<string, string> {
   const address = clientAddress(c.req.header("x-forwarded-for"));
-  return createClient(env.supabaseUrl, env.anonKey, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-    global: { headers: address ? { "X-Forwarded-For": address } : {} },
+  return { apikey: env.anonKey, ...(address ? { "X-Forwarded-For": address } : {}) };
+}
+
+/**
+ * An Auth client at env.authUrl (the Auth server itself where the stack can reach it, so no proxy
+ * replaces the X-Forwarded-For sent here; else the project URL's /auth/v1).
+ */
+function authClient(c: Context) {
+  return new AuthClient({
+    url: env.authUrl,
+    headers: authHeaders(c),
+    persistSession: false,
+    autoRefreshToken: false,
+    detectSessionInUrl: false,
   });
 }
 
 const BAD_CREDENTIALS = "Invalid username or password";
+/**
+ * How long after its arrival a login with wrong credentials is answered: well above Auth's
+ * password-hash check (bcrypt, about 0.1 s; more on a busy machine), which only a known user costs.
+ */
+const FAILED_LOGIN_MS = 500;
 // Supabase Auth signs users in by email; a user who gives none gets an address in this reserved
 // domain, which can never receive mail and is never shown.
 const NO_EMAIL_DOMAIN = "users.invalid";
@@ -82,7 +99,7 @@ export function userRoutes(app: Hono) {
       const taken = () => new ApiError(409, "That username is taken", { username: ["Already taken"] });
       if (await resolveLogin(body.username)) throw taken();
       const email = body.email ?? `${body.username.toLowerCase()}@${NO_EMAIL_DOMAIN}`;
-      const { data, error } = await authClient(c).auth.signUp({ email, password: body.password, options: { data: { username: body.username } } });
+      const { data, error } = await authClient(c).signUp({ email, password: body.password, options: { data: { username: body.username } } });
       if (error || !data.user) {
         // Two joins with one username at once: the loser's insert fails in the profile trigger,
         // which Auth reports as a 500. That is a taken username, not an unavailable server.
@@ -107,13 +124,21 @@ export function userRoutes(app: Hono) {
     response: Session,
     errors: [400, 401, 429, 503],
     handler: async ({ c, body }) => {
+      const started = performance.now();
       // An unknown username still goes to the Auth server (with an address that matches nobody), so it
-      // gets the same answer, in the same time, as a wrong password: no enumeration.
+      // gets the same answer as a wrong password: no enumeration.
       const email = body.username.includes("@")
         ? body.username
         : (await resolveLogin(body.username)) ?? `unknown-${crypto.randomUUID()}@${NO_EMAIL_DOMAIN}`;
-      const { data, error } = await authClient(c).auth.signInWithPassword({ email, password: body.password });
-      if (error || !data.session) throw authFailure(error!, { status: 401, message: BAD_CREDENTIALS });
+      const { data, error } = await authClient(c).signInWithPassword({ email, password: body.password });
+      if (error || !data.session) {
+        const failure = authFailure(error!, { status: 401, message: BAD_CREDENTIALS });
+        // Auth answers an unknown email at once but checks a known user's password hash first
+        // (about 0.1 s), so the time alone would tell which usernames exist: every wrong
+        // credential is answered after the same time instead.
+        if (failure.status === 401) await new Promise((r) => setTimeout(r, FAILED_LOGIN_MS - (performance.now() - started)));
+        throw failure;
+      }
       const username = (data.user.user_metadata?.username as string | undefined) ?? body.username;
       return { message: "Logged in", data: sessionData(data.session, username) };
     },
@@ -128,7 +153,7 @@ export function userRoutes(app: Hono) {
     errors: [401, 503],
     handler: async ({ c }) => {
       const token = bearerToken(c.req.header("authorization"));
-      const { error } = await authClient(c).auth.admin.signOut(token, "local");
+      const { error } = await authClient(c).admin.signOut(token, "local");
       if (error) throw authFailure(error, { status: 401, message: "Session already ended" });
       return { message: "Logged out", data: null };
     },
@@ -144,14 +169,13 @@ export function userRoutes(app: Hono) {
     response: Session,
     errors: [401, 429, 503],
     handler: async ({ c, body }) => {
-      // Straight to Auth's token endpoint: supabase-js's refreshSession retries a failing Auth
+      // Straight to Auth's token endpoint: auth-js's refreshSession retries a failing Auth
       // server for about 25 s, where the client should hear 503 at once.
-      const address = clientAddress(c.req.header("x-forwarded-for"));
       let res: Response;
       try {
-        res = await fetch(`${env.supabaseUrl}/auth/v1/token?grant_type=refresh_token`, {
+        res = await fetch(`${env.authUrl}/token?grant_type=refresh_token`, {
           method: "POST",
-          headers: { apikey: env.anonKey, "content-type": "application/json", ...(address ? { "X-Forwarded-For": address } : {}) },
+          headers: { ...authHeaders(c), "content-type": "application/json" },
           body: JSON.stringify({ refresh_token: body.refresh_token }),
           signal: AbortSignal.timeout(10_000),
         });
