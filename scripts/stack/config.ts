@@ -33,11 +33,18 @@ const PORT_OFFSET = Number(Deno.env.get("STACK_PORT_OFFSET") ?? "0");
 // Postgres runs as the `postgres` OS user when we are root, and that user may not be able to enter
 // the clone (a 0700 folder such as /root/... or a `mktemp -d`). Its cluster then lives in that
 // user's home, in a folder keyed by the clone's path, so two clones never share one.
+export const CLUSTERS_DIR = "/var/lib/postgresql/pdf-chatbot-backend";
+
 function postgresHome(profile: Profile) {
   if (Deno.uid() !== 0) return `${ROOT}/.supabase-local/${profile}`;
+  return `${cloneClusters()}/${profile}`;
+}
+
+/** This clone's folder under CLUSTERS_DIR (its profiles' clusters inside; a `clone` file names the clone). */
+export function cloneClusters() {
   const key = new TextEncoder().encode(ROOT).reduce((h, b) => (Math.imul(h, 31) + b) >>> 0, 7).toString(16);
   const name = ROOT.split("/").filter(Boolean).slice(-2).join("-").replace(/[^A-Za-z0-9_.-]/g, "_");
-  return `/var/lib/postgresql/pdf-chatbot-backend/${name}-${key}/${profile}`;
+  return `${CLUSTERS_DIR}/${name}-${key}`;
 }
 
 export function stackConfig(profile: Profile) {

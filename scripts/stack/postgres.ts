@@ -1,5 +1,5 @@
 // Debian's PostgreSQL 15 server, in a cluster of its own per clone and profile (see config.ts).
-import type { StackConfig } from "./config.ts";
+import { CLUSTERS_DIR, cloneClusters, ROOT, type StackConfig } from "./config.ts";
 import { chown, exists, isRoot, output, portInUse, run, StackError, which } from "./proc.ts";
 
 const PG_BIN = "/usr/lib/postgresql/15/bin";
@@ -34,9 +34,34 @@ export async function ensurePackages() {
 
 const asPg = { user: PG_USER };
 
+/**
+ * Clusters of clones that no longer exist (a deleted `mktemp -d` clone, as CI makes one per run)
+ * would pile up under CLUSTERS_DIR; each clone's folder names its clone, and a folder whose clone
+ * is gone and whose servers are all stopped is removed.
+ */
+async function removeClustersOfDeletedClones() {
+  if (!(await exists(CLUSTERS_DIR))) return;
+  for await (const e of Deno.readDir(CLUSTERS_DIR)) {
+    const dir = `${CLUSTERS_DIR}/${e.name}`;
+    const clone = (await Deno.readTextFile(`${dir}/clone`).catch(() => "")).trim();
+    if (!clone || (await exists(clone))) continue;
+    let running = false;
+    for await (const p of Deno.readDir(dir)) {
+      if (p.isDirectory && (await exists(`${dir}/${p.name}/pgdata/postmaster.pid`))) running = true;
+    }
+    if (running) continue;
+    await Deno.remove(dir, { recursive: true });
+    console.log(`removed the database clusters of ${clone}, a clone that no longer exists`);
+  }
+}
+
 export async function initCluster(cfg: StackConfig) {
   await Deno.mkdir(cfg.logDir, { recursive: true });
   await Deno.mkdir(cfg.socketDir, { recursive: true });
+  if (cfg.pgHome.startsWith(CLUSTERS_DIR)) {
+    await removeClustersOfDeletedClones();
+    await Deno.writeTextFile(`${cloneClusters()}/clone`, ROOT + "\n");
+  }
   await chown(cfg.pgHome, PG_USER);
   // The server's log lives beside its cluster (where the postgres user can write); the stack's
   // log folder links to it, so every log is found in one place.
