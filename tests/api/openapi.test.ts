@@ -1,9 +1,10 @@
 // The OpenAPI document is the contract: real responses of every documented operation, success
 // and errors, must have a documented status and a body that validates against its schema.
+import { runInNewContext } from "node:vm";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_URL } from "../support/env.ts";
-import { settled, uploadPdf } from "../support/documents.ts";
+import { settled } from "../support/documents.ts";
 import { makePdf } from "../support/pdfs.ts";
 import { fakeKey } from "../support/providers.ts";
 import { api, type ApiReply, createUser, db, type TestUser } from "../support/users.ts";
@@ -43,7 +44,53 @@ function conforms(method: string, template: string, reply: ApiReply, streamed = 
   expect(validate(reply.body), `${key}: ${ajv.errorsText(validate.errors)}; ${JSON.stringify(reply.body).slice(0, 400)}`).toBe(true);
 }
 
+const requestForms = new Set<string>();
+
+/**
+ * The request side: every query parameter sent is documented for the operation, and the body's
+ * media type is one its requestBody lists; `sent`, when given, must validate against that schema
+ * (for a multipart body: its fields, by name).
+ */
+function requestConforms(method: string, template: string, path: string, contentType: string | null, sent?: unknown) {
+  const op = doc.paths[template]?.[method.toLowerCase()];
+  expect(op, `${method} ${template} is documented`).toBeDefined();
+  const documentedQuery = (op.parameters ?? []).filter((p: { in: string }) => p.in === "query").map((p: { name: string }) => p.name);
+  for (const name of new URL(path, "http://x").searchParams.keys()) {
+    expect(documentedQuery, `${method} ${template}: query parameter ${name} is documented`).toContain(name);
+  }
+  if (contentType === null) return;
+  const media = op.requestBody?.content?.[contentType];
+  expect(media, `${method} ${template}: a ${contentType} body is documented (documented: ${Object.keys(op.requestBody?.content ?? {})})`).toBeDefined();
+  requestForms.add(`${method} ${template} ${contentType}`);
+  if (sent === undefined) return;
+  const validate = ajv.compile(media.schema);
+  expect(validate(sent), `${method} ${template} ${contentType} request: ${ajv.errorsText(validate.errors)}`).toBe(true);
+}
+
+/** POST /documents in one of its request forms; the reply is checked against the document by the caller. */
+async function upload(form: "multipart/form-data" | "application/pdf" | "application/octet-stream", bytes: Uint8Array<ArrayBuffer>, filename: string) {
+  let path = "/documents", body: BodyInit, sent: unknown;
+  const headers: Record<string, string> = { authorization: `Bearer ${user.token}` };
+  if (form === "multipart/form-data") {
+    const data = new FormData();
+    data.set("file", new Blob([bytes], { type: "application/pdf" }), filename);
+    body = data;
+    sent = { file: filename };
+  } else {
+    path += `?filename=${encodeURIComponent(filename)}`;
+    headers["content-type"] = form;
+    body = bytes;
+    sent = "<the PDF's bytes>";
+  }
+  requestConforms("POST", "/documents", path, form, sent);
+  const res = await fetch(`${API_URL}/api/v1${path}`, { method: "POST", headers, body });
+  const reply: ApiReply = { status: res.status, headers: res.headers, body: await res.json() };
+  conforms("POST", "/documents", reply);
+  return reply;
+}
+
 async function check(method: string, template: string, opts: { path?: string; body?: unknown; token?: string | null; headers?: Record<string, string> } = {}) {
+  requestConforms(method, template, opts.path ?? template, opts.body === undefined ? null : (opts.headers?.["content-type"] ?? "application/json"));
   const reply = await api(method, opts.path ?? template, {
     token: opts.token === null ? undefined : (opts.token ?? user.token),
     body: opts.body,
@@ -57,6 +104,24 @@ describe("the OpenAPI document matches what the API does", () => {
   it("names the public URL from configuration, never one a client sent", async () => {
     const forged = await api("GET", "/openapi.json", { headers: { "x-forwarded-host": "evil.example" } });
     expect(forged.body.servers).toEqual([{ url: `${API_URL}/functions/v1/api/v1` }]);
+  });
+
+  it("the /docs page renders every documented operation", async () => {
+    // The page's own script, run against the real /openapi.json with a stand-in for the DOM.
+    const html = await (await fetch(`${API_URL}/api/v1/docs`)).text();
+    const script = html.match(/<script>([\s\S]*?)<\/script>/)![1];
+    // A page whose script throws stays at "Loading…".
+    const shown = { intro: { textContent: "" }, ops: { innerHTML: "Loading…" } };
+    runInNewContext(script, {
+      document: { getElementById: (id: "intro" | "ops") => shown[id] },
+      location: { pathname: "/api/v1/docs" },
+      fetch: (path: string) => fetch(`${API_URL}${path}`).then((r) => r.json()).then((body) => ({ json: () => body })),
+    });
+    for (let i = 0; i < 100 && shown.ops.innerHTML === "Loading…"; i++) await new Promise((r) => setTimeout(r, 50));
+    const page = (await api("GET", "/openapi.json")).body;
+    const operations = Object.values(page.paths).flatMap((ops) => Object.keys(ops as object));
+    expect(shown.ops.innerHTML.match(/class="op"/g)?.length, "every operation is on the page").toBe(operations.length);
+    expect(shown.ops.innerHTML).toContain("application/pdf");
   });
 
   it("validates real responses of every documented operation", async () => {
@@ -105,11 +170,25 @@ describe("the OpenAPI document matches what the API does", () => {
       await check("GET", template, { path: template.replace("{id}", unknownId) });
     }
     // documents, and a conversation's documents
-    const uploaded = await uploadPdf(user, await makePdf([{ lines: ["The contract page says hello."] }]), "contract.pdf");
-    conforms("POST", "/documents", { ...uploaded, headers: new Headers() });
+    // Every documented request form of the upload is accepted; a duplicate is the documented 200.
+    const contractPdf = await makePdf([{ lines: ["The contract page says hello."] }]);
+    const uploaded = await upload("multipart/form-data", contractPdf, "contract.pdf");
     expect(uploaded.status).toBe(201);
-    const notPdf = await uploadPdf(user, new TextEncoder().encode("not a pdf at all"), "fake.pdf");
-    conforms("POST", "/documents", { ...notPdf, headers: new Headers() });
+    expect(uploaded.body.data.filename).toBe("contract.pdf");
+    const asBody = await upload("application/pdf", await makePdf([{ lines: ["Sent as the bare body."] }]), "bare body.pdf");
+    expect(asBody.status).toBe(201);
+    expect(asBody.body.data.filename).toBe("bare body.pdf");
+    const asOctets = await upload("application/octet-stream", await makePdf([{ lines: ["Sent as octets."] }]), "octets.pdf");
+    expect(asOctets.status).toBe(201);
+    expect(asOctets.body.data.filename).toBe("octets.pdf");
+    const again = await upload("application/pdf", contractPdf, "again.pdf");
+    expect([again.status, again.body.data.id]).toEqual([200, uploaded.body.data.id]);
+    const notPdf = await upload("multipart/form-data", new TextEncoder().encode("not a pdf at all") as Uint8Array<ArrayBuffer>, "fake.pdf");
+    expect(notPdf.status).toBe(415);
+    // A body of an undocumented type (JSON here) is the documented 415.
+    const asJson = await api("POST", "/documents", { token: user.token, body: { file: "contract.pdf" } });
+    conforms("POST", "/documents", asJson);
+    expect(asJson.status).toBe(415);
     const documentId = uploaded.body.data.id;
     await settled(documentId);
     await check("GET", "/documents");
@@ -133,5 +212,12 @@ describe("the OpenAPI document matches what the API does", () => {
 
     const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops as object).map((m) => `${m.toUpperCase()} ${path}`));
     expect([...exercised].sort()).toEqual(documented.sort());
+    // ...and every documented request body, in each of its media types.
+    const documentedForms = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops as Record<string, { requestBody?: { content: object } }>).flatMap(([m, op]) =>
+        Object.keys(op.requestBody?.content ?? {}).map((type) => `${m.toUpperCase()} ${path} ${type}`)
+      )
+    );
+    expect([...requestForms].sort()).toEqual(documentedForms.sort());
   });
 });

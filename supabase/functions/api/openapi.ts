@@ -36,18 +36,16 @@ export function openApiDocument(serverUrl: string) {
       const q = jsonSchema(def.query, "input") as { properties?: Record<string, unknown> };
       for (const [name, schema] of Object.entries(q.properties ?? {})) params.push({ name, in: "query", required: false, schema } as never);
     }
+    const text = (status: number) => def.statusText?.[status] ?? STATUS_TEXT[status];
     const success = String(def.status ?? 200);
-    const responses: Record<string, unknown> = {
-      [success]: {
-        description: STATUS_TEXT[def.status ?? 200],
-        content: { "application/json": { schema: envelopeOf(def.response ? jsonSchema(def.response, "output") : { type: "null" }) } },
-      },
-    };
+    const successContent = { "application/json": { schema: envelopeOf(def.response ? jsonSchema(def.response, "output") : { type: "null" }) } };
+    const responses: Record<string, unknown> = { [success]: { description: text(def.status ?? 200), content: successContent } };
+    for (const [status, description] of Object.entries(def.alsoOk ?? {})) responses[status] = { description, content: successContent };
     // What every route of its kind answers, plus the route's own: bad query or body 400, oversized
     // 413, not JSON 415, no/bad token 401, unknown id 404, database unavailable 503.
     const errorStatuses = new Set([
       ...(def.errors ?? []),
-      ...(def.body ? [400, 413, 415] : []),
+      ...(def.body || def.rawBody ? [400, 413, 415] : []),
       ...(def.query ? [400] : []),
       ...(def.auth ? [401, 503] : []),
       ...(params.some((p) => p.in === "path") ? [404] : []),
@@ -62,7 +60,7 @@ export function openApiDocument(serverUrl: string) {
     }
     for (const status of [...errorStatuses].sort()) {
       const data = def.errorsWithData?.includes(status) && def.response ? jsonSchema(def.response, "output") : { type: "null" };
-      responses[String(status)] = { description: STATUS_TEXT[status], content: { "application/json": { schema: envelopeOf(data) } } };
+      responses[String(status)] = { description: text(status), content: { "application/json": { schema: envelopeOf(data) } } };
     }
     paths[path] ??= {};
     paths[path][def.method] = {
@@ -75,6 +73,8 @@ export function openApiDocument(serverUrl: string) {
       // Required unless an empty request (which stands for {}) is valid.
       ...(def.body
         ? { requestBody: { required: !def.body.safeParse({}).success, content: { "application/json": { schema: jsonSchema(def.body, "input") } } } }
+        : def.rawBody
+        ? { requestBody: def.rawBody }
         : {}),
       responses,
     };

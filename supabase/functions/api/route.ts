@@ -42,9 +42,18 @@ export interface RouteDef<B extends z.ZodType | undefined, Q extends z.ZodType |
   auth: boolean;
   body?: B;
   query?: Q;
+  /**
+   * A request body that is not JSON, read by the handler itself (a PDF upload): its media types and
+   * their schemas, as OpenAPI's requestBody.content. Only described; `body` is for JSON bodies.
+   */
+  rawBody?: { required: boolean; description?: string; content: Record<string, { schema: Record<string, unknown> }> };
   /** Schema of `data` in a successful reply. */
   response?: z.ZodType;
   status?: number;
+  /** Other success statuses with the same `data`, and what each means (e.g. 200: the same file was already uploaded). */
+  alsoOk?: Record<number, string>;
+  /** What a status means on this route, where the general wording would mislead (e.g. 415 for an upload). */
+  statusText?: Record<number, string>;
   /** Statuses this route answers with beyond those implied by auth, body, query and path ids (OpenAPI). */
   errors?: number[];
   /** Error statuses whose envelope still carries `data` in the response schema (e.g. /health's 503). */

@@ -20,14 +20,20 @@ details summary{cursor:pointer;color:#555}.lock{color:#888;font-size:12px}
 fetch(location.pathname.replace(/\\/docs\\/?$/, "/openapi.json")).then(r => r.json()).then(doc => {
   const esc = s => String(s).replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]));
   document.getElementById("intro").textContent = doc.info.description + " Base URL: " + doc.servers[0].url;
+  // data of the first JSON success (a route that streams also answers 200 as text/event-stream).
+  const successData = op => Object.entries(op.responses).filter(([s, r]) => s < "300" && r.content["application/json"])
+    .map(([, r]) => r.content["application/json"].schema.properties.data)[0] ?? null;
   const byTag = {};
   for (const [path, ops] of Object.entries(doc.paths)) for (const [method, op] of Object.entries(ops)) (byTag[op.tags[0]] ??= []).push({ path, method, op });
   document.getElementById("ops").innerHTML = Object.entries(byTag).map(([tag, list]) => "<h2>" + esc(tag) + "</h2>" + list.map(({ path, method, op }) =>
     '<div class="op"><span class="m ' + method + '">' + method.toUpperCase() + "</span><code>" + esc(path) + "</code> " +
     (op.security.length ? '<span class="lock">(Bearer token)</span>' : "") + "<div>" + esc(op.summary) + "</div>" +
     (op.description ? "<p>" + esc(op.description) + "</p>" : "") +
-    (op.requestBody ? "<details><summary>Request body</summary><pre>" + esc(JSON.stringify(op.requestBody.content["application/json"].schema, null, 2)) + "</pre></details>" : "") +
-    "<details><summary>Responses: " + Object.keys(op.responses).join(", ") + "</summary><pre>" + esc(JSON.stringify(Object.values(op.responses)[0].content["application/json"].schema.properties.data, null, 2)) + "</pre></details></div>"
+    (op.requestBody ? "<details><summary>Request body</summary>" + (op.requestBody.description ? "<p>" + esc(op.requestBody.description) + "</p>" : "") +
+      Object.entries(op.requestBody.content).map(([type, media]) => "<code>" + esc(type) + "</code><pre>" + esc(JSON.stringify(media.schema, null, 2)) + "</pre>").join("") + "</details>" : "") +
+    "<details><summary>Responses: " + Object.keys(op.responses).join(", ") + "</summary><ul>" +
+      Object.entries(op.responses).map(([status, r]) => "<li><code>" + esc(status) + "</code> " + esc(r.description) + " (" + esc(Object.keys(r.content).join(", ")) + ")</li>").join("") +
+      "</ul><pre>" + esc(JSON.stringify(successData(op), null, 2)) + "</pre></details></div>"
   ).join("")).join("");
 });
 </script></body></html>`;

@@ -41,8 +41,25 @@ const Document = z.object({
 });
 
 const UploadQuery = z.object({
-  filename: z.string().trim().min(1).max(255).optional().describe("The file's name, for an application/pdf body"),
+  filename: z.string().trim().min(1).max(255).optional()
+    .describe("The file's name: needed for an application/pdf body (else `document.pdf`); with multipart it replaces the part's own file name"),
 });
+
+const PDF_BYTES = { type: "string", format: "binary", contentMediaType: "application/pdf", description: "The PDF's bytes (at most DOCUMENT_MAX_BYTES, 25 MB by default)" };
+
+/** The two ways to send the file (readUpload), for /openapi.json. */
+const UPLOAD_BODY = {
+  required: true,
+  description: "The PDF, one per request: multipart/form-data with the file in the field `file`, or the bare bytes as an application/pdf " +
+    "(or application/octet-stream) body with the name in `?filename=`. Any other Content-Type is 415.",
+  content: {
+    "multipart/form-data": {
+      schema: { type: "object", required: ["file"], properties: { file: PDF_BYTES } },
+    },
+    "application/pdf": { schema: PDF_BYTES },
+    "application/octet-stream": { schema: PDF_BYTES },
+  },
+};
 const FileQuery = z.object({ page: z.coerce.number().int().min(1).optional().describe("Adds #page=N to the URL for PDF viewers") });
 const Attach = z.strictObject({ document_id: z.string() });
 
@@ -133,9 +150,17 @@ export function documentRoutes(app: Hono) {
       "415 for a non-PDF, 413 above the size limit; an encrypted, damaged or too long PDF becomes a failed document with its reason.",
     auth: true,
     query: UploadQuery,
+    rawBody: UPLOAD_BODY,
     response: Document,
     status: 201,
+    alsoOk: { 200: "The same file was already uploaded by this user: the existing document" },
     errors: [400, 401, 413, 415, 502],
+    statusText: {
+      400: "Invalid input: an empty file, no `file` field, a malformed multipart body, or a bad `filename`",
+      413: "The file is larger than DOCUMENT_MAX_BYTES",
+      415: "Not a PDF (no %PDF header), or neither multipart/form-data nor an application/pdf body",
+      502: "Storage did not accept the file",
+    },
     handler: async ({ c, db, user, query }) => {
       const { bytes, filename } = await readUpload(c, query.filename);
       const hash = await sha256(bytes);
@@ -304,7 +329,9 @@ export function documentRoutes(app: Hono) {
     body: Attach,
     response: AttachedDocument.array(),
     status: 201,
+    alsoOk: { 200: "It was already attached" },
     errors: [400, 401, 404, 409],
+    statusText: { 409: "The document failed to ingest: it cannot be attached" },
     handler: async ({ db, params, body }) => {
       const id = pathId(params.id, "Conversation");
       const documentId = bodyId(body.document_id, "document_id")!;
