@@ -1,5 +1,5 @@
 // The ingestion worker: claims a job (`for update skip locked`, with a lease), reads the PDF from
-// Storage, and turns pages into text, chunks and (with the owner's OpenAI key) embeddings, a
+// Storage, and turns pages into text, chunks and (with the owner's OpenAI key, as far as its budget covers them) embeddings, a
 // batch at a time. Each batch commits its pages together with the job's resume point, so a
 // worker killed or out of time loses at most the batch in hand; the next call (pg_cron every
 // few seconds, or the kick at the end of this one) carries on from there.
