@@ -1,11 +1,10 @@
 // Retrieval for a question in a conversation with documents: the question's embedding (when
-// the owner has an OpenAI key; billed as usage), the hybrid search in SQL
+// the owner has an OpenAI key and its budget covers it: reserved, then billed as usage), the hybrid search in SQL
 // (private.search_conversation_chunks), and the numbered sources the model is given.
+import { embedWithinBudget } from "../_shared/budgeted-embed.ts";
 import type { Claims } from "../_shared/db.ts";
-import { asUser } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
-import { embed, EMBEDDING_MODEL, vectorLiteral } from "../_shared/providers/embeddings.ts";
-import { ProviderError } from "../_shared/providers/errors.ts";
+import { vectorLiteral } from "../_shared/providers/embeddings.ts";
 import type { RouteContext } from "./route.ts";
 import { SecretBox } from "../_shared/secrets.ts";
 
@@ -50,19 +49,11 @@ export async function groundQuestion(db: RouteContext<unknown, unknown>["db"], u
 
   let embedding: string | null = null;
   if (setup.key) {
-    const started = Date.now();
-    let tokens = 0, errorCode: string | null = null;
-    try {
-      const apiKey = await (await boxPromise).decrypt(setup.key.ciphertext);
-      const res = await embed(env.providers, apiKey, [question]);
-      embedding = vectorLiteral(res.vectors[0]);
-      tokens = res.promptTokens;
-    } catch (err) {
-      errorCode = err instanceof ProviderError ? err.kind : "unavailable"; // lexical search still answers
-    }
-    await asUser(user, (tx) =>
-      tx`select private.record_usage(${setup.key!.id}::uuid, ${conversationId}::uuid, null, 'openai', ${EMBEDDING_MODEL}, ${tokens}, 0, 0,
-           ${errorCode ? "estimated" : "provider"}, ${Date.now() - started}, ${errorCode ? "error" : "ok"}, ${errorCode})`);
+    const ciphertext = setup.key.ciphertext;
+    // Reserved against the key's budget first; a question the budget cannot cover is searched
+    // lexically, with no provider call. A failed call is recorded and searched lexically too.
+    const res = await embedWithinBudget(user, { id: setup.key.id, apiKey: async () => await (await boxPromise).decrypt(ciphertext) }, [question], conversationId);
+    if (res.outcome === "embedded") embedding = vectorLiteral(res.vectors[0]);
   }
 
   const rows = await db((tx) => tx`

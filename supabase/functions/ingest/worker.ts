@@ -1,13 +1,13 @@
 // The ingestion worker: claims a job (`for update skip locked`, with a lease), reads the PDF from
-// Storage, and turns pages into text, chunks and (with the owner's OpenAI key) embeddings, a
+// Storage, and turns pages into text, chunks and (with the owner's OpenAI key, as far as its budget covers them) embeddings, a
 // batch at a time. Each batch commits its pages together with the job's resume point, so a
 // worker killed or out of time loses at most the batch in hand; the next call (pg_cron every
 // few seconds, or the kick at the end of this one) carries on from there.
 import { createClient } from "@supabase/supabase-js";
-import { asUser, sql, type Tx } from "../_shared/db.ts";
+import { embedWithinBudget } from "../_shared/budgeted-embed.ts";
+import { sql, type Tx } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
-import { embed, EMBEDDING_MODEL, vectorLiteral } from "../_shared/providers/embeddings.ts";
-import { ProviderError } from "../_shared/providers/errors.ts";
+import { EMBEDDING_MODEL, vectorLiteral } from "../_shared/providers/embeddings.ts";
 import { SecretBox } from "../_shared/secrets.ts";
 import { chunkPage } from "./chunk.ts";
 import { openPdf, type PdfDocument, pageText, structuralProblem, UnreadablePdf } from "./extract.ts";
@@ -154,8 +154,8 @@ async function openDocument(job: Job, doc: Doc): Promise<PdfDocument> {
 }
 
 interface Embedder {
-  keyId: string;
-  apiKey: string;
+  id: string;
+  apiKey: () => Promise<string>;
 }
 
 /** The owner's OpenAI key to embed with: the selected one if it is OpenAI's, else their most recently used valid one. */
@@ -166,32 +166,22 @@ async function embedderFor(userId: string): Promise<Embedder | null> {
     order by is_selected desc, last_used_at desc nulls last, created_at desc
     limit 1`;
   if (!key) return null;
-  return { keyId: key.id, apiKey: await (await boxPromise).decrypt(key.secret_ciphertext) };
-}
-
-/** Usage of an embedding call, billed to the owner's key like chat (private.record_usage, as the owner). */
-function recordEmbeddingUsage(userId: string, keyId: string, promptTokens: number, latencyMs: number, errorCode: string | null) {
-  return asUser({ sub: userId, role: "authenticated" }, (tx) =>
-    tx`select private.record_usage(${keyId}::uuid, null, null, 'openai', ${EMBEDDING_MODEL}, ${promptTokens}, 0, 0,
-         ${errorCode ? "estimated" : "provider"}, ${latencyMs}, ${errorCode ? "error" : "ok"}, ${errorCode})`);
+  const ciphertext = key.secret_ciphertext;
+  return { id: key.id, apiKey: async () => await (await boxPromise).decrypt(ciphertext) };
 }
 
 /** Stores a batch of pages with their chunks and moves the resume point, in one transaction; false if the lease was lost. */
 async function storeBatch(job: Job, doc: Doc, pages: { number: number; text: string }[], embedder: Embedder | null, total: number): Promise<boolean> {
   const chunks = pages.flatMap((p) => chunkPage(p.text).map((c) => ({ page: p.number, ...c })));
   let vectors: number[][] | null = null;
+  let overBudget = false;
   if (embedder && chunks.length) {
-    const started = Date.now();
-    try {
-      const res = await embed(env.providers, embedder.apiKey, chunks.map((c) => c.content));
-      vectors = res.vectors;
-      await recordEmbeddingUsage(doc.user_id, embedder.keyId, res.promptTokens, Date.now() - started, null);
-    } catch (err) {
-      // Without embeddings the chunks are still found by full-text and trigram search.
-      const kind = err instanceof ProviderError ? err.kind : "unavailable";
-      console.error(`ingest ${doc.id}: embeddings failed (${kind}); these chunks are searchable lexically only`);
-      await recordEmbeddingUsage(doc.user_id, embedder.keyId, 0, Date.now() - started, kind);
-    }
+    // Reserved against the owner's key first, billed to it after, as the owner (like chat).
+    const res = await embedWithinBudget({ sub: doc.user_id, role: "authenticated" }, embedder, chunks.map((c) => c.content));
+    if (res.outcome === "embedded") vectors = res.vectors;
+    else if (res.outcome === "over_budget") overBudget = true;
+    // Without embeddings the chunks are still found by full-text and trigram search.
+    else console.error(`ingest ${doc.id}: embeddings failed (${res.kind}); these chunks are searchable lexically only`);
   }
   const withoutText = pages.filter((p) => p.text === "").length;
   return await sql.begin(async (tx: Tx) => {
@@ -219,6 +209,7 @@ async function storeBatch(job: Job, doc: Doc, pages: { number: number; text: str
           pages_without_text = pages_without_text + ${withoutText},
           chunk_count = chunk_count + ${chunks.length},
           embedding_model = case when ${vectors !== null} then ${EMBEDDING_MODEL} else embedding_model end,
+          embeddings_skipped = case when ${overBudget} then 'budget' when ${pages[0].number === 1} then null else embeddings_skipped end,
           status = case when ${done >= total} then 'ready' else 'processing' end,
           ready_at = case when ${done >= total} then now() end
       where id = ${doc.id}`;

@@ -27,5 +27,17 @@ export async function embed(config: { openaiBaseUrl: string; timeoutMs: number }
   }
 }
 
+/**
+ * An upper bound on the input tokens of an embedding call, for its budget reservation: OpenAI's
+ * tokenizer is byte-level BPE, every token at least one byte of UTF-8, so the bytes bound it.
+ */
+export function worstCaseEmbeddingTokens(inputs: string[]): number {
+  const enc = new TextEncoder();
+  return inputs.reduce((n, t) => n + enc.encode(t).length, 0);
+}
+
+/** How long an embedding reservation holds: the call and its one retry, plus a minute. */
+export const embeddingReservationSeconds = (timeoutMs: number) => Math.ceil((2 * timeoutMs) / 1000) + 60;
+
 /** pgvector's text form. */
 export const vectorLiteral = (v: number[]) => `[${v.join(",")}]`;

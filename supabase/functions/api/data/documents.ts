@@ -5,7 +5,7 @@ import { notFound } from "../../_shared/http.ts";
 
 const columns = (a: string) =>
   ["id", "filename", "size_bytes", "content_sha256", "status", "failure_reason", "duplicate_of", "pages_total", "pages_done",
-    "pages_without_text", "chunk_count", "embedding_model", "created_at", "updated_at", "ready_at"].map((c) => a + c).join(", ") +
+    "pages_without_text", "chunk_count", "embedding_model", "embeddings_skipped", "created_at", "updated_at", "ready_at"].map((c) => a + c).join(", ") +
   `, case when ${a}pages_total > 0 then round(100.0 * ${a}pages_done / ${a}pages_total)::int when ${a}status = 'ready' then 100 else 0 end as progress_percent`;
 
 export const DOCUMENT_COLUMNS = columns("");

@@ -33,7 +33,10 @@ const Document = z.object({
   pages_done: z.number().int(),
   pages_without_text: z.number().int().describe("Pages with no text layer (scans): not searchable, no OCR"),
   chunk_count: z.number().int(),
-  embedding_model: z.string().nullable().describe("null: searchable lexically only (no OpenAI key when it was ingested)"),
+  embedding_model: z.string().nullable().describe("null: searchable lexically only (no OpenAI key when it was ingested, or no budget for it)"),
+  embeddings_skipped: z.enum(["budget"]).nullable().describe(
+    "budget: the OpenAI key's monthly budget could not cover embedding some or all chunks, so they were not embedded (no provider call) and are searchable lexically only",
+  ),
   progress_percent: z.number().int(),
   created_at: z.string(),
   updated_at: z.string(),
