@@ -66,6 +66,7 @@ try {
   const withWorkerImports = [`${ROOT}/scripts/bench/extract.ts`];
   await check("deno check (ingest function)", DENO, ["check", "--config", `${ingestDir}deno.json`, ...fnFiles.filter((f) => f.startsWith(ingestDir)), ...withWorkerImports]);
   await check("deno check (scripts)", DENO, ["check", ...(await filesUnder(`${ROOT}/scripts`, ".ts")).filter((f) => !withWorkerImports.includes(f))]);
+  await check("deno lint (functions and scripts)", DENO, ["lint", `${ROOT}/supabase/functions`, `${ROOT}/scripts`]);
   const denoTests = fnFiles.filter((f) => f.endsWith(".test.ts"));
   const scriptTests = (await filesUnder(`${ROOT}/scripts`, ".test.ts"));
   await check("deno test (function and script modules)", DENO, ["test", "-A", ...denoConfig, ...denoTests, ...scriptTests], testEnv);

@@ -75,6 +75,7 @@ export async function pageText(pdf: PdfDocument, pageNumber: number): Promise<st
 
 function normalize(text: string): string {
   return text
+    // deno-lint-ignore no-control-regex -- Postgres text cannot hold NUL, which some PDFs' text has
     .replace(/\u0000/g, "")
     .replace(/[ \t\u00a0]+/g, " ")
     .replace(/ *\n */g, "\n")

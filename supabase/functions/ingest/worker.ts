@@ -79,7 +79,7 @@ async function processJob(job: Job, deadline: number, report: RunReport): Promis
     return true;
   }
   try {
-    const pdf = await openDocument(job, doc);
+    const pdf = await openDocument(doc);
     const total = pdf.numPages;
     let next = job.next_page;
     const embedder = await embedderFor(doc.user_id);
@@ -124,7 +124,7 @@ async function processJob(job: Job, deadline: number, report: RunReport): Promis
 }
 
 /** The PDF, opened; on the first call for a document, checked and measured first. */
-async function openDocument(job: Job, doc: Doc): Promise<PdfDocument> {
+async function openDocument(doc: Doc): Promise<PdfDocument> {
   if (cached?.documentId === doc.id && doc.pages_total !== null) return cached.pdf;
   const { data, error } = await storage.download(doc.object_path);
   if (error || !data) throw new RetryableError("the file could not be read from Storage");

@@ -132,6 +132,7 @@ async function readUpload(c: Context, queryName: string | undefined): Promise<{ 
   if (!new TextDecoder("latin1").decode(bytes.subarray(0, 1024)).includes("%PDF-")) {
     throw new ApiError(415, "Not a PDF: the file does not start with a %PDF header");
   }
+  // deno-lint-ignore no-control-regex -- control characters are what is removed from the name
   const name = (filename ?? "").split(/[\\/]/).pop()!.replace(/[\u0000-\u001f]/g, "").trim().slice(0, 255);
   return { bytes, filename: name || "document.pdf" };
 }
