@@ -38,7 +38,10 @@ begin
            coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('role', h.role, 'content', h.content)
                                                  order by h.created_at, h.id)
                      from (select m.role, m.content, m.created_at, m.id from public.messages m
-                           where m.conversation_id = c.id and m.user_id = v_user
+                           -- (select v_user): an estimate that does not depend on the user, so a user
+                           -- newer than the statistics still reads the conversation's index backwards
+                           -- rather than all of their messages
+                           where m.conversation_id = p_conversation_id and m.user_id = (select v_user)
                              and m.status = 'complete' and m.role <> 'system'
                            order by m.created_at desc, m.id desc limit p_history_limit) h),
                     '[]'::jsonb)
