@@ -9,15 +9,14 @@
 import type { Claims } from "../_shared/db.ts";
 import { asUser, isDatabaseUnavailable } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
-import { ApiError } from "../_shared/http.ts";
+import { ApiError, notFound } from "../_shared/http.ts";
 import { secretBox } from "../_shared/secret-box.ts";
 import { estimatePromptTokens } from "../_shared/providers/estimate.ts";
 import { ProviderError } from "../_shared/providers/errors.ts";
 import { providerFor } from "../_shared/providers/index.ts";
-import { type ChatRequest, type ChatResult, type LlmProvider, MAX_OUTPUT_TOKENS, type ProviderName, type Usage } from "../_shared/providers/types.ts";
+import { type ChatMessage, type ChatRequest, type ChatResult, type LlmProvider, MAX_OUTPUT_TOKENS, type ProviderName, type Usage } from "../_shared/providers/types.ts";
 import { buildContext, DEFAULT_MODELS, MAX_HISTORY_MESSAGES } from "./context.ts";
-import { findConversation } from "./data/conversations.ts";
-import { completedHistory, findMessage, MESSAGE_COLUMNS } from "./data/messages.ts";
+import { MESSAGE_COLUMNS } from "./data/messages.ts";
 import { citeAnswer } from "./citations.ts";
 import { type Grounding, sourcesPrompt } from "./retrieval.ts";
 import type { RouteContext } from "./route.ts";
@@ -58,37 +57,65 @@ function worstCasePromptTokens(req: Pick<ChatRequest, "system" | "messages">) {
   return Math.ceil(estimatePromptTokens(req) * 1.25) + 8 * (req.messages.length + 1);
 }
 
-/** `db` is the route's transaction as the caller, which checks the session is still alive. */
+/** What prepare_exchange read for an exchange: the conversation, its key, the answered history. */
+export interface ExchangeSetup {
+  api_key_id: string | null;
+  model: string | null;
+  system_prompt: string | null;
+  documents_attached: boolean;
+  key_id: string | null;
+  key_provider: string | null;
+  key_is_valid: boolean | null;
+  key_ciphertext: string | null;
+  history: ChatMessage[];
+}
+
+type Call = RouteContext<unknown, unknown>["call"];
+
+/**
+ * One statement as the caller (session checked): the conversation (404 if it is not the
+ * caller's), its key (or the selected one) with the ciphertext, whether documents are attached,
+ * and the latest answered turns, oldest first.
+ */
+export async function loadExchange(call: Call, conversationId: string): Promise<ExchangeSetup> {
+  const [row] = await call((sql, claims) =>
+    sql`select * from private.prepare_exchange(${claims}, ${conversationId}::uuid, ${MAX_HISTORY_MESSAGES - 1})`
+  );
+  if (!row) throw notFound("Conversation");
+  return row as unknown as ExchangeSetup;
+}
+
+/**
+ * Stores the message pending with its budget reservation (private.begin_exchange_as: one
+ * statement as the caller, session checked, so the key's row lock lasts that statement only).
+ */
 export async function prepareExchange(
-  db: RouteContext<unknown, unknown>["db"],
+  call: Call,
+  setup: ExchangeSetup,
   conversationId: string,
   text: string,
   modelOverride?: string,
   grounding: Grounding | null = null,
 ): Promise<PreparedExchange> {
   try {
-    return await db(async (tx) => {
-      const conversation = await findConversation(tx, conversationId);
-      const [key] = await tx`
-        select k.id, k.provider, k.is_valid, private.api_key_secret(k.id) as ciphertext
-        from public.api_keys k
-        where k.id = coalesce(${conversation.api_key_id}::uuid, (select id from public.api_keys where is_selected))`;
-      if (!key) throw new NoKeyError();
-      if (!key.is_valid) throw new ApiError(400, "This conversation's API key was rejected by its provider; register a new key or choose another");
-      const provider = key.provider as ProviderName;
-      const model = modelOverride ?? conversation.model ?? DEFAULT_MODELS[provider];
-      const history = await completedHistory(tx, conversationId, MAX_HISTORY_MESSAGES - 1);
-      const system = [conversation.system_prompt, grounding && sourcesPrompt(grounding)].filter(Boolean).join("\n\n") || null;
-      const messages = buildContext([...history, { role: "user", content: text }], system, provider, model);
-      const request: ChatRequest = { apiKey: "", model, system: system ?? undefined, messages, maxTokens: MAX_OUTPUT_TOKENS };
-      const expiresInSeconds = Math.ceil((2 * env.providers.timeoutMs + STORE_RETRY_MS) / 1000) + 60;
-      const [userMessage] = await tx.unsafe<MessageRow[]>(
-        `select ${MESSAGE_COLUMNS} from private.begin_exchange($1, $2, $3, $4, $5, $6, $7)`,
-        [conversationId, key.id, text, model, worstCasePromptTokens(request), MAX_OUTPUT_TOKENS, expiresInSeconds],
-      );
-      request.apiKey = await (await secretBox()).decrypt(key.ciphertext);
-      return { conversationId, keyId: key.id, provider: providerFor(provider, env.providers), request, userMessage, grounding };
-    });
+    if (!setup.key_id) throw new NoKeyError();
+    if (!setup.key_is_valid) throw new ApiError(400, "This conversation's API key was rejected by its provider; register a new key or choose another");
+    const keyId = setup.key_id;
+    const provider = setup.key_provider as ProviderName;
+    const model = modelOverride ?? setup.model ?? DEFAULT_MODELS[provider];
+    const system = [setup.system_prompt, grounding && sourcesPrompt(grounding)].filter(Boolean).join("\n\n") || null;
+    const messages = buildContext([...setup.history, { role: "user", content: text }], system, provider, model);
+    const request: ChatRequest = { apiKey: "", model, system: system ?? undefined, messages, maxTokens: MAX_OUTPUT_TOKENS };
+    const expiresInSeconds = Math.ceil((2 * env.providers.timeoutMs + STORE_RETRY_MS) / 1000) + 60;
+    // Decrypted before the message is stored: a key that cannot be decrypted leaves nothing behind.
+    request.apiKey = await (await secretBox()).decrypt(setup.key_ciphertext as string);
+    const [userMessage] = await call((sql, claims) =>
+      sql.unsafe<MessageRow[]>(
+        `select ${MESSAGE_COLUMNS} from private.begin_exchange_as($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [claims, conversationId, keyId, text, model, worstCasePromptTokens(request), MAX_OUTPUT_TOKENS, expiresInSeconds],
+      )
+    );
+    return { conversationId, keyId, provider: providerFor(provider, env.providers), request, userMessage, grounding };
   } catch (err) {
     // begin_exchange's refusal: the budget cannot cover this message beside what is spent and reserved.
     if ((err as { code?: string }).code === "PT429") {
@@ -108,25 +135,45 @@ function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult
   const cited = ex.grounding ? citeAnswer(result.text, ex.grounding) : { text: result.text, citations: [] };
   return asUser(user, async (tx) => {
     const u = result.usage;
-    const [{ stored }] = await tx`
-      select private.store_answer(${ex.userMessage.id}::uuid, ${cited.text}, ${result.model},
-        ${u.promptTokens}, ${u.cachedPromptTokens}, ${u.completionTokens}, ${u.source}, ${latencyMs},
-        ${tx.json(cited.citations as never)}) as stored`;
-    if (stored.already_stored) return null; // a retry whose earlier attempt did commit
-    if (stored.answer_discarded) return "discarded" as const; // (a throw here would roll back the billing)
-    const [event] = await tx`select prompt_tokens, cached_prompt_tokens, completion_tokens, cost_usd, priced from public.usage_events where id = ${stored.usage_event.id}`;
-    const assistant = await findMessage(tx, stored.assistant_message.id);
+    // One statement: store_answer returns the answer, the question as it now stands and the usage
+    // event as jsonb; jsonb_populate_record gives them back their columns' types.
+    const rows = await tx.unsafe(
+      `with s as materialized (
+         select private.store_answer($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb) as stored)
+       select coalesce((s.stored ->> 'already_stored')::boolean, false) as already_stored,
+              coalesce((s.stored ->> 'answer_discarded')::boolean, false) as answer_discarded,
+              m.which, ${MESSAGE_COLUMNS.split(", ").map((c) => `m.${c}`).join(", ")},
+              e.prompt_tokens as usage_prompt_tokens, e.cached_prompt_tokens as usage_cached_prompt_tokens,
+              e.completion_tokens as usage_completion_tokens, e.cost_usd as usage_cost_usd, e.priced as usage_priced
+       from s
+       left join lateral jsonb_populate_record(null::public.usage_events, s.stored -> 'usage_event') e on true
+       left join lateral (
+         select 'assistant' as which, * from jsonb_populate_record(null::public.messages, s.stored -> 'assistant_message')
+         union all
+         select 'user' as which, * from jsonb_populate_record(null::public.messages, s.stored -> 'user_message')
+       ) m on true`,
+      [ex.userMessage.id, cited.text, result.model, u.promptTokens, u.cachedPromptTokens, u.completionTokens, u.source, latencyMs,
+        JSON.stringify(cited.citations)],
+    );
+    const first = rows[0];
+    if (first.already_stored) return null; // a retry whose earlier attempt did commit
+    if (first.answer_discarded) return "discarded" as const; // (a throw here would roll back the billing)
+    const pick = (which: string) => {
+      const row = rows.find((r) => r.which === which);
+      if (!row) throw new Error(`store_answer returned no ${which} message`);
+      return Object.fromEntries(MESSAGE_COLUMNS.split(", ").map((c) => [c, row[c]])) as MessageRow;
+    };
     return {
-      user_message: await findMessage(tx, ex.userMessage.id),
-      assistant_message: assistant,
+      user_message: pick("user"),
+      assistant_message: pick("assistant"),
       usage: {
         provider: ex.provider.name,
         model: result.model,
-        prompt_tokens: event.prompt_tokens,
-        cached_prompt_tokens: event.cached_prompt_tokens,
-        completion_tokens: event.completion_tokens,
-        cost_usd: event.cost_usd,
-        priced: event.priced,
+        prompt_tokens: first.usage_prompt_tokens,
+        cached_prompt_tokens: first.usage_cached_prompt_tokens,
+        completion_tokens: first.usage_completion_tokens,
+        cost_usd: first.usage_cost_usd,
+        priced: first.usage_priced,
         estimated: result.usage.source === "estimated",
         latency_ms: latencyMs,
       },

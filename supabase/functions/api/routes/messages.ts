@@ -4,7 +4,7 @@ import { type Claims, isDatabaseUnavailable } from "../../_shared/db.ts";
 import { ApiError, envelope, notFound } from "../../_shared/http.ts";
 import type { ChatResult } from "../../_shared/providers/types.ts";
 import { storeExtractiveExchange } from "../answers.ts";
-import { failExchange, keepAlive, NoKeyError, type PreparedExchange, prepareExchange, storeAnswer } from "../chat.ts";
+import { failExchange, keepAlive, loadExchange, NoKeyError, type PreparedExchange, prepareExchange, storeAnswer } from "../chat.ts";
 import { groundQuestion } from "../retrieval.ts";
 import { pathId } from "../ids.ts";
 import { route } from "../route.ts";
@@ -125,13 +125,15 @@ export function messageRoutes(app: Hono) {
       429: "The provider's rate limit or quota (Retry-After), or the key's monthly budget",
       503: "The database is unavailable; if the provider had answered, the answer is stored once it is back (errors.user_message_id; the message shows pending until then)",
     },
-    handler: async ({ c, db, user, params, body }) => {
+    handler: async ({ c, db, call, user, params, body }) => {
       const id = pathId(params.id, "Conversation");
+      // One statement: the conversation (404), its key, whether documents are attached, the history.
+      const setup = await loadExchange(call, id);
       // Documents attached: retrieve passages for the model (and cite them), or answer extractively without a key.
-      const grounding = await groundQuestion(db, user, id, body.message);
+      const grounding = setup.documents_attached ? await groundQuestion(db, user, id, body.message) : null;
       let ex: PreparedExchange;
       try {
-        ex = await prepareExchange(db, id, body.message, body.model, grounding);
+        ex = await prepareExchange(call, setup, id, body.message, body.model, grounding);
       } catch (err) {
         if (!(err instanceof NoKeyError && grounding)) throw err;
         const stored = await storeExtractiveExchange(db, id, body.message, grounding);
