@@ -22,6 +22,7 @@ const { values, positionals } = parseArgs({
   },
 });
 const command = positionals[0] ?? "start";
+const STOP_GRACE_MS = 8_000;
 const profile = values.profile as Profile;
 if (!["dev", "test", "bench"].includes(profile)) fail(`unknown profile ${profile} (dev, test or bench)`);
 const cfg = stackConfig(profile);
@@ -85,7 +86,18 @@ async function start() {
         c.kill("SIGTERM");
       } catch { /* already gone */ }
     }
-    await Promise.allSettled(children.map((c) => c.status));
+    // A server that is still draining connections (Storage waits for idle keep-alive sockets)
+    // gets a few seconds, then is killed: stopping must not hang, and Postgres must stop last.
+    const exited = Promise.allSettled(children.map((c) => c.status));
+    const graceful = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), STOP_GRACE_MS))]);
+    if (!graceful) {
+      for (const c of children) {
+        try {
+          c.kill("SIGKILL");
+        } catch { /* already gone */ }
+      }
+      await exited;
+    }
     await stopPostgres(cfg).catch((e) => console.error(`error: stopping Postgres: ${e.message}`));
     await Deno.remove(cfg.pidFile).catch(() => {});
     Deno.exit(code);
@@ -151,7 +163,12 @@ async function stopCommand() {
   const pid = await runningPid(cfg.pidFile);
   if (pid) {
     Deno.kill(pid, "SIGTERM");
-    await waitFor("the stack to stop", async () => !(await runningPid(cfg.pidFile)), 30_000, `${cfg.logDir}/stack.log`);
+    // The stack gives its servers STOP_GRACE_MS, then kills them and stops Postgres.
+    const deadline = Date.now() + STOP_GRACE_MS + 30_000;
+    while (await runningPid(cfg.pidFile)) {
+      if (Date.now() > deadline) throw new StackError(`the ${profile} stack (pid ${pid}) did not stop; see ${cfg.logDir}/stack.log`);
+      await new Promise((r) => setTimeout(r, 150));
+    }
     console.log(`stopped the ${profile} stack`);
   } else if (await exists(`${cfg.pgData}/PG_VERSION`) && (await postgresRunning(cfg))) {
     await stopPostgres(cfg); // left behind by a stack that was killed

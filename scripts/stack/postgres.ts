@@ -32,7 +32,8 @@ export async function ensurePackages() {
   await run("apt-get", ["install", "-y", "-q", ...missing], { env: { DEBIAN_FRONTEND: "noninteractive" } });
 }
 
-const asPg = { user: PG_USER };
+// From "/": the caller's folder may be one the postgres user cannot enter, or one already deleted.
+const asPg = { user: PG_USER, cwd: "/" };
 
 /**
  * Clusters of clones that no longer exist (a deleted `mktemp -d` clone, as CI makes one per run)
