@@ -77,9 +77,12 @@ function validationError(error: z.ZodError, where: "body" | "query") {
 
 const tooLarge = () => new ApiError(413, `Request body too large (limit ${env.maxBodyBytes} bytes)`);
 
-/** The body's bytes, read only up to the limit: a larger (or endless chunked) body is refused without reading the rest. */
-async function readBody(c: Context): Promise<Uint8Array> {
-  if (Number(c.req.header("content-length") ?? 0) > env.maxBodyBytes) throw tooLarge();
+/**
+ * The body's bytes, read only up to `limit`: a larger (or endless chunked) body is refused with
+ * `tooLarge()` without reading the rest.
+ */
+export async function readBodyUpTo(c: Context, limit: number, tooLarge: () => ApiError): Promise<Uint8Array<ArrayBuffer>> {
+  if (Number(c.req.header("content-length") ?? 0) > limit) throw tooLarge();
   const body = c.req.raw.body;
   if (!body) return new Uint8Array();
   const reader = body.getReader();
@@ -89,7 +92,7 @@ async function readBody(c: Context): Promise<Uint8Array> {
     const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
-    if (size > env.maxBodyBytes) {
+    if (size > limit) {
       await reader.cancel().catch(() => {});
       throw tooLarge();
     }
@@ -124,7 +127,7 @@ function badText(value: unknown, path: string[] = []): Record<string, string[]> 
 
 async function readJson(c: Context): Promise<unknown> {
   const type = c.req.header("content-type") ?? "";
-  const raw = await readBody(c);
+  const raw = await readBodyUpTo(c, env.maxBodyBytes, tooLarge);
   // A body, or a declared content type, must be JSON; a bare empty request stands for {}.
   if ((raw.byteLength > 0 || type) && !/^application\/(.+\+)?json\b/i.test(type)) {
     throw new ApiError(415, "Content-Type must be application/json");

@@ -18,7 +18,7 @@ import {
   listDocuments,
 } from "../data/documents.ts";
 import { bodyId, pathId } from "../ids.ts";
-import { route } from "../route.ts";
+import { readBodyUpTo, route } from "../route.ts";
 import { Id, Pagination } from "../schemas.ts";
 
 const Document = z.object({
@@ -81,37 +81,15 @@ function storageAs(c: Context) {
 
 const tooLarge = () => new ApiError(413, `The file is larger than the limit of ${env.documents.maxBytes} bytes`);
 
-/** Reads at most the size limit (and one byte more, to know it was exceeded). */
-async function readLimited(c: Context): Promise<Uint8Array<ArrayBuffer>> {
-  const declared = Number(c.req.header("content-length") ?? 0);
-  // Multipart framing adds a little around the file; allow for it here and check the file itself below.
-  const limit = env.documents.maxBytes + 64 * 1024;
-  if (declared > limit) throw tooLarge();
-  const reader = c.req.raw.body?.getReader();
-  if (!reader) return new Uint8Array();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) out.set(p, at), at += p.length;
-  return out;
-}
+// Multipart framing adds a little around the file; the body may be that much larger, and the
+// file itself is checked against the limit once parsed.
+const readUploadBody = (c: Context) => readBodyUpTo(c, env.documents.maxBytes + 64 * 1024, tooLarge);
 
 async function readUpload(c: Context, queryName: string | undefined): Promise<{ bytes: Uint8Array<ArrayBuffer>; filename: string }> {
   const type = (c.req.header("content-type") ?? "").toLowerCase();
   let bytes: Uint8Array<ArrayBuffer>, filename: string | undefined = queryName;
   if (type.startsWith("multipart/form-data")) {
-    const raw = await readLimited(c);
+    const raw = await readUploadBody(c);
     let form: FormData;
     try {
       form = await new Response(raw, { headers: { "content-type": c.req.header("content-type")! } }).formData();
@@ -123,7 +101,7 @@ async function readUpload(c: Context, queryName: string | undefined): Promise<{ 
     bytes = new Uint8Array(await file.arrayBuffer());
     filename = filename ?? file.name;
   } else if (type.startsWith("application/pdf") || type.startsWith("application/octet-stream")) {
-    bytes = await readLimited(c);
+    bytes = await readUploadBody(c);
   } else {
     throw new ApiError(415, "Send the PDF as multipart/form-data (field file) or as an application/pdf body");
   }
