@@ -143,9 +143,12 @@ begin
   returning * into v_event;
 
   if p_api_key_id is not null then
+    -- last_used_at moves at most once a minute: moving it on every answer locked the key's row in
+    -- every settling transaction until its commit, so concurrent answers on one key queued behind
+    -- each other (about 70 ms each at 10 at once). A row that does not match takes no lock.
     update public.api_keys
       set last_used_at = v_event.created_at
-      where id = p_api_key_id and (last_used_at is null or last_used_at < v_event.created_at);
+      where id = p_api_key_id and (last_used_at is null or last_used_at < v_event.created_at - interval '1 minute');
   end if;
 
   return v_event;
