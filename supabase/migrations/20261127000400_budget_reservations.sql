@@ -71,6 +71,54 @@ end;
 $$;
 revoke all on function private.sweep_stale_exchanges(uuid) from public, anon, authenticated, service_role;
 
+-- A budgeted key's row lock, taken first by every transaction that reserves against the key or
+-- settles a call billed to it: reservations and settlements on one key are decided one after the
+-- other, and always lock the key before any conversation or message (storing a message updates
+-- its conversation's row), so the two never wait for each other in a cycle. An unbudgeted key
+-- (or no key) takes no lock.
+create function private.lock_budgeted_key(p_api_key_id uuid, p_user_id uuid)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  perform 1 from public.api_keys k
+  where k.id = p_api_key_id and k.user_id = p_user_id and k.monthly_budget_usd is not null
+  for no key update; -- NO KEY UPDATE: rows that reference the key still pass their foreign-key checks
+end;
+$$;
+revoke all on function private.lock_budgeted_key(uuid, uuid) from public, anon, authenticated, service_role;
+
+-- What a key has committed this month: its spend (usage events since the first of the month, UTC)
+-- and its open reservations. One statement, so one snapshot: a settlement that commits meanwhile
+-- (its reservation gone, its usage recorded) is seen either whole or not at all.
+create function private.key_month_commitments(p_api_key_id uuid, p_user_id uuid, out spent_usd numeric, out reserved_usd numeric)
+language sql
+stable
+set search_path = ''
+as $$
+  select (select coalesce(sum(e.cost_usd), 0) from public.usage_events e
+          where e.api_key_id = p_api_key_id and e.user_id = p_user_id
+            and e.created_at >= (pg_catalog.date_trunc('month', pg_catalog.now() at time zone 'utc') at time zone 'utc')),
+         (select coalesce(sum(r.amount_usd), 0) from private.budget_reservations r
+          where r.api_key_id = p_api_key_id and r.user_id = p_user_id and r.expires_at > pg_catalog.now());
+$$;
+revoke all on function private.key_month_commitments(uuid, uuid) from public, anon, authenticated, service_role;
+
+-- The key an exchange is billed to: its reservation's, else its user message's.
+create function private.exchange_key_id(p_user_message_id uuid, p_user_id uuid)
+returns uuid
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(
+    (select r.api_key_id from private.budget_reservations r where r.message_id = p_user_message_id and r.user_id = p_user_id),
+    (select m.api_key_id from public.messages m where m.id = p_user_message_id and m.user_id = p_user_id));
+$$;
+revoke all on function private.exchange_key_id(uuid, uuid) from public, anon, authenticated, service_role;
+
 -- The user's side of an exchange, with its budget reservation. p_prompt_tokens and
 -- p_max_output_tokens give the worst case, priced at the model's current price (an unpriced
 -- model records no cost, so it reserves none). Raises PT429 when the budget cannot cover it.
@@ -104,12 +152,8 @@ begin
   if not exists (select 1 from public.conversations c where c.id = p_conversation_id and c.user_id = v_user_id) then
     raise exception 'conversation % not found', p_conversation_id using errcode = 'no_data_found';
   end if;
+  perform private.lock_budgeted_key(p_api_key_id, v_user_id);
   select k.* into v_key from public.api_keys k where k.id = p_api_key_id and k.user_id = v_user_id;
-  if found and v_key.monthly_budget_usd is not null then
-    -- The row lock serialises every reservation on a budgeted key until this transaction ends
-    -- (NO KEY UPDATE: it does not block the foreign-key checks of rows that reference the key).
-    select k.* into v_key from public.api_keys k where k.id = p_api_key_id and k.user_id = v_user_id for no key update;
-  end if;
   if not found or not v_key.is_valid then
     raise exception 'api key % not found or not valid', p_api_key_id using errcode = 'no_data_found';
   end if;
@@ -129,11 +173,7 @@ begin
   end if;
 
   if v_key.monthly_budget_usd is not null then
-    select coalesce(sum(e.cost_usd), 0) into v_spent from public.usage_events e
-    where e.api_key_id = v_key.id and e.user_id = v_user_id
-      and e.created_at >= (pg_catalog.date_trunc('month', pg_catalog.now() at time zone 'utc') at time zone 'utc');
-    select coalesce(sum(r.amount_usd), 0) into v_reserved from private.budget_reservations r
-    where r.api_key_id = v_key.id and r.user_id = v_user_id and r.expires_at > now();
+    select c.spent_usd, c.reserved_usd into v_spent, v_reserved from private.key_month_commitments(v_key.id, v_user_id) c;
     if v_spent + v_reserved + v_worst > v_key.monthly_budget_usd then
       raise exception 'This key''s monthly budget of $% cannot cover this message: $% spent, $% reserved by messages in progress, up to $% for this one',
         v_key.monthly_budget_usd, round(v_spent, 4), round(v_reserved, 4), round(v_worst, 4)
@@ -252,6 +292,7 @@ begin
   if v_user_id is null then
     raise exception 'fail_exchange needs an authenticated user' using errcode = 'insufficient_privilege';
   end if;
+  perform private.lock_budgeted_key(private.exchange_key_id(p_user_message_id, v_user_id), v_user_id);
   select r.* into v_reservation from private.budget_reservations r
   where r.message_id = p_user_message_id and r.user_id = v_user_id for update;
   select m.* into v_question from public.messages m

@@ -57,12 +57,10 @@ begin
      and not exists (select 1 from public.conversations c where c.id = p_conversation_id and c.user_id = v_user_id) then
     raise exception 'conversation % not found', p_conversation_id using errcode = 'no_data_found';
   end if;
+  -- The same row lock as begin_exchange: every reservation on a budgeted key, chat or
+  -- embedding, waits for the one before it to commit.
+  perform private.lock_budgeted_key(p_api_key_id, v_user_id);
   select k.* into v_key from public.api_keys k where k.id = p_api_key_id and k.user_id = v_user_id;
-  if found and v_key.monthly_budget_usd is not null then
-    -- The same row lock as begin_exchange: every reservation on a budgeted key, chat or
-    -- embedding, waits for the one before it to commit.
-    select k.* into v_key from public.api_keys k where k.id = p_api_key_id and k.user_id = v_user_id for no key update;
-  end if;
   if not found or not v_key.is_valid or v_key.provider <> 'openai' then
     raise exception 'api key % not found, not valid or not an OpenAI key', p_api_key_id using errcode = 'no_data_found';
   end if;
@@ -79,11 +77,7 @@ begin
   end if;
 
   if v_key.monthly_budget_usd is not null then
-    select coalesce(sum(e.cost_usd), 0) into v_spent from public.usage_events e
-    where e.api_key_id = v_key.id and e.user_id = v_user_id
-      and e.created_at >= (pg_catalog.date_trunc('month', pg_catalog.now() at time zone 'utc') at time zone 'utc');
-    select coalesce(sum(r.amount_usd), 0) into v_reserved from private.budget_reservations r
-    where r.api_key_id = v_key.id and r.user_id = v_user_id and r.expires_at > now();
+    select c.spent_usd, c.reserved_usd into v_spent, v_reserved from private.key_month_commitments(v_key.id, v_user_id) c;
     if v_spent + v_reserved + v_worst > v_key.monthly_budget_usd then
       return null;
     end if;
@@ -126,6 +120,10 @@ begin
   if v_user_id is null then
     raise exception 'settle_embedding needs an authenticated user' using errcode = 'insufficient_privilege';
   end if;
+  perform private.lock_budgeted_key(
+    coalesce((select r.api_key_id from private.budget_reservations r where r.message_id = p_reservation_id and r.user_id = v_user_id),
+             p_api_key_id),
+    v_user_id);
   delete from private.budget_reservations r
   where r.message_id = p_reservation_id and r.user_id = v_user_id and r.purpose = 'embedding'
   returning r.* into v_reservation;

@@ -110,6 +110,7 @@ begin
   if v_user_id is null then
     raise exception 'store_answer needs an authenticated user' using errcode = 'insufficient_privilege';
   end if;
+  perform private.lock_budgeted_key(private.exchange_key_id(p_user_message_id, v_user_id), v_user_id);
   select r.* into v_reservation from private.budget_reservations r
   where r.message_id = p_user_message_id and r.user_id = v_user_id for update;
   select m.* into v_question from public.messages m
