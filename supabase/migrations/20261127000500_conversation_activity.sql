@@ -1,6 +1,6 @@
 -- Lists that stay flat as history grows. What a conversation list shows (message count, last
 -- message, preview, last activity) is kept on the conversation, and a user's conversation count
--- on the profile, by statement-level triggers: a page of the list is then the first rows of one
+-- in private.conversation_counts, by statement-level triggers: a page of the list is then the first rows of one
 -- index, and the total is one row, whatever the size of the history.
 
 -- updated_at moves when the conversation itself is edited or a message arrives, not when a
@@ -22,8 +22,36 @@ alter table public.conversations
   add column preview text,
   add column last_activity_at timestamptz not null generated always as (coalesce(last_message_at, updated_at)) stored;
 
-alter table public.profiles
-  add column conversation_count bigint not null default 0;
+-- A user's conversation count, in slots: a new conversation is counted in the slot of the
+-- connection that made it (its backend pid modulo 16), so one user's concurrent creates do not
+-- queue on one row, whose lock each would hold until its commit was flushed (on one counter row,
+-- one user's creates were capped at one per WAL flush). The count is the sum of the user's
+-- slots: at most 16 rows, one range of the primary key. Not exposed: clients read their count
+-- with private.my_conversation_count() and cannot write it.
+create table private.conversation_counts (
+  user_id uuid not null references auth.users (id) on delete cascade,
+  slot smallint not null constraint conversation_counts_slot_check check (slot between 0 and 15),
+  conversations bigint not null,
+  primary key (user_id, slot)
+);
+alter table private.conversation_counts enable row level security;
+revoke all on table private.conversation_counts from public, anon, authenticated, service_role;
+
+insert into private.conversation_counts (user_id, slot, conversations)
+select c.user_id, 0, count(*) from public.conversations c group by c.user_id;
+
+-- The caller's conversation count (the list's X-Total-Count).
+create function private.my_conversation_count()
+returns bigint
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce(sum(t.conversations), 0)::bigint from private.conversation_counts t where t.user_id = (select auth.uid());
+$$;
+revoke all on function private.my_conversation_count() from public, anon, authenticated, service_role;
+grant execute on function private.my_conversation_count() to authenticated;
 
 update public.conversations c
 set message_count = (select count(*) from public.messages m where m.conversation_id = c.id and m.user_id = c.user_id),
@@ -33,8 +61,6 @@ set message_count = (select count(*) from public.messages m where m.conversation
       order by m.created_at desc, m.id desc
       limit 1);
 
-update public.profiles p
-set conversation_count = (select count(*) from public.conversations c where c.user_id = p.id);
 
 -- The list's order, newest activity first. Leading user_id: it also serves the owner filter of
 -- the policies and the user_id foreign key, which the index it replaces did.
@@ -96,13 +122,16 @@ set search_path = ''
 as $$
 begin
   if tg_op = 'INSERT' then
-    update public.profiles p set conversation_count = p.conversation_count + n.added
-    from (select user_id, count(*) as added from changed group by user_id) n
-    where p.id = n.user_id;
+    insert into private.conversation_counts as t (user_id, slot, conversations)
+    select n.user_id, pg_catalog.pg_backend_pid() % 16, count(*) from changed n group by n.user_id
+    on conflict (user_id, slot) do update set conversations = t.conversations + excluded.conversations;
   else
-    update public.profiles p set conversation_count = p.conversation_count - d.removed
+    -- Deletes are rare: they take any one of the user's slots (there is one: the conversations
+    -- were counted when made). A slot may go below zero; the sum is what counts.
+    update private.conversation_counts t set conversations = t.conversations - d.removed
     from (select user_id, count(*) as removed from changed group by user_id) d
-    where p.id = d.user_id;
+    where t.user_id = d.user_id
+      and t.slot = (select min(o.slot) from private.conversation_counts o where o.user_id = d.user_id);
   end if;
   return null;
 end;

@@ -48,16 +48,15 @@ declare
   v_user uuid := private.begin_request(p_claims);
 begin
   return query
-    select p.conversation_count, c.id, c.title, c.api_key_id, c.model, c.system_prompt, c.created_at, c.updated_at,
-           c.message_count, c.last_message_at, c.last_activity_at, c.preview
-    from public.profiles p
+    select private.my_conversation_count(), c.id, c.title, c.api_key_id, c.model, c.system_prompt, c.created_at,
+           c.updated_at, c.message_count, c.last_message_at, c.last_activity_at, c.preview
+    from (select 1) one
     left join lateral (
       select * from public.conversations c
       where c.user_id = v_user
       order by c.last_activity_at desc, c.id desc
       limit p_limit offset p_offset
-    ) c on true
-    where p.id = v_user;
+    ) c on true;
 end;
 $$;
 

@@ -1,7 +1,7 @@
 -- Creating a conversation in one round trip, like the reads (20261127000200_read_functions.sql):
 -- become the caller, check the session, insert, return the row. One statement also means the
--- lock the insert's trigger takes on the caller's profile row (the conversation count) is held
--- for microseconds, not across a COMMIT round trip, so a user's concurrent creates do not queue.
+-- lock the insert's trigger takes on the connection's slot of the caller's conversation count
+-- (private.conversation_counts) is not held across a COMMIT round trip.
 -- A key that is not the caller's is refused by the foreign key (api_key_id, user_id).
 create or replace function private.create_conversation(
   p_claims text, p_title text, p_api_key_id uuid, p_model text, p_system_prompt text

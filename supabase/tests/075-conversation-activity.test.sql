@@ -3,7 +3,7 @@
 -- beside a user with a large history.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(15);
+select plan(17);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -12,7 +12,17 @@ select tests.create_user('bob') as bob \gset
 select tests.authenticate_as('alice');
 insert into public.conversations (id, title) values ('00000000-0000-4000-8000-00000000000a', 'first');
 insert into public.conversations (id, title) values ('00000000-0000-4000-8000-00000000000b', 'second');
-select is((select conversation_count from public.profiles), 2::bigint, 'creating conversations counts them on the profile');
+select is(private.my_conversation_count(), 2::bigint, 'creating conversations counts them');
+-- Another connection counts in its own slot; the count is the sum of the slots, and only the caller's.
+select tests.as_postgres();
+insert into private.conversation_counts (user_id, slot, conversations) values (:'alice', (pg_backend_pid() + 1) % 16, 3);
+select tests.authenticate_as('alice');
+select is(private.my_conversation_count(), 5::bigint, 'the count is the sum of the user''s slots');
+select tests.authenticate_as('bob');
+select is(private.my_conversation_count(), 0::bigint, 'another user''s slots are not counted');
+select tests.as_postgres();
+delete from private.conversation_counts where user_id = :'alice' and slot = (pg_backend_pid() + 1) % 16;
+select tests.authenticate_as('alice');
 select results_eq(
   $$ select message_count, last_message_at, preview, last_activity_at = updated_at from public.conversations
      where id = '00000000-0000-4000-8000-00000000000a' $$,
@@ -52,7 +62,7 @@ select throws_ok(
   $$ update public.conversations set message_count = 100 where id = '00000000-0000-4000-8000-00000000000a' $$,
   '42501', null, 'clients cannot write the message count');
 select throws_ok($$ update public.conversations set preview = 'forged' $$, '42501', null, 'clients cannot write the preview');
-select throws_ok($$ update public.profiles set conversation_count = 0 $$, '42501', null,
+select throws_ok($$ update private.conversation_counts set conversations = 0 $$, '42501', null,
   'clients cannot write their conversation count');
 
 insert into public.conversations (id, title) values ('00000000-0000-4000-8000-00000000000c', 'short-lived');
@@ -61,7 +71,7 @@ select tests.as_postgres();
 insert into public.messages (conversation_id, user_id, role, content) values ('00000000-0000-4000-8000-00000000000c', :'alice', 'user', 'bye');
 select tests.authenticate_as('alice');
 delete from public.conversations where id = '00000000-0000-4000-8000-00000000000c';
-select is((select conversation_count from public.profiles), 2::bigint,
+select is(private.my_conversation_count(), 2::bigint,
   'deleting a conversation (and with it its messages) uncounts it');
 
 -- ---- plans: one user's page, read in order from the index, while another user has thousands ----
@@ -71,7 +81,7 @@ insert into public.messages (conversation_id, user_id, role, content)
 select c.id, :'bob', 'user', 'hi' from public.conversations c where c.user_id = :'bob';
 analyze public.conversations;
 analyze public.messages;
-select is((select conversation_count from public.profiles where id = :'bob'), 5000::bigint,
+select is((select sum(conversations)::bigint from private.conversation_counts where user_id = :'bob'), 5000::bigint,
   'a bulk insert counts every conversation');
 select is((select sum(message_count)::int from public.conversations where user_id = :'bob'), 5000,
   'a bulk insert of messages counts each conversation''s');

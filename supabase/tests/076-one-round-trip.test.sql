@@ -98,7 +98,7 @@ select ok(
   (select title ~ '^Conversation \d{4}-\d{2}-\d{2} \d{2}:\d{2}$' from private.create_conversation(:'alice_claims', null, null, null, null)),
   'create_conversation: without a title, a dated one');
 select tests.as_postgres();
-select is((select conversation_count from public.profiles where id = :'alice'), 4::bigint, 'and both are counted');
+select is((select sum(conversations)::bigint from private.conversation_counts where user_id = :'alice'), 4::bigint, 'and both are counted');
 insert into public.api_keys (user_id, name, provider, secret_ciphertext, hint, fingerprint)
 values (:'bob', 'bob key', 'openai', 'c', 'h', 'fp-bob') returning id as bobkey \gset
 select throws_ok(

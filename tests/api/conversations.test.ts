@@ -40,6 +40,19 @@ describe("conversations", () => {
     expect(bad.body.errors.limit).toBeDefined();
   });
 
+  it("counts every one of many created at once (by several connections, in their own count slots), and their deletion", async () => {
+    const carol = await createUser("carol_many");
+    const made = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+      api("POST", "/conversations", { token: carol.token, body: { title: `at once ${i}` } })));
+    expect(made.map((r) => r.status).every((s) => s === 201)).toBe(true);
+    const list = await api("GET", "/conversations?limit=1", { token: carol.token });
+    expect(list.headers.get("x-total-count")).toBe("40");
+    await Promise.all(made.slice(0, 15).map((r) => api("DELETE", `/conversations/${r.body.data.id}`, { token: carol.token })));
+    const after = await api("GET", "/conversations?limit=1", { token: carol.token });
+    expect(after.headers.get("x-total-count")).toBe("25");
+    expect(await countConversations(carol)).toBe(25);
+  });
+
   it("without limit/offset the list is whole (the existing client never pages); it pages only when asked", async () => {
     const user = await createUser("many_rooms");
     await db`insert into public.conversations (user_id, title)
