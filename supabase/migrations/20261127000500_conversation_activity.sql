@@ -40,15 +40,18 @@ revoke all on table private.conversation_counts from public, anon, authenticated
 insert into private.conversation_counts (user_id, slot, conversations)
 select c.user_id, 0, count(*) from public.conversations c group by c.user_id;
 
--- The caller's conversation count (the list's X-Total-Count).
+-- The caller's conversation count (the list's X-Total-Count). plpgsql: its plan is kept per
+-- connection (a `language sql` function that is not inlined is planned on every call).
 create function private.my_conversation_count()
 returns bigint
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select coalesce(sum(t.conversations), 0)::bigint from private.conversation_counts t where t.user_id = (select auth.uid());
+begin
+  return (select coalesce(sum(t.conversations), 0)::bigint from private.conversation_counts t where t.user_id = (select auth.uid()));
+end;
 $$;
 revoke all on function private.my_conversation_count() from public, anon, authenticated, service_role;
 grant execute on function private.my_conversation_count() to authenticated;

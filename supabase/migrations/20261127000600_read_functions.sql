@@ -46,9 +46,10 @@ as $$
 #variable_conflict use_column
 declare
   v_user uuid := private.begin_request(p_claims);
+  v_total bigint := private.my_conversation_count(); -- once, not on every row of the page
 begin
   return query
-    select private.my_conversation_count(), c.id, c.title, c.api_key_id, c.model, c.system_prompt, c.created_at,
+    select v_total, c.id, c.title, c.api_key_id, c.model, c.system_prompt, c.created_at,
            c.updated_at, c.message_count, c.last_message_at, c.last_activity_at, c.preview
     from (select 1) one
     left join lateral (
