@@ -37,7 +37,31 @@ export async function prepareDatabase(cfg: StackConfig, auth: AuthBuild, storage
   await psql(cfg, ["-f", `${ROOT}/scripts/db/bootstrap.sql`]);
   await migrateAuth(cfg, auth);
   await migrateStorage(cfg, storage);
-  await applyMigrations(cfg);
+  const unknown = await migrationsNotInCheckout(cfg);
+  if (unknown.length === 0) return await applyMigrations(cfg);
+  // Another version of the project made this database (a branch whose migrations were renamed or
+  // dropped): the CLI would refuse to go on. The test and bench databases hold nothing to keep.
+  const which = `migrations ${unknown.join(", ")} are applied but not in supabase/migrations`;
+  if (cfg.profile === "dev") {
+    throw new Error(`the dev database was made by another version of the project (${which}). ` +
+      `Start that version to keep its data, or remove ${cfg.pgHome} (its data goes) and start again.`);
+  }
+  console.log(`the ${cfg.profile} database was made by another version of the project (${which}): wiping it`);
+  await resetDatabase(cfg);
+}
+
+/** Versions recorded in the database's migration history that this checkout has no file for. */
+async function migrationsNotInCheckout(cfg: StackConfig): Promise<string[]> {
+  const history = (await psql(cfg, ["-At", "-c", "select to_regclass('supabase_migrations.schema_migrations') is not null"])).trim();
+  if (history !== "t") return [];
+  const applied = (await psql(cfg, ["-At", "-c", "select version from supabase_migrations.schema_migrations order by 1"]))
+    .split("\n").map((v) => v.trim()).filter(Boolean);
+  const here = new Set<string>();
+  for await (const e of Deno.readDir(`${ROOT}/supabase/migrations`)) {
+    const version = e.name.match(/^(\d+)_.*\.sql$/)?.[1];
+    if (version) here.add(version);
+  }
+  return applied.filter((v) => !here.has(v));
 }
 
 /**
