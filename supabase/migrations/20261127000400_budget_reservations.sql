@@ -193,79 +193,10 @@ $$;
 revoke all on function private.begin_exchange(uuid, uuid, text, text, integer, integer, integer) from public, anon, authenticated, service_role;
 grant execute on function private.begin_exchange(uuid, uuid, text, text, integer, integer, integer) to authenticated;
 
-drop function private.add_user_message(uuid, uuid, text);
-
--- Settles the exchange with its answer: the answer and its usage are stored, the question is
--- complete, the reservation goes. Storing twice (a retry whose first attempt did commit) stores
--- nothing more and answers {"already_stored": true}. If the client deleted the pending message
--- (or its conversation) meanwhile, the answer has nowhere to go but the call is still billed,
--- from the reservation: {"answer_discarded": true}. A key deleted meanwhile bills without a key.
-create or replace function private.store_answer(
-  p_user_message_id uuid,
-  p_content text,
-  p_model text,
-  p_prompt_tokens integer,
-  p_cached_prompt_tokens integer,
-  p_completion_tokens integer,
-  p_usage_source text,
-  p_latency_ms integer
-)
-returns jsonb
-language plpgsql
-volatile
-security definer
-set search_path = ''
-as $$
-declare
-  v_user_id uuid := (select auth.uid());
-  v_reservation private.budget_reservations;
-  v_question public.messages;
-  v_provider text;
-  v_answer public.messages;
-  v_event public.usage_events;
-begin
-  if v_user_id is null then
-    raise exception 'store_answer needs an authenticated user' using errcode = 'insufficient_privilege';
-  end if;
-  select r.* into v_reservation from private.budget_reservations r
-  where r.message_id = p_user_message_id and r.user_id = v_user_id for update;
-  select m.* into v_question from public.messages m
-  where m.id = p_user_message_id and m.user_id = v_user_id and m.role = 'user' for update;
-  if v_question.id is not null and v_question.status = 'complete' then
-    return jsonb_build_object('already_stored', true);
-  end if;
-  if v_question.id is null and v_reservation.message_id is null then
-    raise exception 'message % not found', p_user_message_id using errcode = 'no_data_found';
-  end if;
-  v_provider := coalesce(v_reservation.provider,
-    (select k.provider from public.api_keys k where k.id = v_question.api_key_id and k.user_id = v_user_id));
-  if v_provider is null then
-    raise exception 'the provider of message % is unknown', p_user_message_id using errcode = 'no_data_found';
-  end if;
-  delete from private.budget_reservations where message_id = p_user_message_id;
-
-  if v_question.id is null then
-    v_event := private.record_usage(v_reservation.api_key_id,
-      (select c.id from public.conversations c where c.id = v_reservation.conversation_id and c.user_id = v_user_id),
-      null, v_provider, p_model, p_prompt_tokens, p_cached_prompt_tokens, p_completion_tokens, p_usage_source, p_latency_ms, 'ok', null);
-    return jsonb_build_object('answer_discarded', true, 'usage_event', to_jsonb(v_event));
-  end if;
-
-  insert into public.messages (conversation_id, user_id, role, content, model, prompt_tokens, completion_tokens, api_key_id)
-  values (v_question.conversation_id, v_user_id, 'assistant', p_content, p_model, p_prompt_tokens, p_completion_tokens,
-          v_question.api_key_id)
-  returning * into v_answer;
-  update public.messages set status = 'complete', error_code = null where id = v_question.id;
-  v_event := private.record_usage(v_question.api_key_id, v_question.conversation_id, v_answer.id, v_provider, p_model,
-    p_prompt_tokens, p_cached_prompt_tokens, p_completion_tokens, p_usage_source, p_latency_ms, 'ok', null);
-  return jsonb_build_object('assistant_message', to_jsonb(v_answer), 'usage_event', to_jsonb(v_event));
-end;
-$$;
-
 -- Settles a failed exchange: the message is failed, the attempt's usage recorded once, the
--- reservation goes, and a key the provider refused is marked invalid. Like store_answer, it
+-- reservation goes, and a key the provider refused is marked invalid. Like store_answer (20261127004000), it
 -- still records the attempt from the reservation when the client deleted the message meanwhile.
-create or replace function private.fail_exchange(
+create function private.fail_exchange(
   p_user_message_id uuid,
   p_error_code text,
   p_key_refused boolean,
@@ -323,6 +254,10 @@ begin
     'error', p_error_code);
 end;
 $$;
+revoke all on function private.fail_exchange(uuid, text, boolean, text, integer, integer, integer, text, integer)
+  from public, anon, authenticated, service_role;
+grant execute on function private.fail_exchange(uuid, text, boolean, text, integer, integer, integer, text, integer)
+  to authenticated;
 
 -- Clients' reads run the sweeper for themselves (the api function, before listing a
 -- conversation's messages), so a message never shows pending after its request died.

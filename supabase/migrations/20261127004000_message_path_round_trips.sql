@@ -81,8 +81,13 @@ revoke all on function private.prepare_exchange(text, uuid, integer),
   private.begin_exchange_as(text, uuid, uuid, text, text, integer, integer, integer)
   from public, anon, authenticated, service_role;
 
--- store_answer as before, and the answered question (now complete) under 'user_message'.
-create or replace function private.store_answer(
+-- Settles the exchange with its answer: the answer (with its citations, each checked against its
+-- page) and its usage are stored, the question is complete, the reservation goes; it returns the
+-- answer, the question as it now stands ('user_message') and the usage event. Storing twice (a
+-- retry whose first attempt did commit) stores nothing more and answers {"already_stored": true}. If the client deleted the pending message
+-- (or its conversation) meanwhile, the answer has nowhere to go but the call is still billed,
+-- from the reservation: {"answer_discarded": true}. A key deleted meanwhile bills without a key.
+create function private.store_answer(
   p_user_message_id uuid,
   p_content text,
   p_model text,
@@ -151,3 +156,6 @@ begin
                             'usage_event', to_jsonb(v_event));
 end;
 $$;
+revoke all on function private.store_answer(uuid, text, text, integer, integer, integer, text, integer, jsonb)
+  from public, anon, authenticated, service_role;
+grant execute on function private.store_answer(uuid, text, text, integer, integer, integer, text, integer, jsonb) to authenticated;
