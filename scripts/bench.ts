@@ -6,7 +6,8 @@
 //               of the api function and of the gateway, read from /proc);
 //   scale       one request at a time: a small user's list before and after big users' rows exist,
 //               the list for users with 50, 5,000 and 50,000 conversations, and a conversation's
-//               messages at 20, 2,000 and 20,000 (the sizes take turns in short rounds).
+//               messages at 20, 2,000 and 20,000, and a message on a budgeted key with 1,000 and
+//               100,000 calls recorded this month (the sizes take turns in short rounds).
 // Large data is seeded set-based (generate_series) as postgres. Each row stops after
 // BENCH_REQUESTS requests or BENCH_SECONDS seconds, whichever comes first.
 // Then a budget race: 50 messages sent at once on a key with a $0.50 monthly budget (about
@@ -365,7 +366,30 @@ await withStack("bench", async () => {
       }
       await settle(sql);
       const conversationRows = await interleaved(sql, lengths);
-      const scale = [smallBefore, smallAfter, ...lists, ...conversationRows];
+      // A message on a budgeted key whose month already holds 1,000 or 100,000 recorded calls: the
+      // budget check reads the key's month spend, whatever the number of calls behind it.
+      const budgeted: [string, Call][] = [];
+      for (const calls of [1_000, 100_000]) {
+        const owner = await users.createUser(PREFIX);
+        const ownerAuth = { authorization: `Bearer ${owner.token}`, "content-type": "application/json" };
+        const keyRes = await fetch(`${API}/keys`, {
+          method: "POST", headers: ownerAuth, body: JSON.stringify({ name: "budgeted", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }),
+        });
+        const keyId = (await keyRes.json()).data.id;
+        await expectOk(await fetch(`${API}/keys/${keyId}`, { method: "PATCH", headers: ownerAuth, body: JSON.stringify({ monthly_budget_usd: 1_000_000 }) }), 200);
+        const room = (await (await fetch(`${API}/conversations`, { method: "POST", headers: ownerAuth, body: JSON.stringify({ model: "gpt-4o" }) })).json()).data.id;
+        await sql`
+          insert into public.usage_events (user_id, api_key_id, provider, model, prompt_tokens, usage_source, outcome)
+          select ${owner.id}, ${keyId}, 'openai', 'gpt-4o', 1, 'provider', 'ok' from generate_series(1, ${calls})`;
+        budgeted.push([`message, budgeted key, ${calls.toLocaleString("en")} calls this month`, async (i) => {
+          await expectOk(await fetch(`${API}/conversations/${room}/messages`, {
+            method: "POST", headers: ownerAuth, body: JSON.stringify({ message: `question ${i}` }),
+          }), 201);
+        }]);
+      }
+      await settle(sql);
+      const budgetRows = await interleaved(sql, budgeted);
+      const scale = [smallBefore, smallAfter, ...lists, ...conversationRows, ...budgetRows];
       printTable(`scale, one request at a time (${ROUNDS} interleaved rounds)`, scale);
 
       const ratio = (a: number | null, b: number | null) => (a === null || b === null ? "n/a" : `${(a / b).toFixed(2)}x`);
@@ -373,6 +397,8 @@ await withStack("bench", async () => {
         `pg stmt ${ratio(lists[2].pgStatementMs, lists[0].pgStatementMs)}, pg CPU ${ratio(lists[2].cpu.postgres, lists[0].cpu.postgres)}`);
       console.log(`small user's list with / without the big users' rows: p50 ${ratio(smallAfter.p50, smallBefore.p50)} (goal 0.9x-1.1x), ` +
         `pg stmt ${ratio(smallAfter.pgStatementMs, smallBefore.pgStatementMs)}, pg CPU ${ratio(smallAfter.cpu.postgres, smallBefore.cpu.postgres)}`);
+      console.log(`message on a budgeted key, 100,000 / 1,000 calls this month: p50 ${ratio(budgetRows[1].p50, budgetRows[0].p50)}, ` +
+        `pg stmt ${ratio(budgetRows[1].pgStatementMs, budgetRows[0].pgStatementMs)}, pg CPU ${ratio(budgetRows[1].cpu.postgres, budgetRows[0].cpu.postgres)}`);
 
       await budgetRace(users, sql);
     }

@@ -2,7 +2,7 @@
 -- (PT429) what spend + reservations + this one would take over the budget; storing settles.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(26);
+select plan(32);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -81,6 +81,33 @@ select results_eq(
   'and billed without the key, to the key''s provider');
 select tests.as_postgres();
 select is((select count(*)::int from private.budget_reservations where message_id in (:'q5', :'q6')), 0, 'both reservations are settled');
+
+-- The month's spend is kept per key (in slots) as usage is recorded, and the budget reads it.
+select tests.as_postgres();
+insert into public.api_keys (user_id, name, provider, secret_ciphertext, hint, fingerprint)
+values (:'bob', 'spend', 'openai', 'c', 'h', 'fp-spend') returning id as skey \gset
+insert into public.usage_events (user_id, api_key_id, provider, model, prompt_tokens, completion_tokens, usage_source, outcome)
+values (:'bob', :'skey', 'openai', 'gpt-4o', 1000, 100, 'provider', 'ok'),
+       (:'bob', :'skey', 'openai', 'gpt-4o', 1000, 100, 'provider', 'ok'),
+       (:'bob', :'skey', 'openai', 'free-model', 1000, 100, 'provider', 'ok');
+insert into public.usage_events (user_id, api_key_id, provider, model, prompt_tokens, completion_tokens, usage_source, outcome, created_at)
+values (:'bob', :'skey', 'openai', 'gpt-4o', 1000000, 0, 'provider', 'ok', now() - interval '2 months');
+select is((select spent_usd from private.key_month_commitments(:'skey', :'bob')), 0.00700000::numeric,
+  'a key''s month spend is the sum of this month''s priced events (2 x $0.0035), not of earlier months');
+insert into private.key_month_spend (api_key_id, user_id, month, slot, spent_usd)
+values (:'skey', :'bob', date_trunc('month', now() at time zone 'utc')::date, (pg_backend_pid() + 1) % 16, 0.001);
+select is((select spent_usd from private.key_month_commitments(:'skey', :'bob')), 0.00800000::numeric,
+  'another connection''s slot counts too');
+select throws_ok(format($$ update public.usage_events set cost_usd = 0 where api_key_id = %L $$, :'skey'), '23514', null,
+  'what was billed cannot be edited');
+delete from public.usage_events where id = (select max(id) from public.usage_events where api_key_id = :'skey' and model = 'gpt-4o');
+select is((select spent_usd from private.key_month_commitments(:'skey', :'bob')), 0.00800000::numeric,
+  'deleting an event of an earlier month leaves this month as it was');
+delete from public.usage_events where id = (select max(id) from public.usage_events where api_key_id = :'skey' and model = 'gpt-4o');
+select is((select spent_usd from private.key_month_commitments(:'skey', :'bob')), 0.00450000::numeric,
+  'a deleted event of this month is taken off it');
+delete from public.api_keys where id = :'skey';
+select is((select count(*)::int from private.key_month_spend where api_key_id = :'skey'), 0, 'a deleted key''s spend goes with it');
 
 -- Only for the caller
 select tests.authenticate_as('bob');
