@@ -6,8 +6,9 @@
 //               of the api function and of the gateway, read from /proc);
 //   scale       one request at a time: a small user's list before and after big users' rows exist,
 //               the list for users with 50, 5,000 and 50,000 conversations, and a conversation's
-//               messages at 20, 2,000 and 20,000, and a message on a budgeted key with 1,000 and
-//               100,000 calls recorded this month (the sizes take turns in short rounds).
+//               messages at 20, 2,000 and 20,000, and a message on a budgeted key and that key's
+//               statistics with 1,000 and 100,000 calls recorded this month (the sizes take turns
+//               in short rounds).
 // Large data is seeded set-based (generate_series) as postgres. Each row stops after
 // BENCH_REQUESTS requests or BENCH_SECONDS seconds, whichever comes first.
 // Then a budget race: 50 messages sent at once on a key with a $0.50 monthly budget (about
@@ -386,6 +387,8 @@ await withStack("bench", async () => {
             method: "POST", headers: ownerAuth, body: JSON.stringify({ message: `question ${i}` }),
           }), 201);
         }]);
+        budgeted.push([`key statistics, ${calls.toLocaleString("en")} calls this month`,
+          get(API, `/keys/${keyId}/statistics`, { authorization: `Bearer ${owner.token}` })]);
       }
       await settle(sql);
       const budgetRows = await interleaved(sql, budgeted);
@@ -397,8 +400,10 @@ await withStack("bench", async () => {
         `pg stmt ${ratio(lists[2].pgStatementMs, lists[0].pgStatementMs)}, pg CPU ${ratio(lists[2].cpu.postgres, lists[0].cpu.postgres)}`);
       console.log(`small user's list with / without the big users' rows: p50 ${ratio(smallAfter.p50, smallBefore.p50)} (goal 0.9x-1.1x), ` +
         `pg stmt ${ratio(smallAfter.pgStatementMs, smallBefore.pgStatementMs)}, pg CPU ${ratio(smallAfter.cpu.postgres, smallBefore.cpu.postgres)}`);
-      console.log(`message on a budgeted key, 100,000 / 1,000 calls this month: p50 ${ratio(budgetRows[1].p50, budgetRows[0].p50)}, ` +
-        `pg stmt ${ratio(budgetRows[1].pgStatementMs, budgetRows[0].pgStatementMs)}, pg CPU ${ratio(budgetRows[1].cpu.postgres, budgetRows[0].cpu.postgres)}`);
+      for (const [what, small, big] of [["message on a budgeted key", 0, 2], ["key statistics", 1, 3]] as const) {
+        console.log(`${what}, 100,000 / 1,000 calls this month: p50 ${ratio(budgetRows[big].p50, budgetRows[small].p50)}, ` +
+          `pg stmt ${ratio(budgetRows[big].pgStatementMs, budgetRows[small].pgStatementMs)}, pg CPU ${ratio(budgetRows[big].cpu.postgres, budgetRows[small].cpu.postgres)}`);
+      }
 
       await budgetRace(users, sql);
     }

@@ -1,7 +1,7 @@
 -- The usage views and conversation_list: right numbers, and only the caller's rows.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(21);
+select plan(22);
 
 -- Days are UTC days whatever the session's time zone.
 set local timezone = 'Pacific/Auckland';
@@ -124,6 +124,20 @@ select results_eq(
   $$ select id, message_count, preview from public.conversation_list $$,
   $$ values ('00000000-0000-4000-8000-00000000000c'::uuid, 1::bigint, 'bob question'::text) $$,
   'the other user lists only their own conversation');
+
+-- The rollup agrees with the events it rolls up, also once a key is deleted (its usage then
+-- shows under no key, as its events do).
+select tests.as_postgres();
+delete from public.api_keys where id = :'k2';
+select set_eq(
+  $$ select api_key_id, user_id, day, requests, errors, prompt_tokens, cached_prompt_tokens, completion_tokens, cost_usd,
+            unpriced_requests from public.api_key_usage_daily $$,
+  $$ select e.api_key_id, e.user_id, (e.created_at at time zone 'utc')::date, count(*) as requests,
+            count(*) filter (where e.outcome = 'error') as errors, sum(e.prompt_tokens)::bigint as prompt_tokens,
+            sum(e.cached_prompt_tokens)::bigint as cached_prompt_tokens, sum(e.completion_tokens)::bigint as completion_tokens,
+            sum(e.cost_usd)::numeric(14, 8) as cost_usd, count(*) filter (where not e.priced) as unpriced
+     from public.usage_events e group by 1, 2, 3 $$,
+  'the daily rollup equals the events'' own aggregate, a deleted key''s usage under no key');
 
 -- Visitor
 select tests.clear_authentication();
