@@ -1,4 +1,4 @@
--- Creating a conversation in one round trip, like the reads (20261127000200_read_functions.sql):
+-- Creating a conversation in one round trip, like the reads (20261127000600_read_functions.sql):
 -- become the caller, check the session, insert, return the row. One statement also means the
 -- lock the insert's trigger takes on the connection's slot of the caller's conversation count
 -- (private.conversation_counts) is not held across a COMMIT round trip.

@@ -98,9 +98,11 @@ $$;
 revoke all on function private.store_extractive_exchange(uuid, text, text, jsonb) from public, anon, authenticated, service_role;
 grant execute on function private.store_extractive_exchange(uuid, text, text, jsonb) to authenticated;
 
--- The one-statement reads (20261127000600_read_functions.sql, 20261127000800_get_conversation.sql)
--- return messages with their citations.
-drop function private.list_messages(text, uuid, integer, integer);
+-- The one-statement reads of messages, like those of 20261127000600_read_functions.sql (claims,
+-- session check, filtered by the caller's id, jit off, one plan per connection), with citations.
+
+-- A page of one conversation's messages, oldest first. No row: not the caller's conversation.
+-- `total` is on every row; an empty page is one row with only `total`.
 create function private.list_messages(p_claims text, p_conversation_id uuid, p_limit integer, p_offset integer)
 returns table (
   total bigint, id uuid, conversation_id uuid, role text, content text, model text, prompt_tokens integer,
@@ -109,6 +111,7 @@ returns table (
 language plpgsql
 set search_path = ''
 set jit = off
+set plan_cache_mode = force_generic_plan
 as $$
 #variable_conflict use_column
 declare
@@ -131,7 +134,10 @@ end;
 $$;
 revoke all on function private.list_messages(text, uuid, integer, integer) from public, anon, authenticated, service_role;
 
-drop function private.get_conversation(text, uuid, integer);
+-- GET /conversations/{id} in one round trip:
+-- the conversation and its latest p_messages messages, oldest first, one row per message with the
+-- conversation's columns on each (msg_* are the message's). An empty conversation is one row
+-- with msg_id null; not the caller's conversation, no row.
 create function private.get_conversation(p_claims text, p_conversation_id uuid, p_messages integer)
 returns table (
   id uuid, title text, api_key_id uuid, model text, system_prompt text, created_at timestamptz,
@@ -142,6 +148,7 @@ returns table (
 language plpgsql
 set search_path = ''
 set jit = off
+set plan_cache_mode = force_generic_plan
 as $$
 #variable_conflict use_column
 declare

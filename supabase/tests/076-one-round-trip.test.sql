@@ -2,7 +2,7 @@
 -- session and reads one page of the caller's rows (or creates a conversation).
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(25);
+select plan(26);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -136,6 +136,13 @@ select is(
         'private.list_conversations(text,integer,integer)',
         'private.list_messages(text,uuid,integer,integer)'],
   'the one-round-trip functions run with JIT off');
+select is(
+  array(select p.oid::regprocedure::text from pg_proc p
+        where p.pronamespace = 'private'::regnamespace and 'plan_cache_mode=force_generic_plan' = any(p.proconfig)
+        order by 1),
+  array['private.get_conversation(text,uuid,integer)', 'private.list_conversations(text,integer,integer)',
+        'private.list_messages(text,uuid,integer,integer)'],
+  'the read functions keep one plan per connection (a small user''s reads are not re-planned beside a big user)');
 select ok(
   not has_function_privilege('authenticated', 'private.begin_request(text)', 'execute')
   and not has_function_privilege('service_role', 'private.begin_request(text)', 'execute')
