@@ -18,10 +18,13 @@ let user: TestUser;
 let openaiKey: string;
 let documents: string[];
 
-/** Usage recorded through the owner's own function, as earlier calls on the key would have. */
+/**
+ * Usage recorded as earlier calls on the key would have: by private.record_usage for the user of
+ * the claims, run as the database owner like the settling functions that call it (no client role may).
+ */
 async function spend(tokens: number) {
   await db.begin(async (tx) => {
-    await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${JSON.stringify({ sub: user.id, role: "authenticated" })}, true)`;
+    await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: user.id, role: "authenticated" })}, true)`;
     await tx`select private.record_usage(${openaiKey}::uuid, null, null, 'openai', 'text-embedding-3-small', ${tokens}, 0, 0, 'provider', 1, 'ok', null)`;
   });
 }

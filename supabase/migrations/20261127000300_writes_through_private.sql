@@ -156,3 +156,6 @@ begin
   return v_event;
 end;
 $$;
+-- Called only by the security definer functions that settle a call (store_answer, fail_exchange,
+-- settle_embedding, ...), which run as their owner: no client role needs it.
+revoke execute on function private.record_usage(uuid, uuid, uuid, text, text, integer, integer, integer, text, integer, text, text) from authenticated;

@@ -82,6 +82,11 @@ select throws_ok(format($$ select private.store_answer(%L, 'x', 'gpt-4o', 1, 0, 
   'P0002', null, 'store_answer refuses a message that is not the caller''s');
 select is(private.register_api_key('dup', 'openai', 'c', 'h', 'fp-alice'), null, 'register_api_key does not store a key twice');
 
+select tests.as_postgres();
+-- private.record_usage is called only by the security definer functions that settle a call; its own
+-- ownership checks are tested here by calling it as the user, so it is granted for this transaction.
+grant execute on function private.record_usage(uuid, uuid, uuid, text, text, integer, integer, integer, text, integer, text, text) to authenticated;
+select tests.authenticate_as('alice');
 -- record_usage: the provider is the key's
 select throws_ok(
   format($$ select private.record_usage(%L, null, null, 'anthropic', 'claude-3-5-haiku-latest', 1, 0, 1, 'provider', 1, 'ok', null) $$, :'key'),

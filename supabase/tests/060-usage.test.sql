@@ -4,6 +4,9 @@ begin;
 create extension if not exists pgtap with schema extensions;
 select plan(46);
 
+-- private.record_usage is called only by the security definer functions that settle a call; its own
+-- ownership checks are tested here by calling it as the user, so it is granted for this transaction.
+grant execute on function private.record_usage(uuid, uuid, uuid, text, text, integer, integer, integer, text, integer, text, text) to authenticated;
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
 

@@ -27,6 +27,9 @@ select is((select username from public.profiles where id = '00000000-0000-4000-8
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
 
+-- private.record_usage is called only by the security definer functions that settle a call; its own
+-- ownership checks are tested here by calling it as the user, so it is granted for this transaction.
+grant execute on function private.record_usage(uuid, uuid, uuid, text, text, integer, integer, integer, text, integer, text, text) to authenticated;
 -- Give both users one of everything.
 select tests.authenticate_as('alice');
 select private.register_api_key('k', 'openai', 'c', 'h', 'fp') as akey \gset
