@@ -5,6 +5,17 @@ import { bodyId, pathId } from "../ids.ts";
 import { route } from "../route.ts";
 import { Conversation, ConversationCreate, ConversationPagination, ConversationUpdate, ConversationWithMessages, Deleted } from "../schemas.ts";
 import { CONVERSATION_COLUMNS } from "../data/conversations.ts";
+import { MESSAGE_COLUMNS } from "../data/messages.ts";
+
+const CONVERSATION_FIELDS = CONVERSATION_COLUMNS.split(", ");
+const MESSAGE_FIELDS = MESSAGE_COLUMNS.split(", ");
+
+/** The named fields of a row, in that order, each read from its column (`prefix` + field). */
+function pick(row: Record<string, unknown>, fields: string[], prefix = ""): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of fields) out[field] = row[prefix + field];
+  return out;
+}
 
 /** The database refuses a key that is not the owner's: the foreign key (api_key_id, user_id). */
 function unknownKey(err: unknown): never {
@@ -71,10 +82,9 @@ export function conversationRoutes(app: Hono) {
       const id = pathId(params.id, "Conversation");
       const rows = await call((sql, claims) => sql`select * from private.get_conversation(${claims}, ${id}, 100)`);
       if (!rows.length) throw notFound("Conversation");
-      const own = (row: Record<string, unknown>, message: boolean) =>
-        Object.fromEntries(Object.entries(row).filter(([k]) => k.startsWith("msg_") === message).map(([k, v]) => [message ? k.slice(4) : k, v]));
-      const messages = rows.filter((r) => r.msg_id !== null).map((r) => own(r, true));
-      return { message: "Conversation", data: { ...own(rows[0], false), messages } };
+      // One row per message, the conversation's columns on each, the message's as msg_*.
+      const messages = rows.filter((r) => r.msg_id !== null).map((r) => pick(r, MESSAGE_FIELDS, "msg_"));
+      return { message: "Conversation", data: { ...pick(rows[0], CONVERSATION_FIELDS), messages } };
     },
   });
 
