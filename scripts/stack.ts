@@ -10,7 +10,7 @@ import { DENO, startFunctions } from "./stack/functions.ts";
 import { gatewayHandler } from "./stack/gateway.ts";
 import { ensurePackages, initCluster, postgresRunning, startPostgres, stopPostgres } from "./stack/postgres.ts";
 import { buildStorage, startStorage } from "./stack/storage.ts";
-import { exists, httpOk, portInUse, run, runningPid, spawnLogged, StackError, waitFor } from "./stack/proc.ts";
+import { exists, httpOk, portInUse, run, runningPid, services, spawnLogged, StackError, waitFor } from "./stack/proc.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -76,22 +76,21 @@ async function start() {
   await Deno.mkdir(cfg.home, { recursive: true });
   await Deno.writeTextFile(cfg.pidFile, String(Deno.pid));
 
-  const children: Deno.ChildProcess[] = [];
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    for (const c of children) {
+    for (const c of services) {
       try {
         c.kill("SIGTERM");
       } catch { /* already gone */ }
     }
     // A server that is still draining connections (Storage waits for idle keep-alive sockets)
     // gets a few seconds, then is killed: stopping must not hang, and Postgres must stop last.
-    const exited = Promise.allSettled(children.map((c) => c.status));
+    const exited = Promise.allSettled(services.map((c) => c.status));
     const graceful = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), STOP_GRACE_MS))]);
     if (!graceful) {
-      for (const c of children) {
+      for (const c of services) {
         try {
           c.kill("SIGKILL");
         } catch { /* already gone */ }
@@ -117,7 +116,6 @@ async function start() {
     if (fresh) console.log("created a new database cluster and applied the migrations");
     const authServer = await startAuth(cfg, auth);
     const storageServer = await startStorage(cfg, storage);
-    children.push(authServer, storageServer);
     // Which process is which, for tests that pause a part to see how the rest copes.
     await Deno.writeTextFile(cfg.servicesFile, JSON.stringify({ auth: authServer.pid, storage: storageServer.pid }) + "\n");
 
@@ -126,7 +124,6 @@ async function start() {
       const log = `${cfg.logDir}/fake-provider.log`;
       if (await portInUse(cfg.ports.fakeProvider)) throw new StackError(`port ${cfg.ports.fakeProvider} (fake provider) is already in use`);
       const fake = await spawnLogged(DENO, ["run", "-A", `${ROOT}/scripts/fake-provider.ts`], { PORT: String(cfg.ports.fakeProvider) }, log);
-      children.push(fake);
       await waitFor("the fake provider", () => httpOk(`${cfg.fakeProviderUrl}/health`), 30_000, log, fake);
       extraEnv.OPENAI_BASE_URL = `${cfg.fakeProviderUrl}/v1`;
       extraEnv.ANTHROPIC_BASE_URL = cfg.fakeProviderUrl;
@@ -135,8 +132,7 @@ async function start() {
     }
 
     const functions = await startFunctions(cfg, extraEnv);
-    children.push(...functions.map((f) => f.child));
-    for (const c of children) {
+    for (const c of services) {
       c.status.then((s) => {
         if (!stopping) {
           console.error(`error: a service exited (code ${s.code}); see the logs in ${cfg.logDir}/`);

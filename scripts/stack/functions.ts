@@ -46,7 +46,6 @@ export function functionEnv(cfg: StackConfig, extra: Record<string, string>): Re
 export interface RunningFunction {
   name: string;
   port: number;
-  child: Deno.ChildProcess;
 }
 
 export async function startFunctions(cfg: StackConfig, extraEnv: Record<string, string>): Promise<RunningFunction[]> {
@@ -64,7 +63,7 @@ export async function startFunctions(cfg: StackConfig, extraEnv: Record<string, 
       DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
       DENO_NO_UPDATE_CHECK: "1",
     }, log);
-    started.push({ name, port, child });
+    started.push({ name, port });
     // The first start downloads the function's npm packages into Deno's cache.
     await waitFor(`function ${name}`, () => httpOk(`http://127.0.0.1:${port}/`), 120_000, log, child);
   }

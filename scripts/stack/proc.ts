@@ -91,9 +91,16 @@ export async function chown(path: string, user: string) {
   if (isRoot) await run("chown", ["-R", `${user}:${user}`, path]);
 }
 
+/**
+ * Every service this process has started, from the moment it is spawned: stopping ends them all,
+ * also those of a start that failed or was interrupted while it waited for one to come up.
+ */
+export const services: Deno.ChildProcess[] = [];
+
 /** Starts a long-running service whose stdout and stderr go (appended) to its log file. */
 export async function spawnLogged(cmd: string, args: string[], env: Record<string, string>, logFile: string, cwd?: string) {
   const child = new Deno.Command(cmd, { args, env, cwd, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
+  services.push(child);
   const file = await Deno.open(logFile, { create: true, append: true });
   // Written chunk by chunk as it arrives (pipeTo into file.writable holds data back until the stream ends).
   const copy = async (stream: ReadableStream<Uint8Array>) => {
