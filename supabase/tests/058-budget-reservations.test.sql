@@ -82,7 +82,7 @@ select results_eq(
 select tests.as_postgres();
 select is((select count(*)::int from private.budget_reservations where message_id in (:'q5', :'q6')), 0, 'both reservations are settled');
 
--- The month's spend is kept per key (in slots) as usage is recorded, and the budget reads it.
+-- The budget reads the month's spend from the daily usage rollup (kept in slots as usage is recorded).
 select tests.as_postgres();
 insert into public.api_keys (user_id, name, provider, secret_ciphertext, hint, fingerprint)
 values (:'bob', 'spend', 'openai', 'c', 'h', 'fp-spend') returning id as skey \gset
@@ -94,8 +94,9 @@ insert into public.usage_events (user_id, api_key_id, provider, model, prompt_to
 values (:'bob', :'skey', 'openai', 'gpt-4o', 1000000, 0, 'provider', 'ok', now() - interval '2 months');
 select is((select spent_usd from private.key_month_commitments(:'skey', :'bob')), 0.00700000::numeric,
   'a key''s month spend is the sum of this month''s priced events (2 x $0.0035), not of earlier months');
-insert into private.key_month_spend (api_key_id, user_id, month, slot, spent_usd)
-values (:'skey', :'bob', date_trunc('month', now() at time zone 'utc')::date, (pg_backend_pid() + 1) % 16, 0.001);
+insert into private.usage_daily (api_key_id, user_id, day, provider, model, slot, requests, errors, prompt_tokens,
+                                 cached_prompt_tokens, completion_tokens, cost_usd, unpriced_requests)
+values (:'skey', :'bob', (now() at time zone 'utc')::date, 'openai', 'gpt-4o', (pg_backend_pid() + 1) % 16, 1, 0, 0, 0, 0, 0.001, 0);
 select is((select spent_usd from private.key_month_commitments(:'skey', :'bob')), 0.00800000::numeric,
   'another connection''s slot counts too');
 select throws_ok(format($$ update public.usage_events set cost_usd = 0 where api_key_id = %L $$, :'skey'), '23514', null,
@@ -107,7 +108,8 @@ delete from public.usage_events where id = (select max(id) from public.usage_eve
 select is((select spent_usd from private.key_month_commitments(:'skey', :'bob')), 0.00450000::numeric,
   'a deleted event of this month is taken off it');
 delete from public.api_keys where id = :'skey';
-select is((select count(*)::int from private.key_month_spend where api_key_id = :'skey'), 0, 'a deleted key''s spend goes with it');
+select is((select count(*)::int from private.usage_daily where api_key_id = :'skey'), 0,
+  'a deleted key''s spend goes with it (to "no key", like its events)');
 
 -- Only for the caller
 select tests.authenticate_as('bob');

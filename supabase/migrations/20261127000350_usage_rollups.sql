@@ -3,10 +3,12 @@
 -- events. Now statement triggers on usage_events keep a daily rollup per key, provider and model,
 -- and the views (same names, same columns) aggregate the rollup: one row per day, model and slot.
 --
--- Slots as for conversation counts and a key's month spend: a connection adds to slot
--- pg_backend_pid() % 16, so answers on one key do not queue on one row until their commits.
--- Events are not edited (usage_events_keep_as_billed); an event deleted (with its user) is taken
--- off; when a key is deleted, its rollup rows move to "no key" (api_key_id null), as its events do.
+-- The budget check reads a key's month from it too (private.key_month_commitments).
+--
+-- In slots: a connection adds to slot pg_backend_pid() % 16, so answers on one key do not queue
+-- on one row until their commits. Events are not edited (usage_events_keep_as_billed); an event
+-- deleted (with its user) is taken off; when a key is deleted, its rollup rows move to "no key"
+-- (api_key_id null), as its events do.
 
 create table private.usage_daily (
   api_key_id uuid, -- null: a deleted key, or a call billed without a key
@@ -130,7 +132,24 @@ begin
 end;
 $$;
 
-revoke all on function private.roll_up_new_usage(), private.roll_up_deleted_usage(), private.roll_up_deleted_key()
+-- What was billed stays as billed: an event's cost, time, user and model do not change. Its key
+-- may only go (the key was deleted).
+create function private.keep_usage_events_as_billed()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if (new.cost_usd, new.created_at, new.user_id, new.provider, new.model) is distinct from
+     (old.cost_usd, old.created_at, old.user_id, old.provider, old.model)
+     or (new.api_key_id is not null and new.api_key_id is distinct from old.api_key_id) then
+    raise exception 'usage events are not edited: what was billed stays as billed' using errcode = 'check_violation';
+  end if;
+  return new;
+end;
+$$;
+revoke all on function private.roll_up_new_usage(), private.roll_up_deleted_usage(), private.roll_up_deleted_key(),
+  private.keep_usage_events_as_billed()
   from public, anon, authenticated, service_role;
 
 create trigger usage_events_roll_up_new
@@ -141,6 +160,9 @@ create trigger usage_events_roll_up_deleted
   after delete on public.usage_events
   referencing old table as old_events
   for each statement execute function private.roll_up_deleted_usage();
+create trigger usage_events_keep_as_billed
+  before update on public.usage_events
+  for each row execute function private.keep_usage_events_as_billed();
 create trigger api_keys_roll_up_deleted
   before delete on public.api_keys
   for each row execute function private.roll_up_deleted_key();
