@@ -43,92 +43,62 @@ select e.api_key_id, e.user_id, (e.created_at at time zone 'utc')::date, e.provi
 from public.usage_events e
 group by 1, 2, 3, 4, 5;
 
-create function private.roll_up_new_usage()
+-- Keeps the rollup with the events: inserted events are added (to the connection's slot), deleted
+-- ones (only ever with their user) taken off any one slot of their group, and an event whose key
+-- was deleted (the foreign key's `set null`, the only edit usage_events_keep_as_billed lets
+-- through) is taken off its key and added under "no key". A user being deleted (the cascade
+-- also unlinks their events from their keys) keeps no rollup: their rows go with them.
+create function private.roll_up_usage()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
 begin
-  insert into private.usage_daily as d (api_key_id, user_id, day, provider, model, slot, requests, errors, prompt_tokens,
-                                        cached_prompt_tokens, completion_tokens, cost_usd, unpriced_requests)
-  select e.api_key_id, e.user_id, (e.created_at at time zone 'utc')::date, e.provider, e.model, pg_catalog.pg_backend_pid() % 16,
-         count(*), count(*) filter (where e.outcome = 'error'), sum(e.prompt_tokens), sum(e.cached_prompt_tokens),
-         sum(e.completion_tokens), sum(e.cost_usd), count(*) filter (where not e.priced)
-  from new_events e
-  group by 1, 2, 3, 4, 5
-  on conflict on constraint usage_daily_key do update set
-    requests = d.requests + excluded.requests,
-    errors = d.errors + excluded.errors,
-    prompt_tokens = d.prompt_tokens + excluded.prompt_tokens,
-    cached_prompt_tokens = d.cached_prompt_tokens + excluded.cached_prompt_tokens,
-    completion_tokens = d.completion_tokens + excluded.completion_tokens,
-    cost_usd = d.cost_usd + excluded.cost_usd,
-    unpriced_requests = d.unpriced_requests + excluded.unpriced_requests;
-  return null;
-end;
-$$;
-
--- Events go only with their user (whose rollup rows go too): takes them off any one slot.
-create function private.roll_up_deleted_usage()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-  update private.usage_daily d set
-    requests = d.requests - o.requests,
-    errors = d.errors - o.errors,
-    prompt_tokens = d.prompt_tokens - o.prompt_tokens,
-    cached_prompt_tokens = d.cached_prompt_tokens - o.cached_prompt_tokens,
-    completion_tokens = d.completion_tokens - o.completion_tokens,
-    cost_usd = d.cost_usd - o.cost_usd,
-    unpriced_requests = d.unpriced_requests - o.unpriced_requests
-  from (select e.api_key_id, e.user_id, (e.created_at at time zone 'utc')::date as day, e.provider, e.model,
-               count(*) as requests, count(*) filter (where e.outcome = 'error') as errors, sum(e.prompt_tokens) as prompt_tokens,
-               sum(e.cached_prompt_tokens) as cached_prompt_tokens, sum(e.completion_tokens) as completion_tokens,
-               sum(e.cost_usd) as cost_usd, count(*) filter (where not e.priced) as unpriced_requests
-        from old_events e group by 1, 2, 3, 4, 5) o
-  where d.api_key_id is not distinct from o.api_key_id and d.user_id = o.user_id and d.day = o.day
-    and d.provider = o.provider and d.model = o.model
-    and d.slot = (select min(s.slot) from private.usage_daily s
-                  where s.api_key_id is not distinct from o.api_key_id and s.user_id = o.user_id and s.day = o.day
-                    and s.provider = o.provider and s.model = o.model);
-  return null;
-end;
-$$;
-
--- A key being deleted: its rollup rows join the user's "no key" rows (its events are unlinked by
--- the foreign key's `set null` right after). When the user is being deleted (the cascade), their
--- rollup goes with them.
-create function private.roll_up_deleted_key()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-  if not exists (select 1 from auth.users u where u.id = old.user_id) then
-    return old;
+  if tg_op in ('UPDATE', 'DELETE') then
+    update private.usage_daily d set
+      requests = d.requests - o.requests,
+      errors = d.errors - o.errors,
+      prompt_tokens = d.prompt_tokens - o.prompt_tokens,
+      cached_prompt_tokens = d.cached_prompt_tokens - o.cached_prompt_tokens,
+      completion_tokens = d.completion_tokens - o.completion_tokens,
+      cost_usd = d.cost_usd - o.cost_usd,
+      unpriced_requests = d.unpriced_requests - o.unpriced_requests
+    from (select e.api_key_id, e.user_id, (e.created_at at time zone 'utc')::date as day, e.provider, e.model,
+                 count(*) as requests, count(*) filter (where e.outcome = 'error') as errors, sum(e.prompt_tokens) as prompt_tokens,
+                 sum(e.cached_prompt_tokens) as cached_prompt_tokens, sum(e.completion_tokens) as completion_tokens,
+                 sum(e.cost_usd) as cost_usd, count(*) filter (where not e.priced) as unpriced_requests
+          from old_events e group by 1, 2, 3, 4, 5) o
+    where d.api_key_id is not distinct from o.api_key_id and d.user_id = o.user_id and d.day = o.day
+      and d.provider = o.provider and d.model = o.model
+      and d.slot = (select min(s.slot) from private.usage_daily s
+                    where s.api_key_id is not distinct from o.api_key_id and s.user_id = o.user_id and s.day = o.day
+                      and s.provider = o.provider and s.model = o.model);
+    -- A row taken down to nothing goes: a deleted key leaves no rows of zeros under its id.
+    delete from private.usage_daily d
+    where (d.api_key_id, d.user_id) in (select o.api_key_id, o.user_id from old_events o)
+      and d.requests = 0 and d.errors = 0 and d.prompt_tokens = 0 and d.cached_prompt_tokens = 0
+      and d.completion_tokens = 0 and d.cost_usd = 0 and d.unpriced_requests = 0;
   end if;
-  with moved as (
-    delete from private.usage_daily d where d.api_key_id = old.id and d.user_id = old.user_id returning d.*
-  )
-  insert into private.usage_daily as d (api_key_id, user_id, day, provider, model, slot, requests, errors, prompt_tokens,
-                                        cached_prompt_tokens, completion_tokens, cost_usd, unpriced_requests)
-  select null, m.user_id, m.day, m.provider, m.model, m.slot, m.requests, m.errors, m.prompt_tokens,
-         m.cached_prompt_tokens, m.completion_tokens, m.cost_usd, m.unpriced_requests
-  from moved m
-  on conflict on constraint usage_daily_key do update set
-    requests = d.requests + excluded.requests,
-    errors = d.errors + excluded.errors,
-    prompt_tokens = d.prompt_tokens + excluded.prompt_tokens,
-    cached_prompt_tokens = d.cached_prompt_tokens + excluded.cached_prompt_tokens,
-    completion_tokens = d.completion_tokens + excluded.completion_tokens,
-    cost_usd = d.cost_usd + excluded.cost_usd,
-    unpriced_requests = d.unpriced_requests + excluded.unpriced_requests;
-  return old;
+  if tg_op in ('UPDATE', 'INSERT') then
+    insert into private.usage_daily as d (api_key_id, user_id, day, provider, model, slot, requests, errors, prompt_tokens,
+                                          cached_prompt_tokens, completion_tokens, cost_usd, unpriced_requests)
+    select e.api_key_id, e.user_id, (e.created_at at time zone 'utc')::date, e.provider, e.model, pg_catalog.pg_backend_pid() % 16,
+           count(*), count(*) filter (where e.outcome = 'error'), sum(e.prompt_tokens), sum(e.cached_prompt_tokens),
+           sum(e.completion_tokens), sum(e.cost_usd), count(*) filter (where not e.priced)
+    from new_events e
+    where exists (select 1 from auth.users u where u.id = e.user_id)
+    group by 1, 2, 3, 4, 5
+    on conflict on constraint usage_daily_key do update set
+      requests = d.requests + excluded.requests,
+      errors = d.errors + excluded.errors,
+      prompt_tokens = d.prompt_tokens + excluded.prompt_tokens,
+      cached_prompt_tokens = d.cached_prompt_tokens + excluded.cached_prompt_tokens,
+      completion_tokens = d.completion_tokens + excluded.completion_tokens,
+      cost_usd = d.cost_usd + excluded.cost_usd,
+      unpriced_requests = d.unpriced_requests + excluded.unpriced_requests;
+  end if;
+  return null;
 end;
 $$;
 
@@ -148,24 +118,24 @@ begin
   return new;
 end;
 $$;
-revoke all on function private.roll_up_new_usage(), private.roll_up_deleted_usage(), private.roll_up_deleted_key(),
-  private.keep_usage_events_as_billed()
+revoke all on function private.roll_up_usage(), private.keep_usage_events_as_billed()
   from public, anon, authenticated, service_role;
 
 create trigger usage_events_roll_up_new
   after insert on public.usage_events
   referencing new table as new_events
-  for each statement execute function private.roll_up_new_usage();
+  for each statement execute function private.roll_up_usage();
 create trigger usage_events_roll_up_deleted
   after delete on public.usage_events
   referencing old table as old_events
-  for each statement execute function private.roll_up_deleted_usage();
+  for each statement execute function private.roll_up_usage();
+create trigger usage_events_roll_up_unlinked
+  after update on public.usage_events
+  referencing old table as old_events new table as new_events
+  for each statement execute function private.roll_up_usage();
 create trigger usage_events_keep_as_billed
   before update on public.usage_events
   for each row execute function private.keep_usage_events_as_billed();
-create trigger api_keys_roll_up_deleted
-  before delete on public.api_keys
-  for each row execute function private.roll_up_deleted_key();
 
 -- The views, same columns as before, now over the rollup.
 create or replace view public.api_key_usage_daily
