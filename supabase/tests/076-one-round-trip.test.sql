@@ -2,7 +2,7 @@
 -- session and reads one page of the caller's rows (or creates a conversation).
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(26);
+select plan(27);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -143,6 +143,18 @@ select is(
   array['private.get_conversation(text,uuid,integer)', 'private.list_conversations(text,integer,integer)',
         'private.list_messages(text,uuid,integer,integer)'],
   'the read functions keep one plan per connection (a small user''s reads are not re-planned beside a big user)');
+-- A SQL function Postgres cannot inline (security definer, or a SET clause) is parsed and planned
+-- on every call (no plan cache for SQL bodies in Postgres 15): the session check alone was a
+-- quarter of Postgres's CPU per created conversation. What runs per request is plpgsql
+-- (20261127005000); the two left run once per question or per worker poll.
+select is(
+  array(select p.pronamespace::regnamespace::text || '.' || p.proname from pg_proc p
+        where p.pronamespace in ('public'::regnamespace, 'private'::regnamespace)
+          and p.prolang = (select oid from pg_language where lanname = 'sql')
+          and (p.prosecdef or p.proconfig is not null)
+        order by 1),
+  array['private.claim_ingest_job', 'private.search_conversation_chunks']::text[],
+  'no SQL function that is re-planned on every call runs per request');
 select ok(
   not has_function_privilege('authenticated', 'private.begin_request(text)', 'execute')
   and not has_function_privilege('service_role', 'private.begin_request(text)', 'execute')
