@@ -4,7 +4,8 @@
 //               messages: req/s, p50, p99, and where the time goes per request (Postgres statement
 //               time from pg_stat_statements when the server preloads it, else n/a; CPU of Postgres,
 //               of the api function and of the gateway, read from /proc);
-//   scale       one request at a time: a small user's list before and after big users' rows exist,
+//   scale       one request at a time: a small user's list before and after big users' rows exist
+//               (each beside a control the big users cannot slow, to take out the machine's drift),
 //               the list for users with 50, 5,000 and 50,000 conversations, and a conversation's
 //               messages at 20, 2,000 and 20,000, and a message on a budgeted key and that key's
 //               statistics with 1,000 and 100,000 calls recorded this month (the sizes take turns
@@ -28,6 +29,7 @@ const LIST_PAGE = "/conversations?limit=20"; // the list rows measure one page
 const SCALE_REQUESTS = Number(Deno.env.get("BENCH_SCALE_REQUESTS") ?? 1000);
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
 const ROUNDS = 5;
+const CONTROL_ROUNDS = 25; // a route and its control alternate every 40 requests
 const cfg = stackConfig("bench");
 const API = `${cfg.apiUrl}/api/v1`;
 const PREFIX = "bench";
@@ -169,18 +171,18 @@ function row(name: string, samples: Sample[]): Row {
 }
 
 /**
- * One request at a time, the routes taking turns in ROUNDS short rounds, so that the machine's
+ * One request at a time, the routes taking turns in `rounds` short rounds, so that the machine's
  * other work (it is shared) weighs on each of them alike and the ratios between them hold.
  */
-async function interleaved(sql: postgres.Sql, calls: [string, Call][]): Promise<Row[]> {
+async function interleaved(sql: postgres.Sql, calls: [string, Call][], rounds = ROUNDS): Promise<Row[]> {
   const samples = calls.map(() => [] as Sample[]);
   // Warm-up: the first row runs right after the stack starts, when the function's code is not yet
   // optimised; 20 requests left it measurably slower than the same list later (0.79x).
   for (const [, one] of calls) await sample(sql, 200, 1, one, 2);
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < calls.length; k++) {
       const i = (k + round) % calls.length; // each route takes each place in the order in turn
-      samples[i].push(await sample(sql, Math.ceil(SCALE_REQUESTS / ROUNDS), 1, calls[i][1], SECONDS / ROUNDS));
+      samples[i].push(await sample(sql, Math.ceil(SCALE_REQUESTS / rounds), 1, calls[i][1], SECONDS / rounds));
     }
   }
   return calls.map(([name], i) => row(name, samples[i]));
@@ -310,7 +312,7 @@ await withStack("bench", async () => {
       const get = (base: string, path: string, headers: Record<string, string> = auth) => async () => expectOk(await fetch(`${base}${path}`, { headers }), 200);
       // Each route first warms up (connections, plpgsql's plans in each backend), then is measured.
       const timed = async (name: string, one: Call) => {
-        await sample(sql, 100, CONCURRENCY, one);
+        await sample(sql, 300, CONCURRENCY, one);
         return row(name, [await sample(sql, REQUESTS, CONCURRENCY, one)]);
       };
 
@@ -342,11 +344,22 @@ await withStack("bench", async () => {
 
       // Scale. The small user's list is measured before and after the big users' rows exist; the
       // sizes of the list, and of a conversation, take turns (see interleaved).
+      // The two are minutes apart, and this machine's speed drifts by more than the 10% asked for
+      // (seen: the gateway's CPU per request, which no data touches, 1.4x from one to the other).
+      // So each takes turns with a control that the big users' rows cannot slow: the same user's
+      // GET /keys (the same gateway, function, token and session check; a table they add nothing to),
+      // in rounds of 40 requests.
       const small = await users.createUser(PREFIX);
+      const smallAuth = { authorization: `Bearer ${small.token}` };
+      await expectOk(await fetch(`${API}/keys`, { method: "POST", headers: { ...smallAuth, "content-type": "application/json" }, body: JSON.stringify({ name: "bench", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }) }), 201);
       await seedConversations(sql, small.id, 50, 20);
       await settle(sql);
-      const smallList = get(API, LIST_PAGE, { authorization: `Bearer ${small.token}` });
-      const [smallBefore] = await interleaved(sql, [["list, small user (50), table without the big users", smallList]]);
+      const smallList = get(API, LIST_PAGE, smallAuth);
+      const smallKeys = get(API, "/keys", smallAuth);
+      const [smallBefore, controlBefore] = await interleaved(sql, [
+        ["list, small user (50), table without the big users", smallList],
+        ["  control: GET /keys, same user, same time", smallKeys],
+      ], CONTROL_ROUNDS);
 
       const sizes: [string, Call][] = [];
       for (const size of [50, 5_000, 50_000]) {
@@ -355,7 +368,10 @@ await withStack("bench", async () => {
         sizes.push([`list, user with ${size.toLocaleString("en")} conversations`, get(API, LIST_PAGE, { authorization: `Bearer ${big.token}` })]);
       }
       await settle(sql);
-      const [smallAfter] = await interleaved(sql, [["list, small user (50), table with the big users", smallList]]);
+      const [smallAfter, controlAfter] = await interleaved(sql, [
+        ["list, small user (50), table with the big users", smallList],
+        ["  control: GET /keys, same user, same time", smallKeys],
+      ], CONTROL_ROUNDS);
       const lists = await interleaved(sql, sizes);
 
       const reader = await users.createUser(PREFIX);
@@ -394,14 +410,20 @@ await withStack("bench", async () => {
       }
       await settle(sql);
       const budgetRows = await interleaved(sql, budgeted);
-      const scale = [smallBefore, smallAfter, ...lists, ...conversationRows, ...budgetRows];
+      const scale = [smallBefore, controlBefore, smallAfter, controlAfter, ...lists, ...conversationRows, ...budgetRows];
       printTable(`scale, one request at a time (${ROUNDS} interleaved rounds)`, scale);
 
       const ratio = (a: number | null, b: number | null) => (a === null || b === null ? "n/a" : `${(a / b).toFixed(2)}x`);
       console.log(`\nlist at 50,000 / at 50 conversations: p50 ${ratio(lists[2].p50, lists[0].p50)} (goal <= 1.5x), ` +
         `pg stmt ${ratio(lists[2].pgStatementMs, lists[0].pgStatementMs)}, pg CPU ${ratio(lists[2].cpu.postgres, lists[0].cpu.postgres)}`);
-      console.log(`small user's list with / without the big users' rows: p50 ${ratio(smallAfter.p50, smallBefore.p50)} (goal 0.9x-1.1x), ` +
-        `pg stmt ${ratio(smallAfter.pgStatementMs, smallBefore.pgStatementMs)}, pg CPU ${ratio(smallAfter.cpu.postgres, smallBefore.cpu.postgres)}`);
+      // Drift removed: how much more the list moved than its control did over the same minutes.
+      const drift = (after: number | null, before: number | null, cAfter: number | null, cBefore: number | null) =>
+        after === null || before === null || cAfter === null || cBefore === null ? null : (after / before) / (cAfter / cBefore);
+      console.log(`small user's list with / without the big users' rows: p50 ${ratio(smallAfter.p50, smallBefore.p50)}, ` +
+        `pg stmt ${ratio(smallAfter.pgStatementMs, smallBefore.pgStatementMs)}, pg CPU ${ratio(smallAfter.cpu.postgres, smallBefore.cpu.postgres)}; ` +
+        `its control ${ratio(controlAfter.p50, controlBefore.p50)}`);
+      console.log(`  against the control (the machine's drift removed): p50 ${ratio(drift(smallAfter.p50, smallBefore.p50, controlAfter.p50, controlBefore.p50), 1)} ` +
+        `(goal 0.9x-1.1x), pg stmt ${ratio(drift(smallAfter.pgStatementMs, smallBefore.pgStatementMs, controlAfter.pgStatementMs, controlBefore.pgStatementMs), 1)}`);
       for (const [what, small, big] of [["message on a budgeted key", 0, 2], ["key statistics", 1, 3]] as const) {
         console.log(`${what}, 100,000 / 1,000 calls this month: p50 ${ratio(budgetRows[big].p50, budgetRows[small].p50)}, ` +
           `pg stmt ${ratio(budgetRows[big].pgStatementMs, budgetRows[small].pgStatementMs)}, pg CPU ${ratio(budgetRows[big].cpu.postgres, budgetRows[small].cpu.postgres)}`);
