@@ -7,7 +7,7 @@ import { buildAuth, startAuth } from "./stack/auth.ts";
 import { prepareDatabase, resetDatabase } from "./stack/database.ts";
 import { ensureExtensions } from "./stack/extensions.ts";
 import { DENO, startFunctions } from "./stack/functions.ts";
-import { gatewayHandler } from "./stack/gateway.ts";
+import { AccessLog, gatewayHandler } from "./stack/gateway.ts";
 import { ensurePackages, initCluster, postgresRunning, startPostgres, stopPostgres } from "./stack/postgres.ts";
 import { buildStorage, startStorage } from "./stack/storage.ts";
 import { exists, httpOk, portInUse, run, runningPid, services, spawnLogged, StackError, waitFor } from "./stack/proc.ts";
@@ -77,9 +77,11 @@ async function start() {
   await Deno.writeTextFile(cfg.pidFile, String(Deno.pid));
 
   let stopping = false;
+  let accessLog: AccessLog | null = null;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    accessLog?.flush();
     for (const c of services) {
       try {
         c.kill("SIGTERM");
@@ -141,11 +143,12 @@ async function start() {
       });
     }
 
+    accessLog = new AccessLog(`${cfg.logDir}/gateway.log`);
     Deno.serve({ hostname: "127.0.0.1", port: cfg.ports.gateway, onListen() {} }, gatewayHandler({
       authUrl: cfg.authUrl,
       storageUrl: cfg.storageUrl,
       functions: new Map(functions.map((f) => [f.name, f.port])),
-    }));
+    }, (entry) => accessLog!.add(entry)));
     printStatus(cfg);
     console.log("Ctrl-C (or `npm stop` from another terminal) stops everything.");
   } catch (err) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ANON_KEY } from "./config.ts";
-import { gatewayHandler } from "./gateway.ts";
+import { type AccessEntry, AccessLog, gatewayHandler } from "./gateway.ts";
 
 const info = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 } } as Deno.ServeHandlerInfo;
 
@@ -53,5 +53,43 @@ Deno.test("the api function is reachable under /api/v1 and /functions/v1/api", a
     assert.deepEqual(paths, ["/api/v1/keys?x=1", "/api/v1/keys?x=1"]);
   } finally {
     await fn.shutdown();
+  }
+});
+
+Deno.test("the access log has a line per request: method, path without the query, status; nothing else", async () => {
+  const fn = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, () => Response.json({ ok: true }, { status: 201 }));
+  const lines: AccessEntry[] = [];
+  try {
+    const handler = gatewayHandler({ authUrl: "http://127.0.0.1:1", storageUrl: "http://127.0.0.1:1", functions: new Map([["api", fn.addr.port]]) }, (e) => lines.push(e));
+    await (await handler(new Request("http://gw/api/v1/keys?token=secret-in-query", { method: "POST", headers: { authorization: "Bearer t0ken" }, body: "{}" }), info)).body?.cancel();
+    await (await handler(new Request("http://gw/storage/v1/object/sign/a.pdf?token=signed"), info)).body?.cancel(); // Storage down: 502
+    await (await handler(new Request("http://gw/nowhere"), info)).body?.cancel();
+    assert.deepEqual(lines.map(({ ms: _, ...rest }) => rest), [
+      { method: "POST", path: "/api/v1/keys", status: 201 },
+      { method: "GET", path: "/storage/v1/object/sign/a.pdf", status: 502 },
+      { method: "GET", path: "/nowhere", status: 404 },
+    ]);
+    assert.ok(lines.every((l) => Number.isInteger(l.ms) && l.ms >= 0));
+    assert.ok(!JSON.stringify(lines).includes("secret") && !JSON.stringify(lines).includes("t0ken"));
+  } finally {
+    await fn.shutdown();
+  }
+});
+
+Deno.test("the access log file is written in batches, within FLUSH_MS, and at once on flush()", async () => {
+  const path = await Deno.makeTempFile();
+  try {
+    const log = new AccessLog(path);
+    const entry = (status: number): AccessEntry => ({ method: "GET", path: "/api/v1/conversations", status, ms: 1 });
+    log.add(entry(200));
+    log.add(entry(404));
+    assert.equal(await Deno.readTextFile(path), "", "nothing written per request");
+    await new Promise((r) => setTimeout(r, AccessLog.FLUSH_MS + 50));
+    assert.deepEqual((await Deno.readTextFile(path)).trim().split("\n").map((l) => JSON.parse(l).status), [200, 404]);
+    log.add(entry(500));
+    log.flush();
+    assert.deepEqual((await Deno.readTextFile(path)).trim().split("\n").map((l) => JSON.parse(l).status), [200, 404, 500]);
+  } finally {
+    await Deno.remove(path);
   }
 });

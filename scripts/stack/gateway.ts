@@ -5,6 +5,8 @@
 //   /functions/v1/<name>/* -> function <name>, which sees the path /<name>/*
 //   /api/v1/*             -> the `api` function (the existing client's base URL)
 //   /rest/v1/*            -> 501: PostgREST is not part of the local stack
+// It writes the access log (gateway.log), one JSON line per request, as a hosted project's edge
+// logs every function invocation: the function does not log its own requests.
 import { ANON_KEY, SERVICE_ROLE_KEY } from "./config.ts";
 
 export interface GatewayRoutes {
@@ -26,6 +28,48 @@ const WHOLE_BODY_BYTES = 64 * 1024;
 function isSmall(headers: Headers) {
   const length = Number(headers.get("content-length") ?? Number.NaN);
   return length <= WHOLE_BODY_BYTES; // false when absent (chunked, a stream)
+}
+
+/** One request, as the access log records it: no query string (signed URLs carry tokens), no headers or bodies. */
+export interface AccessEntry {
+  method: string;
+  path: string;
+  status: number;
+  ms: number; // until the response's head (a stream's body may go on)
+}
+
+/**
+ * The access log file, appended in batches: a write per request cost the stack's process about
+ * 0.1 ms of CPU each (the function's log line, piped through it, did). Lines wait at most
+ * FLUSH_MS; flush() writes what waits (on stop).
+ */
+export class AccessLog {
+  static readonly FLUSH_MS = 100;
+  #file: Deno.FsFile;
+  #waiting: string[] = [];
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #encoder = new TextEncoder();
+
+  constructor(path: string) {
+    this.#file = Deno.openSync(path, { create: true, append: true });
+  }
+
+  add(entry: AccessEntry) {
+    this.#waiting.push(JSON.stringify(entry) + "\n");
+    if (this.#timer === null) {
+      const timer = setTimeout(() => this.flush(), AccessLog.FLUSH_MS);
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
+    }
+  }
+
+  flush() {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    const bytes = this.#encoder.encode(this.#waiting.join(""));
+    this.#waiting = [];
+    for (let done = 0; done < bytes.length;) done += this.#file.writeSync(bytes.subarray(done));
+  }
 }
 
 async function forward(req: Request, target: string, clientIp: string): Promise<Response> {
@@ -53,7 +97,18 @@ async function forward(req: Request, target: string, clientIp: string): Promise<
   }
 }
 
-export function gatewayHandler(routes: GatewayRoutes) {
+export function gatewayHandler(routes: GatewayRoutes, log?: (entry: AccessEntry) => void) {
+  const route = routeHandler(routes);
+  if (!log) return route;
+  return async (req: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
+    const started = performance.now();
+    const res = await route(req, info);
+    log({ method: req.method, path: new URL(req.url).pathname, status: res.status, ms: Math.round(performance.now() - started) });
+    return res;
+  };
+}
+
+function routeHandler(routes: GatewayRoutes) {
   return (req: Request, info: Deno.ServeHandlerInfo): Response | Promise<Response> => {
     // Methods fetch cannot forward (TRACE, CONNECT) or that no route uses: 405, like the function.
     if (!METHODS.has(req.method)) {

@@ -142,13 +142,13 @@ export async function expectedCost(provider: Provider, model: string, prompt: nu
   return `${digits.slice(0, -8)}.${digits.slice(-8)}`;
 }
 
-/** The functions server's log of the test stack. */
-export function functionsLogText(): string {
+/** A log file of the test stack (`functions.log`, `gateway.log`, ...). */
+export function stackLogText(name: string): string {
   const candidates = [
-    PG_DATA ? `${PG_DATA}/../logs/functions.log` : "",
-    new URL("../../.supabase-local/test/logs/functions.log", import.meta.url).pathname,
+    PG_DATA ? `${PG_DATA}/../logs/${name}` : "",
+    new URL(`../../.supabase-local/test/logs/${name}`, import.meta.url).pathname,
   ].filter(Boolean);
   const path = candidates.find((p) => existsSync(p));
-  if (!path) throw new Error(`no functions.log at ${candidates.join(" or ")}`);
+  if (!path) throw new Error(`no ${name} at ${candidates.join(" or ")}`);
   return readFileSync(path, "utf8");
 }

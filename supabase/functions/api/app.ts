@@ -17,15 +17,14 @@ export const BASE = "/api/v1";
 // strict: false — every route answers with and without a trailing slash.
 export const app = new Hono({ strict: false }).basePath(BASE);
 
+// No access log here: requests are logged where they arrive, by the platform on a hosted project
+// (each invocation: method, path, status, duration) and by the local stack's gateway (gateway.log).
+// The function logs only what goes wrong (console.error).
 app.use("*", async (c, next) => {
-  const started = performance.now();
   if (c.req.method === "OPTIONS") c.res = new Response(null, { status: 204 }); // CORS preflight: no route runs
   else await next();
   for (const [k, v] of Object.entries(corsHeaders)) c.res.headers.set(k, v);
   c.res.headers.set("Access-Control-Expose-Headers", "X-Total-Count"); // so browsers can read the list totals
-  // One access-log line per request, preflights included: method, path (ids only, no query string),
-  // status, time. Never headers or bodies.
-  console.log(JSON.stringify({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }));
   return c.res;
 });
 
