@@ -3,7 +3,7 @@
 -- when the budget cannot cover it; settle_embedding records the real usage and releases it.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(21);
+select plan(24);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -64,7 +64,18 @@ select results_eq(
   'the owner settles: 1,000 real tokens billed ($0.00002)');
 select tests.as_postgres();
 select is((select count(*)::int from private.budget_reservations where message_id = :'r1'), 0, 'the reservation is gone');
+-- A retry of a settlement whose first attempt committed unconfirmed (the database went away):
+-- the call is billed once.
 select tests.authenticate_as('alice');
+select results_eq(
+  format($$ select api_key_id, prompt_tokens, cost_usd, outcome from private.settle_embedding(%L, %L, 'text-embedding-3-small', 1000, 'provider', 5, null) $$, :'r1', :'key'),
+  format($$ values (%L::uuid, 1000, 0.00002000::numeric(14,8), 'ok'::text) $$, :'key'),
+  'settling the same reservation again returns what the first settlement recorded');
+select tests.as_postgres();
+select is((select count(*)::int from public.usage_events where api_key_id = :'key'), 1, '...and records nothing more');
+select tests.authenticate_as('alice');
+select is((select id from private.settle_embedding(:'r1', :'key', 'text-embedding-3-small', 7, 'provider', 5, null)),
+  (select id from public.usage_events where api_key_id = :'key'), '...the very event, whatever the retry says');
 select isnt(private.reserve_embedding(:'key', :'conv', 'text-embedding-3-small', 400000, 60), null::uuid,
   'the budget it held is free again ($0.00002 spent + $0.008 fits)');
 

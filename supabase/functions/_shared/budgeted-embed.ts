@@ -1,12 +1,17 @@
 // An embedding call that keeps the key's budget: its worst case is reserved first
 // (private.reserve_embedding, serialised per key with chat's reservations), then the call, then
 // the real usage is recorded and the reservation released (private.settle_embedding), also for
-// a failed call. When the budget cannot cover it there is no call at all: the caller searches
-// lexically. Used by the ingest worker (as the document's owner) and the api function (as the caller).
-import { asUser, type Claims } from "./db.ts";
+// a failed call; a settlement lost with the database is retried in the background. When the
+// budget cannot cover it there is no call at all: the caller searches lexically. Used by the
+// ingest worker (as the document's owner) and the api function (as the caller).
+import { keepAlive, retryInBackground } from "./background.ts";
+import { asUser, type Claims, isDatabaseUnavailable } from "./db.ts";
 import { env } from "./env.ts";
 import { embed, embeddingReservationSeconds, EMBEDDING_MODEL, worstCaseEmbeddingTokens } from "./providers/embeddings.ts";
 import { ProviderError } from "./providers/errors.ts";
+
+/** How long a settlement the database did not take is retried in the background (as chat's answers). */
+const SETTLE_RETRY_MS = 120_000;
 
 export type BudgetedEmbeddings =
   | { outcome: "embedded"; vectors: number[][] }
@@ -47,8 +52,20 @@ export async function embedWithinBudget(
     result = { outcome: "failed", kind: err instanceof ProviderError ? err.kind : "unavailable" };
   }
   const errorCode = result.outcome === "failed" ? result.kind : null;
-  await asUser(owner, (tx) =>
-    tx`select private.settle_embedding(${reservation}::uuid, ${key.id}::uuid, ${EMBEDDING_MODEL}, ${tokens},
-         ${errorCode ? "estimated" : "provider"}, ${Date.now() - started}, ${errorCode})`);
+  const latencyMs = Date.now() - started;
+  // Settling twice records once (private.settled_embeddings), so an unconfirmed one can be resent.
+  const settle = () =>
+    asUser(owner, (tx) =>
+      tx`select private.settle_embedding(${reservation}::uuid, ${key.id}::uuid, ${EMBEDDING_MODEL}, ${tokens},
+           ${errorCode ? "estimated" : "provider"}, ${latencyMs}, ${errorCode})`);
+  try {
+    await settle();
+  } catch (err) {
+    if (!isDatabaseUnavailable(err)) throw err;
+    // The call happened and may have cost money: it is billed once the database is back. The
+    // caller fails with the database (503 / the batch is tried again).
+    keepAlive(retryInBackground("settling an embedding call", settle, SETTLE_RETRY_MS));
+    throw err;
+  }
   return result;
 }

@@ -8,6 +8,7 @@
 // and a pending message the sweeper fails.
 import type { Claims } from "../_shared/db.ts";
 import { asUser, isDatabaseUnavailable } from "../_shared/db.ts";
+import { keepAlive, retryInBackground } from "../_shared/background.ts";
 import { env } from "../_shared/env.ts";
 import { ApiError, notFound } from "../_shared/http.ts";
 import { secretBox } from "../_shared/secret-box.ts";
@@ -25,12 +26,6 @@ import type { MessageRow } from "./schemas.ts";
 /** How long an answer the database did not take is retried in the background. */
 const STORE_RETRY_MS = 120_000;
 
-declare const EdgeRuntime: { waitUntil(p: Promise<unknown>): void } | undefined;
-
-/** Keeps work running after the response is done (hosted: EdgeRuntime.waitUntil; locally the process lives on). */
-export function keepAlive(work: Promise<unknown>) {
-  if (typeof EdgeRuntime !== "undefined") EdgeRuntime.waitUntil(work);
-}
 
 export interface PreparedExchange {
   conversationId: string;
@@ -205,7 +200,8 @@ export async function storeAnswer(user: Claims, ex: PreparedExchange, result: Ch
       throw new ApiError(500, "The provider answered, but storing the answer failed; it was not stored.", { user_message_id: ex.userMessage.id });
     }
     console.error(`storing an answer failed, retrying in the background: ${kind}`);
-    keepAlive(retryStoring(user, ex, result, latencyMs));
+    // If it still fails, the reservation expires and the sweeper marks the message failed.
+    keepAlive(retryInBackground("storing an answer", () => completeExchange(user, ex, result, latencyMs), STORE_RETRY_MS));
     throw new ApiError(
       503,
       "The provider answered, but the answer could not be stored: the database is unavailable. It will be stored (and its usage recorded) when the database is back; until then your message shows as pending.",
@@ -213,21 +209,6 @@ export async function storeAnswer(user: Claims, ex: PreparedExchange, result: Ch
       { "Retry-After": "5" },
     );
   }
-}
-
-async function retryStoring(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
-  const giveUpAt = Date.now() + STORE_RETRY_MS;
-  for (let delay = 250; Date.now() < giveUpAt; delay = Math.min(delay * 2, 5_000)) {
-    await new Promise((r) => setTimeout(r, delay));
-    try {
-      await completeExchange(user, ex, result, latencyMs);
-      console.error("stored an answer on retry");
-      return;
-    } catch (err) {
-      console.error(`storing an answer failed again: ${(err as Error).name} ${(err as { code?: string }).code ?? ""}`);
-    }
-  }
-  console.error("gave up storing an answer; its reservation expires and the sweeper marks the message failed");
 }
 
 const FAILURES: Record<ProviderError["kind"], { status: number; message: string }> = {
