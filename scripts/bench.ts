@@ -329,6 +329,8 @@ await withStack("bench", async () => {
       // costs in proportion to what it returns.
       throughput.push(await timed("GET /conversations?limit=20", get(API, LIST_PAGE)));
       throughput.push(await timed("GET /conversations?limit=20, no gateway", get(fnUrl, LIST_PAGE)));
+      // The existing client's request, unpaged (all 50 here), as the figures before this work were taken.
+      throughput.push(await timed("GET /conversations (unpaged: 50)", get(API, "/conversations")));
       // The floor: the list route's one statement, sent straight to Postgres (no gateway, no function).
       const claims = JSON.stringify({ sub: user.id, role: "authenticated", session_id: user.sessionId });
       throughput.push(await timed("  its one statement, straight to Postgres", async () => {
