@@ -65,7 +65,8 @@ const CLIENT_BACKEND = /^postgres: \S+ \S+ [\d.:a-f]+\(\d+\)/;
  */
 async function cpuNow(): Promise<CpuSnapshot> {
   const postmaster = Number((await Deno.readTextFile(`${cfg.pgData}/postmaster.pid`)).split("\n")[0]);
-  const gateway = Number(await Deno.readTextFile(cfg.pidFile)); // the stack process serves the gateway
+  const stack = Number(await Deno.readTextFile(cfg.pidFile)); // the functions are its children
+  const gateway = Number(await Deno.readTextFile(`${cfg.home}/gateway/nginx.pid`)); // nginx's master; its worker is its child
   const snapshot: CpuSnapshot = new Map();
   for await (const e of Deno.readDir("/proc")) {
     const pid = Number(e.name);
@@ -74,8 +75,8 @@ async function cpuNow(): Promise<CpuSnapshot> {
     if (!st) continue;
     let component: Component | null = null;
     if (st.ppid === postmaster && CLIENT_BACKEND.test(await cmdline(pid))) component = "postgres";
-    else if (pid === gateway) component = "gateway";
-    else if (st.ppid === gateway && (await cmdline(pid)).includes("/functions/api/index.ts")) component = "fn";
+    else if (pid === gateway || st.ppid === gateway) component = "gateway";
+    else if (st.ppid === stack && (await cmdline(pid)).includes("/functions/api/index.ts")) component = "fn";
     if (component) snapshot.set(pid, { component, ms: st.ms });
   }
   return snapshot;

@@ -7,7 +7,7 @@ import { buildAuth, startAuth } from "./stack/auth.ts";
 import { prepareDatabase, resetDatabase } from "./stack/database.ts";
 import { ensureExtensions } from "./stack/extensions.ts";
 import { DENO, startFunctions } from "./stack/functions.ts";
-import { AccessLog, gatewayHandler } from "./stack/gateway.ts";
+import { startGateway, stopLeftoverGateway } from "./stack/gateway.ts";
 import { ensurePackages, initCluster, postgresRunning, startPostgres, stopPostgres } from "./stack/postgres.ts";
 import { buildStorage, startStorage } from "./stack/storage.ts";
 import { exists, httpOk, portInUse, run, runningPid, services, spawnLogged, StackError, waitFor } from "./stack/proc.ts";
@@ -72,16 +72,15 @@ async function startInBackground() {
 async function start() {
   const pid = await runningPid(cfg.pidFile);
   if (pid && pid !== Deno.pid) return console.log(`the ${profile} stack is already running (pid ${pid}); \`npm stop\` stops it`);
+  await stopLeftoverGateway(`${cfg.home}/gateway`);
   if (await portInUse(cfg.ports.gateway)) throw new StackError(`port ${cfg.ports.gateway} (gateway) is already in use by another program`);
   await Deno.mkdir(cfg.home, { recursive: true });
   await Deno.writeTextFile(cfg.pidFile, String(Deno.pid));
 
   let stopping = false;
-  let accessLog: AccessLog | null = null;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    accessLog?.flush();
     for (const c of services) {
       try {
         c.kill("SIGTERM");
@@ -134,6 +133,14 @@ async function start() {
     }
 
     const functions = await startFunctions(cfg, extraEnv);
+    await startGateway({
+      port: cfg.ports.gateway,
+      authPort: cfg.ports.auth,
+      storagePort: cfg.ports.storage,
+      functions: new Map(functions.map((f) => [f.name, f.port])),
+      dir: `${cfg.home}/gateway`,
+      accessLog: `${cfg.logDir}/gateway.log`,
+    }, `${cfg.logDir}/gateway-errors.log`);
     for (const c of services) {
       c.status.then((s) => {
         if (!stopping) {
@@ -143,12 +150,6 @@ async function start() {
       });
     }
 
-    accessLog = new AccessLog(`${cfg.logDir}/gateway.log`);
-    Deno.serve({ hostname: "127.0.0.1", port: cfg.ports.gateway, onListen() {} }, gatewayHandler({
-      authUrl: cfg.authUrl,
-      storageUrl: cfg.storageUrl,
-      functions: new Map(functions.map((f) => [f.name, f.port])),
-    }, (entry) => accessLog!.add(entry)));
     printStatus(cfg);
     console.log("Ctrl-C (or `npm stop` from another terminal) stops everything.");
   } catch (err) {

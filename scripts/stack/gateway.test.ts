@@ -1,95 +1,138 @@
+// The gateway's configuration, run by a real nginx in front of stand-in upstreams that report what
+// reached them.
 import assert from "node:assert/strict";
 import { ANON_KEY } from "./config.ts";
-import { type AccessEntry, AccessLog, gatewayHandler } from "./gateway.ts";
+import { gatewayConfig, NGINX } from "./gateway.ts";
 
-const info = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 } } as Deno.ServeHandlerInfo;
+interface Seen {
+  path: string;
+  forwardedFor: string | null;
+  host: string | null;
+}
 
-Deno.test("the gateway forwards /auth/v1 to the Auth server with the address it saw, not one the client claims", async () => {
-  let seen: { path: string; forwardedFor: string | null } | null = null;
-  const upstream = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
-    seen = { path: new URL(req.url).pathname, forwardedFor: req.headers.get("x-forwarded-for") };
-    return Response.json({ version: "test" });
-  });
-  try {
-    const handler = gatewayHandler({ authUrl: `http://127.0.0.1:${upstream.addr.port}`, storageUrl: "http://127.0.0.1:1", functions: new Map() });
-    const res = await handler(new Request("http://gw/auth/v1/health", { headers: { apikey: ANON_KEY, "x-forwarded-for": "6.6.6.6" } }), info);
-    assert.deepEqual(res.status, 200);
-    assert.deepEqual(await res.json(), { version: "test" });
-    assert.deepEqual(seen, { path: "/health", forwardedFor: "127.0.0.1" });
-  } finally {
-    await upstream.shutdown();
-  }
-});
-
-Deno.test("the gateway forwards /storage/v1 to the Storage server with the prefix stripped, query kept", async () => {
-  let seen: string | null = null;
-  const upstream = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
+/** An upstream that answers 200 with what it received. */
+function upstream(seen: Seen[]) {
+  return Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
     const url = new URL(req.url);
-    seen = url.pathname + url.search;
-    return new Response("pdf bytes");
+    seen.push({ path: url.pathname + url.search, forwardedFor: req.headers.get("x-forwarded-for"), host: req.headers.get("host") });
+    return Response.json({ ok: true });
   });
+}
+
+function freePort() {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** nginx with the stack's configuration, its upstreams the given ports; stopped after `test`. */
+async function withGateway(ports: { auth: number; storage: number; api: number }, test: (base: string, accessLog: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const accessLog = `${dir}/access.log`;
+  const conf = gatewayConfig({ port, authPort: ports.auth, storagePort: ports.storage, functions: new Map([["api", ports.api]]), dir, accessLog });
+  await Deno.writeTextFile(`${dir}/nginx.conf`, conf);
+  const nginx = new Deno.Command(NGINX, { args: ["-p", dir, "-c", `${dir}/nginx.conf`, "-e", "stderr", "-g", "daemon off;"], stdout: "null", stderr: "piped" }).spawn();
   try {
-    const handler = gatewayHandler({ authUrl: "http://127.0.0.1:1", storageUrl: `http://127.0.0.1:${upstream.addr.port}`, functions: new Map() });
-    const res = await handler(new Request("http://gw/storage/v1/object/sign/documents/a.pdf?token=t"), info);
-    assert.deepEqual(res.status, 200);
-    assert.deepEqual(await res.text(), "pdf bytes");
-    assert.deepEqual(seen, "/object/sign/documents/a.pdf?token=t");
-  } finally {
-    await upstream.shutdown();
-  }
-});
-Deno.test("the api function is reachable under /api/v1 and /functions/v1/api", async () => {
-  const paths: string[] = [];
-  const fn = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
-    paths.push(new URL(req.url).pathname + new URL(req.url).search);
-    return new Response("ok");
-  });
-  try {
-    const handler = gatewayHandler({ authUrl: "http://127.0.0.1:1", storageUrl: "http://127.0.0.1:1", functions: new Map([["api", fn.addr.port]]) });
-    for (const url of ["http://gw/api/v1/keys?x=1", "http://gw/functions/v1/api/v1/keys?x=1"]) {
-      const res = await handler(new Request(url), info);
-      assert.deepEqual(await res.text(), "ok");
+    for (let i = 0; ; i++) {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+        break;
+      } catch {
+        if (i > 100) throw new Error("nginx did not start");
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
-    assert.deepEqual(paths, ["/api/v1/keys?x=1", "/api/v1/keys?x=1"]);
+    await test(`http://127.0.0.1:${port}`, accessLog);
   } finally {
-    await fn.shutdown();
+    nginx.kill("SIGTERM");
+    await nginx.output();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const closedPort = freePort();
+
+Deno.test("the gateway routes Supabase's paths, replacing X-Forwarded-For with the address it saw", async () => {
+  const auth: Seen[] = [], storage: Seen[] = [], api: Seen[] = [];
+  const servers = [upstream(auth), upstream(storage), upstream(api)];
+  const [a, s, f] = servers.map((x) => x.addr.port);
+  try {
+    await withGateway({ auth: a, storage: s, api: f }, async (base) => {
+      const get = async (path: string, headers: Record<string, string> = {}) => {
+        const res = await fetch(base + path, { headers: { "x-forwarded-for": "6.6.6.6", ...headers } });
+        return { status: res.status, body: await res.json() };
+      };
+      assert.equal((await get("/auth/v1/health", { apikey: ANON_KEY })).status, 200);
+      assert.equal((await get(`/auth/v1/health?apikey=${ANON_KEY}`)).status, 200);
+      assert.deepEqual(auth, [
+        { path: "/health", forwardedFor: "127.0.0.1", host: `127.0.0.1:${a}` },
+        { path: `/health?apikey=${ANON_KEY}`, forwardedFor: "127.0.0.1", host: `127.0.0.1:${a}` },
+      ]);
+      assert.equal((await get("/storage/v1/object/sign/documents/a.pdf?token=t")).status, 200);
+      assert.deepEqual(storage.map((x) => x.path), ["/object/sign/documents/a.pdf?token=t"]);
+      for (const path of ["/api/v1/keys?x=1", "/functions/v1/api/v1/keys?x=1"]) assert.equal((await get(path)).status, 200);
+      assert.deepEqual(api.map((x) => [x.path, x.forwardedFor]), [["/api/v1/keys?x=1", "127.0.0.1"], ["/api/v1/keys?x=1", "127.0.0.1"]]);
+    });
+  } finally {
+    for (const x of servers) await x.shutdown();
   }
 });
 
-Deno.test("the access log has a line per request: method, path without the query, status; nothing else", async () => {
-  const fn = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, () => Response.json({ ok: true }, { status: 201 }));
-  const lines: AccessEntry[] = [];
+Deno.test("the gateway's own answers: a project key for Auth, 404, 501, 405 and 502 in the envelope", async () => {
+  const auth: Seen[] = [];
+  const server = upstream(auth);
   try {
-    const handler = gatewayHandler({ authUrl: "http://127.0.0.1:1", storageUrl: "http://127.0.0.1:1", functions: new Map([["api", fn.addr.port]]) }, (e) => lines.push(e));
-    await (await handler(new Request("http://gw/api/v1/keys?token=secret-in-query", { method: "POST", headers: { authorization: "Bearer t0ken" }, body: "{}" }), info)).body?.cancel();
-    await (await handler(new Request("http://gw/storage/v1/object/sign/a.pdf?token=signed"), info)).body?.cancel(); // Storage down: 502
-    await (await handler(new Request("http://gw/nowhere"), info)).body?.cancel();
-    assert.deepEqual(lines.map(({ ms: _, ...rest }) => rest), [
-      { method: "POST", path: "/api/v1/keys", status: 201 },
-      { method: "GET", path: "/storage/v1/object/sign/a.pdf", status: 502 },
-      { method: "GET", path: "/nowhere", status: 404 },
-    ]);
-    assert.ok(lines.every((l) => Number.isInteger(l.ms) && l.ms >= 0));
-    assert.ok(!JSON.stringify(lines).includes("secret") && !JSON.stringify(lines).includes("t0ken"));
+    await withGateway({ auth: server.addr.port, storage: closedPort, api: closedPort }, async (base) => {
+      const call = async (path: string, init: RequestInit = {}) => {
+        const res = await fetch(base + path, init);
+        return { status: res.status, allow: res.headers.get("allow"), body: await res.json() };
+      };
+      assert.deepEqual(await call("/auth/v1/health"), {
+        status: 401, allow: null, body: { message: "No API key found in request", hint: "No `apikey` request header or url param was found." },
+      });
+      assert.equal((await call("/auth/v1/health", { headers: { apikey: "not-a-project-key" } })).body.message, "Invalid API key");
+      assert.equal((await call(`/auth/v1/health?apikey=${ANON_KEY}x`)).status, 401);
+      assert.equal(auth.length, 0, "nothing refused reached Auth");
+      const envelope = (message: string) => ({ success: false, message, data: null, errors: null });
+      assert.deepEqual((await call("/functions/v1/other/x")).body, envelope("Function not found: other"));
+      assert.deepEqual((await call("/nowhere")).body, envelope("No route for this path"));
+      assert.equal((await call("/rest/v1/conversations?select=*")).status, 501);
+      const down = await call("/api/v1/health");
+      assert.deepEqual([down.status, down.body], [502, envelope("The upstream service did not answer.")]);
+      const storageDown = await call("/storage/v1/object/a.pdf");
+      assert.equal(storageDown.status, 502);
+      const locked = await call("/api/v1/health", { method: "LOCK" });
+      assert.deepEqual([locked.status, locked.body, locked.allow], [405, envelope("Method LOCK not allowed"), "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"]);
+    });
   } finally {
-    await fn.shutdown();
+    await server.shutdown();
   }
 });
 
-Deno.test("the access log file is written in batches, within FLUSH_MS, and at once on flush()", async () => {
-  const path = await Deno.makeTempFile();
+Deno.test("the access log: a JSON line per request, path without the query, no headers", async () => {
+  const api: Seen[] = [];
+  const server = upstream(api);
   try {
-    const log = new AccessLog(path);
-    const entry = (status: number): AccessEntry => ({ method: "GET", path: "/api/v1/conversations", status, ms: 1 });
-    log.add(entry(200));
-    log.add(entry(404));
-    assert.equal(await Deno.readTextFile(path), "", "nothing written per request");
-    await new Promise((r) => setTimeout(r, AccessLog.FLUSH_MS + 50));
-    assert.deepEqual((await Deno.readTextFile(path)).trim().split("\n").map((l) => JSON.parse(l).status), [200, 404]);
-    log.add(entry(500));
-    log.flush();
-    assert.deepEqual((await Deno.readTextFile(path)).trim().split("\n").map((l) => JSON.parse(l).status), [200, 404, 500]);
+    await withGateway({ auth: closedPort, storage: closedPort, api: server.addr.port }, async (base, accessLog) => {
+      const res = await fetch(`${base}/api/v1/keys?token=secret-in-query`, { method: "POST", headers: { authorization: "Bearer t0ken" }, body: "{}" });
+      await res.body?.cancel();
+      await (await fetch(`${base}/nowhere`)).body?.cancel();
+      let text = "";
+      for (let waited = 0; text.split("\n").length < 3 && waited < 2000; waited += 50) {
+        await new Promise((r) => setTimeout(r, 50)); // written within 100 ms
+        text = await Deno.readTextFile(accessLog).catch(() => "");
+      }
+      const lines = text.trim().split("\n").map((l) => JSON.parse(l));
+      assert.deepEqual(lines.map(({ seconds: _, ...rest }) => rest), [
+        { method: "POST", path: "/api/v1/keys", status: 200 },
+        { method: "GET", path: "/nowhere", status: 404 },
+      ]);
+      assert.ok(lines.every((l) => typeof l.seconds === "number"));
+      assert.ok(!text.includes("secret") && !text.includes("t0ken"));
+    });
   } finally {
-    await Deno.remove(path);
+    await server.shutdown();
   }
 });
