@@ -1,4 +1,4 @@
-// The gateway in front of the stack: nginx (Debian's nginx-light), as Supabase's own local stack
+// The gateway in front of the stack: nginx (Debian's nginx), as Supabase's own local stack
 // puts Kong (nginx) there, with Supabase's routes:
 //   /auth/v1/*             -> the Auth server (an `apikey` header or param is required, as Supabase's gateway does)
 //   /storage/v1/*          -> the Storage server, prefix stripped (no `apikey` required, as in Supabase's

@@ -13,7 +13,7 @@ const REQUIRED = [
   { pkg: "postgresql-server-dev-15", path: "/usr/lib/postgresql/15/bin/pg_config" },
   { pkg: "libcurl4-openssl-dev", path: "/usr/include/x86_64-linux-gnu/curl/curl.h" },
   // the gateway (gateway.ts)
-  { pkg: "nginx-light", path: "/usr/sbin/nginx" },
+  { pkg: "nginx", path: "/usr/sbin/nginx" },
   // pdftotext, the reference the bench compares PDF ingestion with
   { pkg: "poppler-utils", path: "/usr/bin/pdftotext" },
 ];
