@@ -7,10 +7,10 @@ import { buildAuth, startAuth } from "./stack/auth.ts";
 import { prepareDatabase, resetDatabase } from "./stack/database.ts";
 import { ensureExtensions } from "./stack/extensions.ts";
 import { DENO, startFunctions } from "./stack/functions.ts";
-import { startGateway, stopLeftoverGateway } from "./stack/gateway.ts";
+import { startGateway } from "./stack/gateway.ts";
 import { ensurePackages, initCluster, postgresRunning, startPostgres, stopPostgres } from "./stack/postgres.ts";
 import { buildStorage, startStorage } from "./stack/storage.ts";
-import { exists, httpOk, portInUse, run, runningPid, services, spawnLogged, StackError, waitFor } from "./stack/proc.ts";
+import { exists, httpOk, keepLedger, portInUse, run, runningPid, services, spawnLogged, StackError, stopLeftovers, waitFor } from "./stack/proc.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -72,7 +72,10 @@ async function startInBackground() {
 async function start() {
   const pid = await runningPid(cfg.pidFile);
   if (pid && pid !== Deno.pid) return console.log(`the ${profile} stack is already running (pid ${pid}); \`npm stop\` stops it`);
-  await stopLeftoverGateway(`${cfg.home}/gateway`);
+  // A stack killed with SIGKILL could not stop its servers: they would hold the ports.
+  const ledger = `${cfg.home}/services.ledger.json`;
+  await stopLeftovers(ledger);
+  keepLedger(ledger);
   if (await portInUse(cfg.ports.gateway)) throw new StackError(`port ${cfg.ports.gateway} (gateway) is already in use by another program`);
   await Deno.mkdir(cfg.home, { recursive: true });
   await Deno.writeTextFile(cfg.pidFile, String(Deno.pid));
@@ -99,6 +102,7 @@ async function start() {
       await exited;
     }
     await stopPostgres(cfg).catch((e) => console.error(`error: stopping Postgres: ${e.message}`));
+    await Deno.remove(ledger).catch(() => {});
     await Deno.remove(cfg.pidFile).catch(() => {});
     Deno.exit(code);
   };

@@ -156,18 +156,3 @@ async function listening(port: number) {
   }
 }
 
-/**
- * Stops an nginx a killed stack left running from `dir` (it would hold the gateway's port): one
- * whose pid file is there and whose command line names this configuration.
- */
-export async function stopLeftoverGateway(dir: string) {
-  const pid = Number((await Deno.readTextFile(`${dir}/nginx.pid`).catch(() => "")).trim());
-  if (!pid) return;
-  const cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "")).replaceAll("\0", " ");
-  if (!cmdline.includes(`${dir}/nginx.conf`)) return;
-  Deno.kill(pid, "SIGTERM");
-  for (let i = 0; i < 100 && (await Deno.stat(`/proc/${pid}`).then(() => true, () => false)); i++) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  console.log(`stopped the gateway (nginx, pid ${pid}) a stopped stack had left running`);
-}

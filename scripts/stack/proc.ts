@@ -97,10 +97,62 @@ export async function chown(path: string, user: string) {
  */
 export const services: Deno.ChildProcess[] = [];
 
+/** The process's start time (clock ticks since boot, /proc/<pid>/stat field 22): with the pid, its identity. */
+async function startedAt(pid: number): Promise<string | null> {
+  try {
+    const text = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return f[0] === "Z" ? null : f[19]; // a zombie has ended
+  } catch {
+    return null;
+  }
+}
+
+let ledger: string | null = null;
+
+/**
+ * From now on every service is also written down in `path` (pid and start time), so that a start
+ * after a stack that was killed (SIGKILL: no chance to stop its servers) can stop what it left
+ * running on the stack's ports: see stopLeftovers.
+ */
+export function keepLedger(path: string) {
+  ledger = path;
+}
+
+async function writeLedger() {
+  if (!ledger) return;
+  const entries = await Promise.all(services.map(async (c) => ({ pid: c.pid, started: await startedAt(c.pid) })));
+  await Deno.writeTextFile(ledger, JSON.stringify(entries) + "\n");
+}
+
+/** Stops the services a killed stack's ledger names that are still the same processes; removes the ledger. */
+export async function stopLeftovers(path: string) {
+  const entries: { pid: number; started: string | null }[] = JSON.parse(await Deno.readTextFile(path).catch(() => "[]"));
+  const alive = [];
+  for (const e of entries) if (e.started && (await startedAt(e.pid)) === e.started) alive.push(e);
+  for (const e of alive) {
+    try {
+      Deno.kill(e.pid, "SIGTERM");
+    } catch { /* gone meanwhile */ }
+  }
+  const deadline = Date.now() + 8_000;
+  for (const e of alive) {
+    while ((await startedAt(e.pid)) === e.started && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if ((await startedAt(e.pid)) === e.started) {
+      try {
+        Deno.kill(e.pid, "SIGKILL");
+      } catch { /* gone meanwhile */ }
+    }
+  }
+  if (alive.length) console.log(`stopped ${alive.length} servers a killed stack had left running (pids ${alive.map((e) => e.pid).join(", ")})`);
+  await Deno.remove(path).catch(() => {});
+}
+
 /** Starts a long-running service whose stdout and stderr go (appended) to its log file. */
 export async function spawnLogged(cmd: string, args: string[], env: Record<string, string>, logFile: string, cwd?: string) {
   const child = new Deno.Command(cmd, { args, env, cwd, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
   services.push(child);
+  await writeLedger();
   const file = await Deno.open(logFile, { create: true, append: true });
   // Written chunk by chunk as it arrives (pipeTo into file.writable holds data back until the stream ends).
   const copy = async (stream: ReadableStream<Uint8Array>) => {
@@ -128,6 +180,7 @@ export async function runningPid(pidFile: string): Promise<number | null> {
   const pid = Number(await Deno.readTextFile(pidFile));
   try {
     Deno.kill(pid, "SIGCONT"); // signal 0 is not offered; SIGCONT is harmless to a running process
+    if (!(await startedAt(pid))) throw new Error("a zombie"); // killed, not yet reaped by its parent
     return pid;
   } catch {
     await Deno.remove(pidFile).catch(() => {});
