@@ -8,6 +8,16 @@ export function keepAlive(work: Promise<unknown>) {
   if (typeof EdgeRuntime !== "undefined") EdgeRuntime.waitUntil(work);
 }
 
+/** How long recording a provider call the database did not take is retried: an answer, an embedding call's usage. */
+export const RETRY_RECORDING_MS = 120_000;
+
+/**
+ * How long a budget reservation holds: the provider call and its one retry (twice the timeout),
+ * the background retry of its recording, and a minute. It must outlive every way its call can
+ * still be billed, or the budget it holds could be promised twice.
+ */
+export const reservationSeconds = (providerTimeoutMs: number) => Math.ceil((2 * providerTimeoutMs + RETRY_RECORDING_MS) / 1000) + 60;
+
 /**
  * Tries `attempt` again, after 250 ms and then twice as long each time (up to 5 s), until it
  * succeeds or `giveUpMs` has passed. `what` names it in the log lines (no data of the call).

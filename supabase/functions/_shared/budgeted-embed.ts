@@ -4,14 +4,11 @@
 // a failed call; a settlement lost with the database is retried in the background. When the
 // budget cannot cover it there is no call at all: the caller searches lexically. Used by the
 // ingest worker (as the document's owner) and the api function (as the caller).
-import { keepAlive, retryInBackground } from "./background.ts";
+import { keepAlive, reservationSeconds, RETRY_RECORDING_MS, retryInBackground } from "./background.ts";
 import { asUser, type Claims, isDatabaseUnavailable } from "./db.ts";
 import { env } from "./env.ts";
-import { embed, embeddingReservationSeconds, EMBEDDING_MODEL, worstCaseEmbeddingTokens } from "./providers/embeddings.ts";
+import { embed, EMBEDDING_MODEL, worstCaseEmbeddingTokens } from "./providers/embeddings.ts";
 import { ProviderError } from "./providers/errors.ts";
-
-/** How long a settlement the database did not take is retried in the background (as chat's answers). */
-const SETTLE_RETRY_MS = 120_000;
 
 export type BudgetedEmbeddings =
   | { outcome: "embedded"; vectors: number[][] }
@@ -31,7 +28,7 @@ export async function embedWithinBudget(
     reservation = await asUser(owner, async (tx) => {
       const [row] = await tx`
         select private.reserve_embedding(${key.id}::uuid, ${conversationId}::uuid, ${EMBEDDING_MODEL},
-          ${worstCaseEmbeddingTokens(inputs)}, ${embeddingReservationSeconds(env.providers.timeoutMs)}) as id`;
+          ${worstCaseEmbeddingTokens(inputs)}, ${reservationSeconds(env.providers.timeoutMs)}) as id`;
       return row.id as string | null;
     });
   } catch (err) {
@@ -64,7 +61,7 @@ export async function embedWithinBudget(
     if (!isDatabaseUnavailable(err)) throw err;
     // The call happened and may have cost money: it is billed once the database is back. The
     // caller fails with the database (503 / the batch is tried again).
-    keepAlive(retryInBackground("settling an embedding call", settle, SETTLE_RETRY_MS));
+    keepAlive(retryInBackground("settling an embedding call", settle, RETRY_RECORDING_MS));
     throw err;
   }
   return result;

@@ -8,7 +8,7 @@
 // and a pending message the sweeper fails.
 import type { Claims } from "../_shared/db.ts";
 import { asUser, isDatabaseUnavailable } from "../_shared/db.ts";
-import { keepAlive, retryInBackground } from "../_shared/background.ts";
+import { keepAlive, reservationSeconds, RETRY_RECORDING_MS, retryInBackground } from "../_shared/background.ts";
 import { env } from "../_shared/env.ts";
 import { ApiError, notFound } from "../_shared/http.ts";
 import { secretBox } from "../_shared/secret-box.ts";
@@ -22,10 +22,6 @@ import { citeAnswer } from "./citations.ts";
 import { type Grounding, sourcesPrompt } from "./retrieval.ts";
 import type { RouteContext } from "./route.ts";
 import type { MessageRow } from "./schemas.ts";
-
-/** How long an answer the database did not take is retried in the background. */
-const STORE_RETRY_MS = 120_000;
-
 
 export interface PreparedExchange {
   conversationId: string;
@@ -101,7 +97,7 @@ export async function prepareExchange(
     const system = [setup.system_prompt, grounding && sourcesPrompt(grounding)].filter(Boolean).join("\n\n") || null;
     const messages = buildContext([...setup.history, { role: "user", content: text }], system, provider, model);
     const request: ChatRequest = { apiKey: "", model, system: system ?? undefined, messages, maxTokens: MAX_OUTPUT_TOKENS };
-    const expiresInSeconds = Math.ceil((2 * env.providers.timeoutMs + STORE_RETRY_MS) / 1000) + 60;
+    const expiresInSeconds = reservationSeconds(env.providers.timeoutMs);
     // Decrypted before the message is stored: a key that cannot be decrypted leaves nothing behind.
     request.apiKey = await (await secretBox()).decrypt(setup.key_ciphertext as string);
     const [userMessage] = await call((sql, claims) =>
@@ -179,7 +175,7 @@ function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult
 /**
  * Stores a provider's answer. If the database is unavailable, the client hears exactly that
  * (503: the provider did answer; the failure is ours), and storing is retried in the background
- * for STORE_RETRY_MS, so the call the provider billed is recorded once the database is back.
+ * for RETRY_RECORDING_MS, so the call the provider billed is recorded once the database is back.
  * Any other failure is a 500 that says the answer was not stored.
  */
 export async function storeAnswer(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
@@ -201,7 +197,7 @@ export async function storeAnswer(user: Claims, ex: PreparedExchange, result: Ch
     }
     console.error(`storing an answer failed, retrying in the background: ${kind}`);
     // If it still fails, the reservation expires and the sweeper marks the message failed.
-    keepAlive(retryInBackground("storing an answer", () => completeExchange(user, ex, result, latencyMs), STORE_RETRY_MS));
+    keepAlive(retryInBackground("storing an answer", () => completeExchange(user, ex, result, latencyMs), RETRY_RECORDING_MS));
     throw new ApiError(
       503,
       "The provider answered, but the answer could not be stored: the database is unavailable. It will be stored (and its usage recorded) when the database is back; until then your message shows as pending.",

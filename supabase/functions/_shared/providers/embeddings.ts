@@ -36,8 +36,5 @@ export function worstCaseEmbeddingTokens(inputs: string[]): number {
   return inputs.reduce((n, t) => n + enc.encode(t).length, 0);
 }
 
-/** How long an embedding reservation holds: the call and its one retry, plus a minute. */
-export const embeddingReservationSeconds = (timeoutMs: number) => Math.ceil((2 * timeoutMs) / 1000) + 60;
-
 /** pgvector's text form. */
 export const vectorLiteral = (v: number[]) => `[${v.join(",")}]`;
