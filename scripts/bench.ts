@@ -66,7 +66,7 @@ const CLIENT_BACKEND = /^postgres: \S+ \S+ [\d.:a-f]+\(\d+\)/;
 async function cpuNow(): Promise<CpuSnapshot> {
   const postmaster = Number((await Deno.readTextFile(`${cfg.pgData}/postmaster.pid`)).split("\n")[0]);
   const stack = Number(await Deno.readTextFile(cfg.pidFile)); // the functions are its children
-  const gateway = Number(await Deno.readTextFile(`${cfg.home}/gateway/nginx.pid`)); // nginx's master; its worker is its child
+  const gateway = Number(await Deno.readTextFile(`${cfg.gatewayDir}/nginx.pid`)); // nginx's master; its worker is its child
   const snapshot: CpuSnapshot = new Map();
   for await (const e of Deno.readDir("/proc")) {
     const pid = Number(e.name);

@@ -73,9 +73,8 @@ async function start() {
   const pid = await runningPid(cfg.pidFile);
   if (pid && pid !== Deno.pid) return console.log(`the ${profile} stack is already running (pid ${pid}); \`npm stop\` stops it`);
   // A stack killed with SIGKILL could not stop its servers: they would hold the ports.
-  const ledger = `${cfg.home}/services.ledger.json`;
-  await stopLeftovers(ledger);
-  keepLedger(ledger);
+  await stopLeftovers(cfg.ledgerFile, STOP_GRACE_MS);
+  keepLedger(cfg.ledgerFile);
   if (await portInUse(cfg.ports.gateway)) throw new StackError(`port ${cfg.ports.gateway} (gateway) is already in use by another program`);
   await Deno.mkdir(cfg.home, { recursive: true });
   await Deno.writeTextFile(cfg.pidFile, String(Deno.pid));
@@ -102,7 +101,7 @@ async function start() {
       await exited;
     }
     await stopPostgres(cfg).catch((e) => console.error(`error: stopping Postgres: ${e.message}`));
-    await Deno.remove(ledger).catch(() => {});
+    await Deno.remove(cfg.ledgerFile).catch(() => {});
     await Deno.remove(cfg.pidFile).catch(() => {});
     Deno.exit(code);
   };
@@ -142,7 +141,7 @@ async function start() {
       authPort: cfg.ports.auth,
       storagePort: cfg.ports.storage,
       functions: new Map(functions.map((f) => [f.name, f.port])),
-      dir: `${cfg.home}/gateway`,
+      dir: cfg.gatewayDir,
       accessLog: `${cfg.logDir}/gateway.log`,
     }, `${cfg.logDir}/gateway-errors.log`);
     for (const c of services) {

@@ -66,6 +66,10 @@ export function stackConfig(profile: Profile) {
     storageDir: `${home}/storage`,
     pidFile: `${home}/stack.pid`,
     servicesFile: `${home}/services.json`,
+    /** Every server the running stack started (proc.ts keepLedger). */
+    ledgerFile: `${home}/services.ledger.json`,
+    /** nginx's configuration, pid file and temporary files (gateway.ts). */
+    gatewayDir: `${home}/gateway`,
     apiUrl: `http://127.0.0.1:${ports.gateway}`,
     dbUrl: `postgresql://postgres:${dbPassword}@127.0.0.1:${ports.db}/postgres`,
     dbPassword,

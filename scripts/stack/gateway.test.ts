@@ -1,8 +1,8 @@
-// The gateway's configuration, run by a real nginx in front of stand-in upstreams that report what
-// reached them.
+// The gateway, started as the stack starts it (a real nginx), in front of stand-in upstreams that
+// report what reached them.
 import assert from "node:assert/strict";
 import { ANON_KEY } from "./config.ts";
-import { gatewayConfig, NGINX } from "./gateway.ts";
+import { startGateway } from "./gateway.ts";
 
 interface Seen {
   path: string;
@@ -26,28 +26,20 @@ function freePort() {
   return port;
 }
 
-/** nginx with the stack's configuration, its upstreams the given ports; stopped after `test`. */
+/** The gateway as the stack starts it, its upstreams the given ports; stopped after `test`. */
 async function withGateway(ports: { auth: number; storage: number; api: number }, test: (base: string, accessLog: string) => Promise<void>) {
   const dir = await Deno.makeTempDir();
   const port = freePort();
   const accessLog = `${dir}/access.log`;
-  const conf = gatewayConfig({ port, authPort: ports.auth, storagePort: ports.storage, functions: new Map([["api", ports.api]]), dir, accessLog });
-  await Deno.writeTextFile(`${dir}/nginx.conf`, conf);
-  const nginx = new Deno.Command(NGINX, { args: ["-p", dir, "-c", `${dir}/nginx.conf`, "-e", "stderr", "-g", "daemon off;"], stdout: "null", stderr: "piped" }).spawn();
+  const nginx = await startGateway(
+    { port, authPort: ports.auth, storagePort: ports.storage, functions: new Map([["api", ports.api]]), dir, accessLog },
+    `${dir}/errors.log`,
+  );
   try {
-    for (let i = 0; ; i++) {
-      try {
-        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-        break;
-      } catch {
-        if (i > 100) throw new Error("nginx did not start");
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
     await test(`http://127.0.0.1:${port}`, accessLog);
   } finally {
     nginx.kill("SIGTERM");
-    await nginx.output();
+    await nginx.status;
     await Deno.remove(dir, { recursive: true });
   }
 }

@@ -1,6 +1,7 @@
 // Debian's PostgreSQL 15 server, in a cluster of its own per clone and profile (see config.ts).
 import { CLUSTERS_DIR, cloneClusters, ROOT, type StackConfig } from "./config.ts";
 import { chown, exists, isRoot, output, portInUse, run, StackError, which } from "./proc.ts";
+import { NGINX } from "./gateway.ts";
 
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 const PG_USER = "postgres"; // the OS user Debian's package creates; the server refuses to run as root
@@ -13,7 +14,7 @@ const REQUIRED = [
   { pkg: "postgresql-server-dev-15", path: "/usr/lib/postgresql/15/bin/pg_config" },
   { pkg: "libcurl4-openssl-dev", path: "/usr/include/x86_64-linux-gnu/curl/curl.h" },
   // the gateway (gateway.ts)
-  { pkg: "nginx", path: "/usr/sbin/nginx" },
+  { pkg: "nginx", path: NGINX },
   // pdftotext, the reference the bench compares PDF ingestion with
   { pkg: "poppler-utils", path: "/usr/bin/pdftotext" },
 ];

@@ -125,8 +125,11 @@ async function writeLedger() {
   await Deno.writeTextFile(ledger, JSON.stringify(entries) + "\n");
 }
 
-/** Stops the services a killed stack's ledger names that are still the same processes; removes the ledger. */
-export async function stopLeftovers(path: string) {
+/**
+ * Stops the services a killed stack's ledger names that are still the same processes (SIGTERM,
+ * then SIGKILL after `graceMs`, as a stack stopping its own); removes the ledger.
+ */
+export async function stopLeftovers(path: string, graceMs: number) {
   const entries: { pid: number; started: string | null }[] = JSON.parse(await Deno.readTextFile(path).catch(() => "[]"));
   const alive = [];
   for (const e of entries) if (e.started && (await startedAt(e.pid)) === e.started) alive.push(e);
@@ -135,7 +138,7 @@ export async function stopLeftovers(path: string) {
       Deno.kill(e.pid, "SIGTERM");
     } catch { /* gone meanwhile */ }
   }
-  const deadline = Date.now() + 8_000;
+  const deadline = Date.now() + graceMs;
   for (const e of alive) {
     while ((await startedAt(e.pid)) === e.started && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     if ((await startedAt(e.pid)) === e.started) {
