@@ -8,7 +8,8 @@ import { prepareDatabase, resetDatabase } from "./stack/database.ts";
 import { ensureExtensions } from "./stack/extensions.ts";
 import { DENO, startFunctions } from "./stack/functions.ts";
 import { startGateway } from "./stack/gateway.ts";
-import { ensurePackages, initCluster, postgresRunning, startPostgres, stopPostgres } from "./stack/postgres.ts";
+import { initCluster, postgresRunning, startPostgres, stopPostgres } from "./stack/postgres.ts";
+import { ensurePackages } from "./stack/packages.ts";
 import { buildStorage, startStorage } from "./stack/storage.ts";
 import { exists, httpOk, keepLedger, portInUse, run, runningPid, services, spawnLogged, StackError, stopLeftovers, waitFor } from "./stack/proc.ts";
 

@@ -1,39 +1,9 @@
 // Debian's PostgreSQL 15 server, in a cluster of its own per clone and profile (see config.ts).
 import { CLUSTERS_DIR, cloneClusters, ROOT, type StackConfig } from "./config.ts";
-import { chown, exists, isRoot, output, portInUse, run, StackError, which } from "./proc.ts";
-import { NGINX } from "./gateway.ts";
+import { chown, exists, output, portInUse, run, StackError } from "./proc.ts";
 
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 const PG_USER = "postgres"; // the OS user Debian's package creates; the server refuses to run as root
-const REQUIRED = [
-  { pkg: "postgresql-15", path: `${PG_BIN}/postgres` },
-  { pkg: "postgresql-15-pgtap", path: "/usr/share/postgresql/15/extension/pgtap.control" },
-  { pkg: "postgresql-15-plpgsql-check", path: "/usr/share/postgresql/15/extension/plpgsql_check.control" },
-  { pkg: "libtap-parser-sourcehandler-pgtap-perl", path: "/usr/bin/pg_prove" },
-  // to build pg_cron, pg_net and pgvector (extensions.ts)
-  { pkg: "postgresql-server-dev-15", path: "/usr/lib/postgresql/15/bin/pg_config" },
-  { pkg: "libcurl4-openssl-dev", path: "/usr/include/x86_64-linux-gnu/curl/curl.h" },
-  // the gateway (gateway.ts)
-  { pkg: "nginx", path: NGINX },
-  // pdftotext, the reference the bench compares PDF ingestion with
-  { pkg: "poppler-utils", path: "/usr/bin/pdftotext" },
-];
-
-/**
- * Installs the Debian packages the stack needs when missing (as root), or names them. Runs before
- * any server starts: installing one can upgrade postgresql-15 itself under a running server.
- */
-export async function ensurePackages() {
-  const missing = [];
-  for (const r of REQUIRED) if (!(await exists(r.path))) missing.push(r.pkg);
-  if (missing.length === 0) return;
-  if (!isRoot || !(await which("apt-get"))) {
-    throw new StackError(`missing Debian packages: ${missing.join(" ")} (install them: sudo apt-get install ${missing.join(" ")})`);
-  }
-  console.log(`installing ${missing.join(", ")} with apt-get ...`);
-  await run("apt-get", ["update", "-q"]);
-  await run("apt-get", ["install", "-y", "-q", ...missing], { env: { DEBIAN_FRONTEND: "noninteractive" } });
-}
 
 // From "/": the caller's folder may be one the postgres user cannot enter, or one already deleted.
 const asPg = { user: PG_USER, cwd: "/" };
