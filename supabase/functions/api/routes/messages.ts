@@ -124,7 +124,8 @@ export function messageRoutes(app: Hono) {
       400: "Invalid input; no key to answer with (and no documents); a model without a price on a budgeted key; the provider refused the request",
       409: "The message was deleted while it was being answered: the answer is discarded, the call billed",
       429: "The provider's rate limit or quota (Retry-After), or the key's monthly budget",
-      503: "The database is unavailable; if the provider had answered, the answer is stored once it is back (errors.user_message_id; the message shows pending until then)",
+      503:
+        "The database is unavailable; the provider's answer, or its failure (errors.kind), is recorded once it is back (errors.user_message_id; the message shows pending until then)",
     },
     handler: async ({ c, db, call, user, params, body }) => {
       const id = pathId(params.id, "Conversation");
