@@ -58,6 +58,7 @@ try {
   await check("deno test (function and script modules)", DENO, ["test", "-A", ...denoConfig, ...denoTests, ...scriptTests], env);
   await check("tsc (Node code)", `${ROOT}/node_modules/.bin/tsc`, ["--noEmit", "-p", `${ROOT}/tsconfig.json`]);
   await check("vitest (through the gateway)", `${ROOT}/node_modules/.bin/vitest`, ["run"], env);
+  await check("schemathesis (the OpenAPI document against the API)", DENO, ["run", "-A", `${ROOT}/scripts/schemathesis.ts`], env);
 } finally {
   if (!alreadyRunning) await stack("stop");
 }

@@ -39,6 +39,9 @@ export function functionEnv(cfg: StackConfig, extra: Record<string, string>): Re
     AUTH_URL: cfg.authUrl,
     PROVIDER_KEY_ENCRYPTION_KEY: LOCAL_ENCRYPTION_KEY,
     INGEST_SECRET: LOCAL_INGEST_SECRET,
+    // The URL /openapi.json names: where the gateway serves the API here (hosted, the default
+    // SUPABASE_URL/functions/v1/api/v1 is right).
+    API_PUBLIC_URL: `${cfg.apiUrl}/api/v1`,
     ...extra,
   };
 }
