@@ -131,6 +131,13 @@ export const MUTATIONS: Mutation[] = [
     guards: ["tests/documents.test.ts"],
   },
   {
+    promise: "a local function past the hosted CPU limit per request is ended",
+    file: "scripts/stack/limits/watchdog.ts",
+    from: "if (spent <= limitMs * period.requests) return;",
+    to: "return;",
+    guards: ["scripts/stack/limits/limits.test.ts"],
+  },
+  {
     promise: "only tokens of role authenticated are users",
     file: "supabase/functions/_shared/identity.ts",
     from: `if (payload.role !== "authenticated" || typeof payload.sub !== "string") throw unauthorized("Invalid access token");`,

@@ -12,6 +12,8 @@ export async function testEnv(cfg: StackConfig): Promise<Record<string, string>>
     PG_DATA: cfg.pgData,
     PG_LOG: cfg.pgLog,
     STACK_SERVICES: cfg.servicesFile,
+    // What the stack's functions spent, and whether a hosted limit ended one (scripts/stack/limits/).
+    FUNCTION_USAGE_FILE: cfg.functionUsageFile,
     FAKE_PROVIDER_URL: cfg.fakeProviderUrl,
     // The Auth server's binary (built and cached by the stack) and its database login, for the
     // test that runs a second instance signing ES256 (supabase/functions/_shared/identity.test.ts).
