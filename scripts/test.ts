@@ -1,7 +1,7 @@
 // `npm test`: runs every check against a stack of its own (profile `test`: other ports, other data dir).
 // Reuses a test stack that is already running; otherwise starts one and stops it at the end.
-import { stackConfig, ANON_KEY, JWT_SECRET, ROOT, SERVICE_ROLE_KEY } from "./stack/config.ts";
-import { authDatabaseUrl, buildAuth } from "./stack/auth.ts";
+import { ROOT, stackConfig } from "./stack/config.ts";
+import { testEnv } from "./stack/test-env.ts";
 import { cliDbUrl, resetDatabase, SUPABASE_CLI } from "./stack/database.ts";
 import { DENO } from "./stack/functions.ts";
 import { runningPid } from "./stack/proc.ts";
@@ -39,21 +39,7 @@ try {
   console.log("\n=== database: wipe and apply the migrations from scratch");
   await resetDatabase(cfg);
 
-  const testEnv = {
-    API_URL: cfg.apiUrl,
-    DB_URL: cfg.dbUrl,
-    ANON_KEY,
-    SERVICE_ROLE_KEY,
-    JWT_SECRET,
-    PG_DATA: cfg.pgData,
-    PG_LOG: cfg.pgLog,
-    STACK_SERVICES: cfg.servicesFile,
-    FAKE_PROVIDER_URL: cfg.fakeProviderUrl,
-    // The Auth server's binary (built and cached by the stack) and its database login, for the
-    // test that runs a second instance signing ES256 (supabase/functions/_shared/identity.test.ts).
-    AUTH_BIN: (await buildAuth()).bin,
-    AUTH_DB_URL: authDatabaseUrl(cfg),
-  };
+  const env = await testEnv(cfg);
   const denoConfig = ["--config", `${ROOT}/supabase/functions/api/deno.json`];
   const sqlTests = await filesUnder(`${ROOT}/supabase/tests`, ".test.sql");
   await check("pgTAP (pg_prove)", "pg_prove", ["--ext", ".sql", "-d", cfg.dbUrl, ...sqlTests]);
@@ -69,9 +55,10 @@ try {
   await check("deno lint (functions and scripts)", DENO, ["lint", `${ROOT}/supabase/functions`, `${ROOT}/scripts`]);
   const denoTests = fnFiles.filter((f) => f.endsWith(".test.ts"));
   const scriptTests = (await filesUnder(`${ROOT}/scripts`, ".test.ts"));
-  await check("deno test (function and script modules)", DENO, ["test", "-A", ...denoConfig, ...denoTests, ...scriptTests], testEnv);
+  await check("deno test (function and script modules)", DENO, ["test", "-A", ...denoConfig, ...denoTests, ...scriptTests], env);
   await check("tsc (Node code)", `${ROOT}/node_modules/.bin/tsc`, ["--noEmit", "-p", `${ROOT}/tsconfig.json`]);
-  await check("vitest (through the gateway)", `${ROOT}/node_modules/.bin/vitest`, ["run"], testEnv);
+  await check("vitest (through the gateway)", `${ROOT}/node_modules/.bin/vitest`, ["run"], env);
+  await check("schemathesis (the OpenAPI document against the API)", DENO, ["run", "-A", `${ROOT}/scripts/schemathesis.ts`], env);
 } finally {
   if (!alreadyRunning) await stack("stop");
 }

@@ -66,6 +66,8 @@ export function stackConfig(profile: Profile) {
     storageDir: `${home}/storage`,
     pidFile: `${home}/stack.pid`,
     servicesFile: `${home}/services.json`,
+    // What each function spent per busy period, and its ends by a hosted limit (scripts/stack/limits/).
+    functionUsageFile: `${home}/logs/function-usage.jsonl`,
     /** Every server the running stack started (proc.ts keepLedger). */
     ledgerFile: `${home}/services.ledger.json`,
     /** nginx's configuration, pid file and temporary files (gateway.ts). */

@@ -1,5 +1,5 @@
 // Deno serving each function in supabase/functions/<name>/index.ts on a port of its own,
-// with the environment Supabase gives functions.
+// with the environment Supabase gives functions, under its limits (limits/host.ts).
 import type { StackConfig } from "./config.ts";
 import { ANON_KEY, JWT_SECRET, LOCAL_ENCRYPTION_KEY, LOCAL_INGEST_SECRET, ROOT, SERVICE_ROLE_KEY } from "./config.ts";
 import { exists, httpOk, portInUse, spawnLogged, StackError, waitFor } from "./proc.ts";
@@ -39,6 +39,15 @@ export function functionEnv(cfg: StackConfig, extra: Record<string, string>): Re
     AUTH_URL: cfg.authUrl,
     PROVIDER_KEY_ENCRYPTION_KEY: LOCAL_ENCRYPTION_KEY,
     INGEST_SECRET: LOCAL_INGEST_SECRET,
+    // The URL /openapi.json names: where the gateway serves the API here (hosted, the default
+    // SUPABASE_URL/functions/v1/api/v1 is right).
+    API_PUBLIC_URL: `${cfg.apiUrl}/api/v1`,
+    // Hosted Edge Functions' limits (limits/host.ts): V8 heap in MB, CPU time per request in ms
+    // (0: none). Taken from the environment the stack starts in, else the hosted values.
+    FUNCTION_MEMORY_MB: Deno.env.get("FUNCTION_MEMORY_MB") ?? "256",
+    FUNCTION_CPU_MS: Deno.env.get("FUNCTION_CPU_MS") ?? "2000",
+    // Each busy period's CPU time and memory, and each end by a limit, as JSON lines.
+    FUNCTION_USAGE_FILE: cfg.functionUsageFile,
     ...extra,
   };
 }
@@ -57,9 +66,10 @@ export async function startFunctions(cfg: StackConfig, extraEnv: Record<string, 
     if (await portInUse(port)) throw new StackError(`port ${port} (function ${name}) is already in use by another program`);
     const log = `${cfg.logDir}/functions.log`;
     const dir = `${FUNCTIONS_DIR}/${name}`;
-    const config = (await exists(`${dir}/deno.json`)) ? ["--config", `${dir}/deno.json`] : [];
-    const child = await spawnLogged(DENO, ["run", "--allow-all", "--no-prompt", ...config, `${dir}/index.ts`], {
+    // Under the hosted limits, and started again when a limit (or a crash) ends it: limits/host.ts.
+    const child = await spawnLogged(DENO, ["run", "--allow-all", "--no-prompt", `${ROOT}/scripts/stack/limits/host.ts`, dir], {
       ...env,
+      FUNCTION_NAME: name,
       DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
       DENO_NO_UPDATE_CHECK: "1",
     }, log);

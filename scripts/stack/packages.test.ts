@@ -30,6 +30,7 @@ const NEEDED: { by: string; file: string }[] = [
   { by: "Storage's native module (node-gyp)", file: "/usr/bin/g++" },
   { by: "the gateway", file: NGINX },
   { by: "the bench's ingestion reference", file: "/usr/bin/pdftotext" },
+  { by: "the venv schemathesis runs in", file: "/usr/lib/python3.11/ensurepip/__init__.py" },
 ];
 
 /** The packages dpkg says own `file` (none when no installed package does). */

@@ -18,6 +18,7 @@ export const DEBIAN_PACKAGES = [
   "make", // the extensions, and node-gyp
   "nginx", // the gateway (gateway.ts)
   "poppler-utils", // pdftotext, the reference the bench compares PDF ingestion with
+  "python3.11-venv", // python3 -m venv with pip: the venv schemathesis is installed into (schemathesis.ts)
 ];
 
 /** Those of `packages` whose dpkg status is not "install ok installed". */

@@ -2,7 +2,7 @@
 -- (PT429) what spend + reservations + this one would take over the budget; storing settles.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(32);
+select plan(34);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -41,6 +41,10 @@ select lives_ok(format($$ select private.fail_exchange(%L, 'timeout', false, 'gp
 select tests.as_postgres();
 select is((select count(*)::int from private.budget_reservations where message_id = :'q2'), 0, 'its reservation is gone too');
 select tests.authenticate_as('alice');
+select lives_ok(format($$ select private.fail_exchange(%L, 'timeout', false, 'gpt-4o', 0, 0, 0, 'estimated', 5) $$, :'q2'),
+  'recording the same failure again (a retry whose first attempt did commit) runs');
+select is((select count(*)::int from public.usage_events where api_key_id = :'key' and outcome = 'error'), 1,
+  'and records the attempt once');
 select lives_ok(format($$ select private.begin_exchange(%L, %L, 'three again', 'gpt-4o', 1000, 200, 600) $$, :'conv', :'key'),
   'now $0.002 spent + $0.000125 reserved + $0.0045 fits');
 select tests.as_postgres();

@@ -35,13 +35,39 @@ function conforms(method: string, template: string, reply: ApiReply, streamed = 
   exercised.add(`${method} ${template}`);
   if (streamed) {
     expect(reply.headers.get("content-type")).toMatch(/^text\/event-stream/);
-    expect(documented.content["text/event-stream"]).toBeDefined();
+    const media = documented.content["text/event-stream"];
+    expect(media).toBeDefined();
+    eventsConform(`${method} ${template}`, media.schema, reply.body as string);
     return;
   }
   const key = `${method} ${template} ${reply.status}`;
   if (!validators.has(key)) validators.set(key, ajv.compile(documented.content["application/json"].schema));
   const validate = validators.get(key)!;
   expect(validate(reply.body), `${key}: ${ajv.errorsText(validate.errors)}; ${JSON.stringify(reply.body).slice(0, 400)}`).toBe(true);
+}
+
+/**
+ * Every event of a stream is one the document declares (its schema describes each event: name and
+ * data), and its data validates against the schema declared for that event's name.
+ */
+// deno-lint-ignore no-explicit-any
+function eventsConform(operation: string, schema: any, text: string) {
+  expect(schema?.oneOf, `${operation}: its events are declared`).toBeDefined();
+  const frames = text.split("\n\n").filter((f) => f.trim());
+  expect(frames.length, `${operation}: some events were sent`).toBeGreaterThan(0);
+  for (const frame of frames) {
+    const sent = { event: frame.match(/^event: (.*)$/m)?.[1] ?? "message", data: frame.match(/^data: (.*)$/m)?.[1] ?? "" };
+    const key = `${operation} events`;
+    if (!validators.has(key)) validators.set(key, ajv.compile(schema));
+    const validate = validators.get(key)!;
+    expect(validate(sent), `${key}: ${ajv.errorsText(validate.errors)}; ${frame.slice(0, 200)}`).toBe(true);
+    // deno-lint-ignore no-explicit-any
+    const declared = schema.oneOf.find((e: any) => e.properties.event.const === sent.event).properties.data.contentSchema;
+    const dataKey = `${operation} event ${sent.event}`;
+    if (!validators.has(dataKey)) validators.set(dataKey, ajv.compile(declared));
+    const validateData = validators.get(dataKey)!;
+    expect(validateData(JSON.parse(sent.data)), `${dataKey}: ${ajv.errorsText(validateData.errors)}; ${sent.data.slice(0, 400)}`).toBe(true);
+  }
 }
 
 const requestForms = new Set<string>();
@@ -101,9 +127,9 @@ async function check(method: string, template: string, opts: { path?: string; bo
 }
 
 describe("the OpenAPI document matches what the API does", () => {
-  it("names the public URL from configuration, never one a client sent", async () => {
+  it("names the URL the stack serves the API at, from configuration, never one a client sent", async () => {
     const forged = await api("GET", "/openapi.json", { headers: { "x-forwarded-host": "evil.example" } });
-    expect(forged.body.servers).toEqual([{ url: `${API_URL}/functions/v1/api/v1` }]);
+    expect(forged.body.servers).toEqual([{ url: `${API_URL}/api/v1` }]);
   });
 
   it("the /docs page renders every documented operation", async () => {
@@ -159,6 +185,14 @@ describe("the OpenAPI document matches what the API does", () => {
     expect(answered.status).toBe(201);
     await check("POST", "/conversations/{id}/messages", { path: `/conversations/${conversationId}/messages`, body: { message: "hello", stream: true } });
     await check("POST", "/conversations/{id}/messages", { path: `/conversations/${conversationId}/messages`, body: {} });
+    // A streamed answer that fails ends with the `error` event.
+    const failing = await check("POST", "/keys", { body: { name: "fails", provider: "openai", api_key: fakeKey("openai", "chatonly", "fail500") } });
+    const failingConversation = await check("POST", "/conversations", { body: { api_key_id: failing.body.data.id } });
+    const streamedFailure = await check("POST", "/conversations/{id}/messages", {
+      path: `/conversations/${failingConversation.body.data.id}/messages`,
+      body: { message: "hello", stream: true },
+    });
+    expect(streamedFailure.body).toMatch(/^event: error$/m);
     await check("GET", "/conversations/{id}/messages", { path: `/conversations/${conversationId}/messages` });
     await check("GET", "/conversations/{id}/messages", { path: `/conversations/${conversationId}/messages?offset=-1` });
     await check("GET", "/conversations/{id}", { path: `/conversations/${conversationId}` });

@@ -8,3 +8,4 @@ export const PG_DATA = process.env.PG_DATA ?? "";
 export const PG_LOG = process.env.PG_LOG ?? "";
 export const FAKE_PROVIDER_URL = process.env.FAKE_PROVIDER_URL ?? "http://127.0.0.1:54429";
 export const STACK_SERVICES = process.env.STACK_SERVICES ?? "";
+export const FUNCTION_USAGE_FILE = process.env.FUNCTION_USAGE_FILE ?? "";

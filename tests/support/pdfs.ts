@@ -3,7 +3,10 @@
 // code is (no glyphs embedded: no CJK font is needed to make or to extract it), and the
 // "encrypted" file carries a standard security handler whose user password is not empty, so
 // no reader opens it without the password.
-import { PDFDocument, PDFHexString, PDFName, PDFString, StandardFonts, beginText, endText, moveText, setFontAndSize, showText } from "pdf-lib";
+import {
+  PDFDocument, PDFHexString, PDFName, PDFString, StandardFonts, beginText, concatTransformationMatrix, drawObject, endText, moveText,
+  popGraphicsState, pushGraphicsState, setFontAndSize, showText,
+} from "pdf-lib";
 
 export interface PageSpec {
   /** Lines of text; an empty array makes a page with no text layer. Lines with Hangul use the Korean font. */
@@ -87,6 +90,43 @@ export async function makePdf(pages: PageSpec[], options: { encrypted?: boolean;
     ctx.trailerInfo.Encrypt = encrypt;
     const id = PDFHexString.of("0123456789abcdef0123456789abcdef");
     ctx.trailerInfo.ID = ctx.obj([id, id]);
+  }
+  return new Uint8Array(await doc.save({ useObjectStreams: false }));
+}
+
+/**
+ * A PDF of `pageCount` pages of text (page n: factPage(n) and lines of prose, a full page), each
+ * page also showing an image of incompressible bytes, sized so the file is just under `bytes`:
+ * the largest file the API accepts (25 MB, 1,000 pages) is what a worker must stay within the
+ * hosted limits for. Text extraction reads the text; the images are weight it must carry.
+ */
+export async function makeLargePdf(pageCount: number, bytes: number): Promise<Uint8Array<ArrayBuffer>> {
+  const doc = await PDFDocument.create();
+  const helvetica = await doc.embedFont(StandardFonts.Helvetica);
+  const pages = [];
+  for (let n = 1; n <= pageCount; n++) {
+    const page = doc.addPage([612, 792]);
+    const lines = [...factPage(n), ...Array.from({ length: 40 }, (_, i) =>
+      `Line ${i + 1} of page ${n}: the ${animalFor(n + i)} crossed the ${ANIMALS[(n * 3 + i) % ANIMALS.length]} valley at dawn, as recorded.`)];
+    let y = 740;
+    for (const line of lines) {
+      page.drawText(line, { x: 40, y, font: helvetica, size: 9 });
+      y -= 16;
+    }
+    pages.push(page);
+  }
+  const textOnly = (await doc.save({ useObjectStreams: false })).length;
+  // Each image: a DeviceGray picture whose width x height bytes fill the rest (less its dictionary).
+  const perPage = Math.floor((bytes - textOnly) / pageCount) - 200;
+  const width = 256, height = Math.floor(perPage / width);
+  for (const page of pages) {
+    const pixels = new Uint8Array(width * height);
+    for (let at = 0; at < pixels.length; at += 65_536) crypto.getRandomValues(pixels.subarray(at, Math.min(at + 65_536, pixels.length)));
+    const image = doc.context.register(doc.context.stream(pixels, {
+      Type: "XObject", Subtype: "Image", Width: width, Height: height, ColorSpace: "DeviceGray", BitsPerComponent: 8,
+    }));
+    const name = page.node.newXObject("Noise", image);
+    page.pushOperators(pushGraphicsState(), concatTransformationMatrix(64, 0, 0, 64, 520, 20), drawObject(name), popGraphicsState());
   }
   return new Uint8Array(await doc.save({ useObjectStreams: false }));
 }

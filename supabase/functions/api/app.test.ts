@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { adminDb, createUser, loadApi, quietTest as test, request } from "./test-support.ts";
 
 const MAX_BODY_BYTES = 262_144;
-const { app, sql } = await loadApi({ MAX_BODY_BYTES: String(MAX_BODY_BYTES) });
+// A document limit far below the Storage bucket's (25 MB): only the API's own check can refuse.
+const DOCUMENT_MAX_BYTES = 4096;
+const { app, sql } = await loadApi({ MAX_BODY_BYTES: String(MAX_BODY_BYTES), DOCUMENT_MAX_BYTES: String(DOCUMENT_MAX_BYTES) });
 const db = adminDb();
 const user = await createUser();
 
@@ -27,6 +29,26 @@ test("a large chunked body is refused 413 after reading no more than the limit, 
   const res = await request(app, "POST", "/users/login", { rawBody: body, headers: { "content-type": "application/json" } });
   assert.equal(res.status, 413);
   assert.ok(pulled <= MAX_BODY_BYTES + 2 * chunk.byteLength, `${pulled} bytes were read`);
+});
+
+test("an upload above DOCUMENT_MAX_BYTES is refused 413 by the API itself, storing nothing; one at the limit is taken", async () => {
+  const pdfOf = (size: number) => {
+    const bytes = new Uint8Array(size).fill(0x20);
+    bytes.set(new TextEncoder().encode("%PDF-1.7\n"));
+    return bytes;
+  };
+  const documents = async () => (await db`select count(*)::int as n from public.documents where user_id = ${user.id}`)[0].n;
+  const over = await request(app, "POST", "/documents?filename=over.pdf", {
+    token: user.token, rawBody: pdfOf(DOCUMENT_MAX_BYTES + 1), headers: { "content-type": "application/pdf" },
+  });
+  assert.equal(over.status, 413);
+  assert.equal(over.body.message, `The file is larger than the limit of ${DOCUMENT_MAX_BYTES} bytes`);
+  assert.equal(await documents(), 0);
+  const at = await request(app, "POST", "/documents?filename=at.pdf", {
+    token: user.token, rawBody: pdfOf(DOCUMENT_MAX_BYTES), headers: { "content-type": "application/pdf" },
+  });
+  assert.equal(at.status, 201, JSON.stringify(at.body));
+  assert.equal(await documents(), 1);
 });
 
 test("NUL characters and lone surrogates are 400 naming the field, and change nothing", async () => {

@@ -216,7 +216,13 @@ const FAILURES: Record<ProviderError["kind"], { status: number; message: string 
   timeout: { status: 504, message: "The provider did not answer in time" },
 };
 
-/** Marks the user's message failed (so it can be retried), records the attempt, and says what happened. */
+/**
+ * Marks the user's message failed (so it can be retried), records the attempt, and says what
+ * happened. If the database is unavailable, the client hears that (503, with the call's failure
+ * in the details), and recording is retried in the background like a provider's answer, so the
+ * message is failed with its real cause and the attempt billed once the database is back
+ * (private.fail_exchange records an attempt once however often it runs).
+ */
 export async function failExchange(user: Claims, ex: PreparedExchange, err: unknown, latencyMs: number): Promise<ApiError> {
   const pe = err instanceof ProviderError ? err : new ProviderError("unavailable", "provider call failed");
   // Stored codes are our failure classes; the provider's own code (which can mislead, e.g.
@@ -224,15 +230,36 @@ export async function failExchange(user: Claims, ex: PreparedExchange, err: unkn
   const code = pe.kind;
   const zero: Usage = { promptTokens: 0, cachedPromptTokens: 0, completionTokens: 0, source: "estimated" };
   const u = pe.partial?.usage ?? zero;
-  await asUser(user, (tx) => tx`
-    select private.fail_exchange(${ex.userMessage.id}::uuid, ${code}, ${pe.kind === "invalid_key"}, ${ex.request.model},
-      ${u.promptTokens}, ${u.cachedPromptTokens}, ${u.completionTokens}, ${u.source}, ${latencyMs})`);
-  const failure = FAILURES[pe.kind];
-  return new ApiError(failure.status, `${failure.message}. Your message was kept (status failed); send it again to retry.`, {
+  const record = () =>
+    asUser(user, (tx) => tx`
+      select private.fail_exchange(${ex.userMessage.id}::uuid, ${code}, ${pe.kind === "invalid_key"}, ${ex.request.model},
+        ${u.promptTokens}, ${u.cachedPromptTokens}, ${u.completionTokens}, ${u.source}, ${latencyMs})`);
+  const details = {
     provider: ex.provider.name,
     kind: pe.kind,
     provider_code: pe.code ?? null,
     user_message_id: ex.userMessage.id,
     ...(pe.retryAfter !== undefined ? { retry_after: pe.retryAfter } : {}),
-  }, pe.retryAfter !== undefined ? { "Retry-After": String(pe.retryAfter) } : {});
+  };
+  const failure = FAILURES[pe.kind];
+  try {
+    await record();
+  } catch (dbErr) {
+    if (!isDatabaseUnavailable(dbErr)) throw dbErr;
+    console.error(`recording a failed provider call failed, retrying in the background: ${(dbErr as Error).name} ${(dbErr as { code?: string }).code ?? ""}`);
+    // If it still fails, the reservation expires and the sweeper marks the message failed (interrupted).
+    keepAlive(retryInBackground("recording a failed provider call", record, RETRY_RECORDING_MS));
+    return new ApiError(
+      503,
+      `${failure.message}, and the database is unavailable. The failure will be recorded when the database is back: your message then shows as failed (until then pending); send it again to retry.`,
+      details,
+      { "Retry-After": "5" },
+    );
+  }
+  return new ApiError(
+    failure.status,
+    `${failure.message}. Your message was kept (status failed); send it again to retry.`,
+    details,
+    pe.retryAfter !== undefined ? { "Retry-After": String(pe.retryAfter) } : {},
+  );
 }

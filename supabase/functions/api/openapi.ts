@@ -14,6 +14,29 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output") {
   return rest;
 }
 
+// Text no field can hold (route.ts refuses it in any JSON body): NUL, which Postgres text cannot
+// store. (The other, a lone UTF-16 surrogate, is not Unicode, so not a JSON Schema string.)
+const STORABLE_TEXT = "^[^\\x00]*$";
+
+/** Adds STORABLE_TEXT to every string of a request schema that has no pattern of its own (those exclude NUL already). */
+function storableStrings(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(storableStrings);
+  if (!schema || typeof schema !== "object") return schema;
+  const out = Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, storableStrings(v)]));
+  if (out.type === "string" && out.pattern === undefined && out.format === undefined) out.pattern = STORABLE_TEXT;
+  return out;
+}
+
+/** The 400 of a route: what its schemas refuse, and each rule beyond them (RouteDef.invalidWhen). */
+function invalidInput(def: (typeof registry)[number]): string {
+  const beyond = [
+    ...(def.invalidWhen ?? []),
+    ...(def.body ? ["malformed JSON, a body that is not UTF-8, or text with a lone UTF-16 surrogate (not Unicode)"] : []),
+  ];
+  return "Invalid input: the request does not match its schema (field errors in `errors`)" +
+    (beyond.length ? `; also when ${beyond.join("; ")}` : "");
+}
+
 function envelopeOf(data: Record<string, unknown>) {
   return {
     type: "object",
@@ -51,16 +74,25 @@ export function openApiDocument(serverUrl: string) {
       ...(params.some((p) => p.in === "path") ? [404] : []),
     ]);
     if (def.streams) {
+      // OpenAPI 3.1 reads a text/event-stream schema as the schema of each event (3.2 names it
+      // itemSchema): one branch per event name, its `data` a line of JSON with its own schema.
+      const events = Object.entries(def.streams.events).map(([name, schema]) => ({
+        type: "object",
+        required: ["event", "data"],
+        properties: {
+          event: { const: name },
+          data: { type: "string", contentMediaType: "application/json", contentSchema: jsonSchema(schema, "output") },
+        },
+      }));
       responses["200"] = {
-        description: typeof def.streams === "string"
-          ? def.streams
-          : "With `stream: true` or `Accept: text/event-stream`: Server-Sent Events (`start`, `delta`…, then `done` with the stored exchange, or `error` with the envelope and its status)",
-        content: { "text/event-stream": { schema: { type: "string" } } },
+        description: def.streams.description,
+        content: { "text/event-stream": { schema: { description: "One event: its name and its data", oneOf: events } } },
       };
     }
     for (const status of [...errorStatuses].sort()) {
       const data = def.errorsWithData?.includes(status) && def.response ? jsonSchema(def.response, "output") : { type: "null" };
-      responses[String(status)] = { description: text(status), content: { "application/json": { schema: envelopeOf(data) } } };
+      const description = status === 400 ? invalidInput(def) : text(status);
+      responses[String(status)] = { description, content: { "application/json": { schema: envelopeOf(data) } } };
     }
     paths[path] ??= {};
     paths[path][def.method] = {
@@ -72,7 +104,7 @@ export function openApiDocument(serverUrl: string) {
       ...(params.length ? { parameters: params } : {}),
       // Required unless an empty request (which stands for {}) is valid.
       ...(def.body
-        ? { requestBody: { required: !def.body.safeParse({}).success, content: { "application/json": { schema: jsonSchema(def.body, "input") } } } }
+        ? { requestBody: { required: !def.body.safeParse({}).success, content: { "application/json": { schema: storableStrings(jsonSchema(def.body, "input")) } } } }
         : def.rawBody
         ? { requestBody: def.rawBody }
         : {}),

@@ -33,6 +33,12 @@ export interface RouteContext<B, Q> {
   call<T>(work: (sql: Sql, claims: string) => Promise<T>): Promise<T>;
 }
 
+export interface EventStream {
+  description: string;
+  /** Event name to the schema of its `data` (one line of JSON). */
+  events: Record<string, z.ZodType>;
+}
+
 export interface RouteDef<B extends z.ZodType | undefined, Q extends z.ZodType | undefined> {
   method: Method;
   path: string;
@@ -52,14 +58,16 @@ export interface RouteDef<B extends z.ZodType | undefined, Q extends z.ZodType |
   status?: number;
   /** Other success statuses with the same `data`, and what each means (e.g. 200: the same file was already uploaded). */
   alsoOk?: Record<number, string>;
+  /** Why this route answers 400 beyond what its schemas say (a rule they cannot express), each said in the OpenAPI 400. */
+  invalidWhen?: string[];
   /** What a status means on this route, where the general wording would mislead (e.g. 415 for an upload). */
   statusText?: Record<number, string>;
   /** Statuses this route answers with beyond those implied by auth, body, query and path ids (OpenAPI). */
   errors?: number[];
   /** Error statuses whose envelope still carries `data` in the response schema (e.g. /health's 503). */
   errorsWithData?: number[];
-  /** Answers with Server-Sent Events (status 200): true for a message's answer when asked to stream, or a description of the events. */
-  streams?: boolean | string;
+  /** Answers with Server-Sent Events (status 200): what they are, and each event's JSON `data` by event name (OpenAPI). */
+  streams?: EventStream;
   handler: (
     ctx: RouteContext<B extends z.ZodType ? z.output<B> : undefined, Q extends z.ZodType ? z.output<Q> : undefined>,
   ) => Promise<Reply | Response>;

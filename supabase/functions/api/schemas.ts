@@ -102,6 +102,15 @@ export const Exchange = z.object({
   usage: Usage.nullable().describe("null for an extractive answer (no provider was called)"),
 });
 
+/** A streamed exchange's `error` event: the envelope of the error and the HTTP status it would have had. */
+export const StreamError = z.object({
+  success: z.literal(false),
+  message: z.string(),
+  data: z.null(),
+  errors: z.record(z.string(), z.unknown()).nullable(),
+  status: z.number().int(),
+});
+
 export const KeyCreate = z.strictObject({
   name: z.string().trim().min(1).max(100),
   api_key: z.string().trim().min(8, "Too short to be a provider key").max(400).regex(/^[\x21-\x7e]+$/, "A provider key is printable ASCII: no spaces, control or non-ASCII characters"),
@@ -165,7 +174,9 @@ export const Credentials = z.strictObject({
 export const Join = z.strictObject({
   username: z.string().trim().regex(/^[A-Za-z0-9_.-]{3,32}$/, "3–32 letters, digits, _ - ."),
   password: z.string().min(8, "At least 8 characters").max(72),
-  email: z.email().max(320).optional(),
+  // The pattern is the whole check (zod's email rule), so it is what the document declares; the
+  // Auth server may still refuse an address it admits (400).
+  email: z.string().max(320).regex(z.regexes.email, "Not an email address").optional(),
 });
 
 export const Refresh = z.strictObject({ refresh_token: z.string().min(1, "Required").max(200) });

@@ -59,6 +59,7 @@ export function conversationRoutes(app: Hono) {
     summary: "Create a conversation (a default title is made when none is given)",
     auth: true,
     body: ConversationCreate,
+    invalidWhen: ["`api_key_id` is not one of the caller's keys (errors.api_key_id)"],
     response: Conversation,
     status: 201,
     handler: async ({ call, body }) => {
@@ -95,6 +96,7 @@ export function conversationRoutes(app: Hono) {
     summary: "Rename, or change the key, model or system prompt",
     auth: true,
     body: ConversationUpdate,
+    invalidWhen: ["`api_key_id` is not one of the caller's keys (errors.api_key_id)"],
     response: Conversation,
     handler: async ({ db, params, body }) => {
       const id = pathId(params.id, "Conversation");

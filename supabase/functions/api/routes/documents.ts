@@ -137,8 +137,8 @@ export function documentRoutes(app: Hono) {
     status: 201,
     alsoOk: { 200: "The same file was already uploaded by this user: the existing document" },
     errors: [400, 401, 413, 415, 502],
+    invalidWhen: ["an empty file", "a multipart body without a file in the field `file`", "a malformed multipart body"],
     statusText: {
-      400: "Invalid input: an empty file, no `file` field, a malformed multipart body, or a bad `filename`",
       413: "The file is larger than DOCUMENT_MAX_BYTES",
       415: "Not a PDF (no %PDF header), or neither multipart/form-data nor an application/pdf body",
       502: "Storage did not accept the file",
@@ -223,7 +223,15 @@ export function documentRoutes(app: Hono) {
     tag: "documents",
     summary: "Ingestion progress as Server-Sent Events",
     auth: true,
-    streams: "Server-Sent Events: `progress` ({status, pages_done, pages_total, progress_percent}) as it changes, then `done` with the document when it is ready or failed (or `error` if it is deleted)",
+    streams: {
+      description: "Server-Sent Events: `progress` as it changes, then `done` with the document when it is ready or failed, " +
+        "or `error` if it is deleted meanwhile or its progress cannot be read (then the stream ends)",
+      events: {
+        progress: Document.pick({ status: true, pages_done: true, pages_total: true, progress_percent: true, failure_reason: true }),
+        done: Document,
+        error: z.object({ success: z.literal(false), message: z.string(), status: z.number().int().describe("The HTTP status it would have had") }),
+      },
+    },
     errors: [401, 404],
     handler: async ({ c, db, params }) => {
       const id = pathId(params.id, "Document");
@@ -313,6 +321,7 @@ export function documentRoutes(app: Hono) {
     status: 201,
     alsoOk: { 200: "It was already attached" },
     errors: [400, 401, 404, 409],
+    invalidWhen: ["`document_id` is not an id (errors.document_id)"],
     statusText: { 409: "The document failed to ingest: it cannot be attached" },
     handler: async ({ db, params, body }) => {
       const id = pathId(params.id, "Conversation");

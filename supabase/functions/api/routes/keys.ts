@@ -56,6 +56,7 @@ export function keyRoutes(app: Hono) {
     response: Key,
     status: 201,
     errors: [400, 401, 409, 413, 415, 422, 502, 504],
+    invalidWhen: ["`provider` and `kind` name different providers (errors.kind)"],
     handler: async ({ db, body }) => {
       const provider: ProviderName = body.provider ?? FROM_KIND[body.kind!];
       const box = await secretBox();

@@ -9,7 +9,8 @@ import { failExchange, loadExchange, NoKeyError, type PreparedExchange, prepareE
 import { groundQuestion } from "../retrieval.ts";
 import { pathId } from "../ids.ts";
 import { route } from "../route.ts";
-import { Exchange, Message, MessageCreate, Pagination } from "../schemas.ts";
+import { Exchange, Message, MessageCreate, Pagination, StreamError } from "../schemas.ts";
+import { z } from "zod";
 
 /** Server-Sent Events: `delta` events, then `done` with the stored exchange, or `error` with the envelope. */
 function streamExchange(user: Claims, ex: PreparedExchange): Response {
@@ -118,13 +119,28 @@ export function messageRoutes(app: Hono) {
     body: MessageCreate,
     response: Exchange,
     status: 201,
-    streams: true,
+    streams: {
+      description: "With `stream: true` or `Accept: text/event-stream`: Server-Sent Events: `start` (the stored question), `delta`… (the answer's text as it comes), " +
+        "then `done` with the stored exchange, or `error` with the envelope and its HTTP status",
+      events: {
+        start: z.object({ user_message: Message }),
+        delta: z.object({ text: z.string() }),
+        done: Exchange,
+        error: StreamError,
+      },
+    },
     errors: [400, 401, 404, 409, 413, 415, 422, 429, 502, 503, 504],
+    invalidWhen: [
+      "no key to answer with: none registered or selected, and no documents attached",
+      "the conversation's key was rejected by its provider earlier (is_valid false)",
+      "a model without a price on a key with a monthly budget (errors.model)",
+      "the provider refused the request, e.g. an unknown model (errors.kind bad_request)",
+    ],
     statusText: {
-      400: "Invalid input; no key to answer with (and no documents); a model without a price on a budgeted key; the provider refused the request",
       409: "The message was deleted while it was being answered: the answer is discarded, the call billed",
       429: "The provider's rate limit or quota (Retry-After), or the key's monthly budget",
-      503: "The database is unavailable; if the provider had answered, the answer is stored once it is back (errors.user_message_id; the message shows pending until then)",
+      503:
+        "The database is unavailable; the provider's answer, or its failure (errors.kind), is recorded once it is back (errors.user_message_id; the message shows pending until then)",
     },
     handler: async ({ c, db, call, user, params, body }) => {
       const id = pathId(params.id, "Conversation");

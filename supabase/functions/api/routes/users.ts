@@ -95,6 +95,7 @@ export function userRoutes(app: Hono) {
     response: Profile,
     status: 201,
     errors: [400, 409, 413, 415, 429, 503],
+    invalidWhen: ["the Auth server refuses the email address or the password (a weak password: errors.password)"],
     handler: async ({ c, body }) => {
       const taken = () => new ApiError(409, "That username is taken", { username: ["Already taken"] });
       if (await resolveLogin(body.username)) throw taken();

@@ -1,0 +1,147 @@
+// The promises the project makes, each with a one-line change that breaks it and the tests that
+// must then fail (`npm run mutants`, scripts/mutants.ts). A new promise gets a line here; a
+// mutation that survives means its guards do not guard it.
+
+export interface Mutation {
+  /** What the line keeps true. */
+  promise: string;
+  /** The file, from the repository's root. */
+  file: string;
+  /** The mutated line is the first line containing `from` after the line containing this (when given). */
+  after?: string;
+  /** Text on the line, replaced by `to`. */
+  from: string;
+  to: string;
+  /** Test files that must fail with the mutation: pgTAP (supabase/tests), vitest (tests/), deno test (*.test.ts elsewhere). */
+  guards: string[];
+}
+
+const ownerOnly = (table: string, file: string, guards: string[], column = "user_id"): Mutation => ({
+  promise: `${table}: a user reads only their own rows`,
+  file,
+  after: `create policy "${table}: owner can select"`,
+  from: `using ((select auth.uid()) = ${column});`,
+  to: "using (true);",
+  guards,
+});
+
+export const MUTATIONS: Mutation[] = [
+  {
+    promise: "a chat message is refused when spend + open reservations + its worst case exceed the key's budget",
+    file: "supabase/migrations/20261127000400_budget_reservations.sql",
+    from: "if v_spent + v_reserved + v_worst > v_key.monthly_budget_usd then",
+    to: "if v_spent + v_worst > v_key.monthly_budget_usd then",
+    guards: ["supabase/tests/058-budget-reservations.test.sql"],
+  },
+  {
+    promise: "an embedding call is refused when spend + open reservations + its worst case exceed the key's budget",
+    file: "supabase/migrations/20261127001600_embedding_budget.sql",
+    from: "if v_spent + v_reserved + v_worst > v_key.monthly_budget_usd then",
+    to: "if v_spent + v_worst > v_key.monthly_budget_usd then",
+    guards: ["supabase/tests/059-embedding-reservations.test.sql"],
+  },
+  ownerOnly("profiles", "supabase/migrations/20261126000200_profiles.sql", ["supabase/tests/020-profiles.test.sql"], "id"),
+  ownerOnly("api_keys", "supabase/migrations/20261126000300_api_keys.sql", ["supabase/tests/030-api-keys.test.sql"]),
+  ownerOnly("conversations", "supabase/migrations/20261126000400_conversations_messages.sql", ["supabase/tests/040-conversations.test.sql"]),
+  ownerOnly("messages", "supabase/migrations/20261126000400_conversations_messages.sql", ["supabase/tests/050-messages.test.sql"]),
+  ownerOnly("usage_events", "supabase/migrations/20261126000500_usage.sql", ["supabase/tests/060-usage.test.sql"]),
+  {
+    promise: "usage_daily: a user reads only their own rollups",
+    file: "supabase/migrations/20261127000350_usage_rollups.sql",
+    after: `create policy "usage_daily: owner can select"`,
+    from: "for select to authenticated using (user_id = (select auth.uid()));",
+    to: "for select to authenticated using (true);",
+    guards: ["supabase/tests/060-usage.test.sql", "supabase/tests/070-views.test.sql"],
+  },
+  ownerOnly("documents", "supabase/migrations/20261127000900_documents.sql", ["supabase/tests/100-documents.test.sql"]),
+  ownerOnly("document_pages", "supabase/migrations/20261127000900_documents.sql", ["supabase/tests/100-documents.test.sql"]),
+  ownerOnly("document_chunks", "supabase/migrations/20261127000900_documents.sql", ["supabase/tests/100-documents.test.sql"]),
+  ownerOnly("conversation_documents", "supabase/migrations/20261127001000_document_retrieval.sql", ["supabase/tests/100-documents.test.sql"]),
+  {
+    promise: "Storage: a user reads only the files in their own folder of bucket documents",
+    file: "supabase/migrations/20261127000200_documents_bucket.sql",
+    after: `create policy "documents: owner reads own folder"`,
+    from: "using (bucket_id = 'documents' and (storage.foldername(name))[1] = (select auth.uid())::text);",
+    to: "using (bucket_id = 'documents');",
+    guards: ["tests/storage.test.ts"],
+  },
+  {
+    promise: "a token whose session ended (logout) is refused at once",
+    file: "supabase/migrations/20261127005000_cached_function_plans.sql",
+    after: "create or replace function private.session_is_active(p_session_id uuid)",
+    from: "return exists (",
+    to: "return true or exists (",
+    guards: ["supabase/tests/080-login-helpers.test.sql", "tests/api/identity.test.ts"],
+  },
+  {
+    promise: "an answer's citations quote their pages, of the caller's own documents (the database's own check)",
+    file: "supabase/migrations/20261127005000_cached_function_plans.sql",
+    from: "return pg_catalog.jsonb_typeof(p_citations) = 'array' and not exists (",
+    to: "return true or not exists (",
+    guards: ["supabase/tests/105-citation-quotes.test.sql"],
+  },
+  {
+    promise: "usage is recorded only under its key's own provider",
+    file: "supabase/migrations/20261127000300_writes_through_private.sql",
+    from: "if p_provider is distinct from v_key_provider then",
+    to: "if false then",
+    guards: ["supabase/tests/055-forged-writes.test.sql"],
+  },
+  {
+    promise: "pending and failed messages are not sent to the model as context",
+    file: "supabase/migrations/20261127004000_message_path_round_trips.sql",
+    from: "and m.status = 'complete' and m.role <> 'system'",
+    to: "and m.role <> 'system'",
+    guards: ["supabase/tests/077-message-path.test.sql"],
+  },
+  {
+    promise: "an answer stored twice (a retry whose first attempt committed) is billed once",
+    file: "supabase/migrations/20261127004000_message_path_round_trips.sql",
+    after: "create function private.store_answer(",
+    from: "if v_question.id is not null and v_question.status = 'complete' then",
+    to: "if false then",
+    guards: ["supabase/tests/058-budget-reservations.test.sql"],
+  },
+  {
+    promise: "a failed provider call recorded twice (a retry whose first attempt committed) is billed once",
+    file: "supabase/migrations/20261202030001_fail_exchange_once.sql",
+    from: "if v_reservation.message_id is null and v_question.status <> 'pending' then",
+    to: "if false then",
+    guards: ["supabase/tests/058-budget-reservations.test.sql"],
+  },
+  {
+    promise: "a provider call that failed while the database was down is recorded once it is back",
+    file: "supabase/functions/api/chat.ts",
+    from: `keepAlive(retryInBackground("recording a failed provider call", record, RETRY_RECORDING_MS));`,
+    to: "",
+    guards: ["tests/api/outage.test.ts"],
+  },
+  {
+    promise: "an upload above DOCUMENT_MAX_BYTES is refused (413)",
+    file: "supabase/functions/api/routes/documents.ts",
+    from: "if (bytes.length > env.documents.maxBytes) throw tooLarge();",
+    to: "if (bytes.length > env.documents.maxBytes + 64 * 1024) throw tooLarge();",
+    guards: ["supabase/functions/api/app.test.ts"],
+  },
+  {
+    promise: "a PDF with more than DOCUMENT_MAX_PAGES pages is failed, saying so",
+    file: "supabase/functions/ingest/worker.ts",
+    from: "if (pdf.numPages > env.documents.maxPages) {",
+    to: "if (pdf.numPages > env.documents.maxPages + 1000) {",
+    guards: ["tests/documents.test.ts"],
+  },
+  {
+    promise: "a local function past the hosted CPU limit per request is ended",
+    file: "scripts/stack/limits/watchdog.ts",
+    from: "if (spent <= limitMs * period.requests) return;",
+    to: "return;",
+    guards: ["scripts/stack/limits/limits.test.ts"],
+  },
+  {
+    promise: "only tokens of role authenticated are users",
+    file: "supabase/functions/_shared/identity.ts",
+    from: `if (payload.role !== "authenticated" || typeof payload.sub !== "string") throw unauthorized("Invalid access token");`,
+    to: `if (typeof payload.sub !== "string") throw unauthorized("Invalid access token");`,
+    guards: ["tests/api/identity.test.ts"],
+  },
+];
