@@ -81,16 +81,12 @@ beforeAll(async () => {
       await db`insert into public.messages ${db(rows)}`;
     }
   }
-  // Fixed times for the conversations (triggers would write now(): off for this update only).
-  await db.begin(async (tx) => {
-    await tx`set local session_replication_role = replica`;
-    await tx`update public.conversations set created_at = '2025-01-02 03:04:05.678901+00', updated_at = '2026-02-03 04:05:06.999999-07'
-             where id = ${conv["1"]}`;
-    await tx`update public.conversations set created_at = '1999-12-31 23:59:59.9995+00', updated_at = '2030-01-01 00:00:00+00'
-             where id = ${conv["2"]}`;
-    await tx`update public.conversations set created_at = '2026-01-01 00:00:00.001+00', updated_at = '2026-01-01 00:00:00.0015+00'
-             where id = ${conv["3"]}`;
-  });
+  // Fixed times for the conversations (after the messages, whose arrival sets updated_at).
+  for (const [c, created, updated] of [
+    ["1", "2025-01-02 03:04:05.678901+00", "2026-02-03 04:05:06.999999-07"],
+    ["2", "1999-12-31 23:59:59.9995+00", "2030-01-01 00:00:00+00"],
+    ["3", "2026-01-01 00:00:00.001+00", "2026-01-01 00:00:00.0015+00"],
+  ]) await db`update public.conversations set created_at = ${created}, updated_at = ${updated} where id = ${conv[c]}`;
 });
 afterAll(() => db.end());
 

@@ -33,7 +33,7 @@ export function conversationRoutes(app: Hono) {
     response: Conversation.array(),
     handler: async ({ call, query }) => {
       const [page] = await call((sql, claims) =>
-        sql`select total, items, data::text as data from private.list_conversations(${claims}, ${query.limit}, ${query.offset})`
+        sql`select total, items, data from private.list_conversations(${claims}, ${query.limit}, ${query.offset})`
       );
       return {
         message: `${page.items} of ${page.total} conversations`,
@@ -55,7 +55,7 @@ export function conversationRoutes(app: Hono) {
     handler: async ({ call, body }) => {
       const keyId = bodyId(body.api_key_id, "api_key_id");
       const [created] = await call((sql, claims) =>
-        sql`select data::text as data from private.create_conversation(${claims}, ${body.title ?? null}, ${keyId ?? null},
+        sql`select data from private.create_conversation(${claims}, ${body.title ?? null}, ${keyId ?? null},
                                                                        ${body.model ?? null}, ${body.system_prompt ?? null})`
       ).catch(unknownKey);
       return { status: 201, message: "Conversation created", data: new JsonText(created.data) };
@@ -71,7 +71,7 @@ export function conversationRoutes(app: Hono) {
     response: ConversationWithMessages,
     handler: async ({ call, params }) => {
       const id = pathId(params.id, "Conversation");
-      const [conversation] = await call((sql, claims) => sql`select data::text as data from private.get_conversation(${claims}, ${id}, 100)`);
+      const [conversation] = await call((sql, claims) => sql`select data from private.get_conversation(${claims}, ${id}, 100)`);
       if (!conversation) throw notFound("Conversation");
       return { message: "Conversation", data: new JsonText(conversation.data) };
     },

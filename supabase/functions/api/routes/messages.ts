@@ -95,7 +95,7 @@ export function messageRoutes(app: Hono) {
     handler: async ({ call, params, query }) => {
       const id = pathId(params.id, "Conversation");
       const [page] = await call((sql, claims) =>
-        sql`select total, items, data::text as data from private.list_messages(${claims}, ${id}::uuid, ${query.limit}, ${query.offset})`
+        sql`select total, items, data from private.list_messages(${claims}, ${id}::uuid, ${query.limit}, ${query.offset})`
       );
       if (!page) throw notFound("Conversation");
       return {
