@@ -16,7 +16,7 @@
 // $0.09 per answer), printing the budget, the spend recorded and the refusals. Then the PDF
 // figures (scripts/bench/pdfs.ts): ingestion pages/s against pdftotext, retrieval p50/p95 at
 // BENCH_CHUNKS (100,000) chunks, and recall@5 on the shipped question set.
-// BENCH_ONLY=api or BENCH_ONLY=pdf runs one part.
+// BENCH_ONLY=api or BENCH_ONLY=pdf runs one part; BENCH_ONLY=throughput only the throughput table.
 import postgres from "postgres";
 import { benchIngestion, benchRecall, benchRetrieval } from "./bench/pdfs.ts";
 import { ANON_KEY, stackConfig } from "./stack/config.ts";
@@ -24,7 +24,7 @@ import { withStack } from "./stack/with-stack.ts";
 
 const REQUESTS = Number(Deno.env.get("BENCH_REQUESTS") ?? 1000);
 const CONCURRENCY = Number(Deno.env.get("BENCH_CONCURRENCY") ?? 10);
-const ONLY = Deno.env.get("BENCH_ONLY") ?? ""; // "api" or "pdf": one part only
+const ONLY = Deno.env.get("BENCH_ONLY") ?? ""; // "api" or "pdf": one part only; "throughput": its table only
 const LIST_PAGE = "/conversations?limit=20"; // the list rows measure one page
 const SCALE_REQUESTS = Number(Deno.env.get("BENCH_SCALE_REQUESTS") ?? 1000);
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
@@ -301,7 +301,7 @@ await withStack("bench", async () => {
     await sql`vacuum analyze public.conversations, public.messages`;
     await setUpStatements(sql);
 
-    if (ONLY !== "pdf") {
+    api: if (ONLY !== "pdf") {
       // A realistic account: a key, 50 conversations with 20 messages each.
       const user = await users.createUser(PREFIX);
       const auth = { authorization: `Bearer ${user.token}`, "content-type": "application/json" };
@@ -349,6 +349,13 @@ await withStack("bench", async () => {
         }), 201);
       }));
       printTable(`throughput at concurrency ${CONCURRENCY} (user with 50 conversations x 20 messages)`, throughput);
+      // The api function should cost no more CPU per request than the database behind it.
+      console.log("");
+      for (const r of throughput.filter((r) => /^(GET|POST) \S+$/.test(r.name))) {
+        const within = r.cpu.fn <= r.cpu.postgres;
+        console.log(`${r.name.padEnd(36)} function CPU ${r.cpu.fn.toFixed(2)} ms ${within ? "<=" : "> "} Postgres ${r.cpu.postgres.toFixed(2)} ms per request: ${within ? "yes" : "NO"}`);
+      }
+      if (ONLY === "throughput") break api;
 
       // Scale. The small user's list is measured before and after the big users' rows exist; the
       // sizes of the list, and of a conversation, take turns (see interleaved).
@@ -439,7 +446,7 @@ await withStack("bench", async () => {
 
       await budgetRace(users, sql);
     }
-    if (ONLY !== "api") {
+    if (ONLY === "" || ONLY === "pdf") {
       // PDFs: a user with an OpenAI key (embeddings through the fake provider) and one without.
       const keyed = await users.createUser(`${PREFIX}_pdf`);
       await expectOk(await fetch(`${API}/keys`, {

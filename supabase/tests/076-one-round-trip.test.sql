@@ -2,7 +2,7 @@
 -- session and reads one page of the caller's rows (or creates a conversation).
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(27);
+select plan(29);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -25,39 +25,49 @@ values ('00000000-0000-4000-8000-00000000000a', :'alice', 'user', 'older, writte
 -- ---- the read functions, called as the api function calls them ----
 select tests.as_postgres();
 select results_eq(
-  format($$ select total, id, title, message_count, preview from private.list_conversations(%L, 20, 0) $$, :'alice_claims'),
-  $$ values (2::bigint, '00000000-0000-4000-8000-00000000000a'::uuid, 'first'::text, 2::bigint, 'question'::text),
-            (2::bigint, '00000000-0000-4000-8000-00000000000b'::uuid, 'second'::text, 0::bigint, null::text) $$,
-  'list_conversations: the caller''s conversations, newest activity first, with the total');
+  format($$ select l.total, l.items, c.id, c.title, c.message_count, c.preview
+            from private.list_conversations(%L, 20, 0) l,
+                 json_to_recordset(l.data::json) c(id uuid, title text, message_count bigint, preview text) $$, :'alice_claims'),
+  $$ values (2::bigint, 2, '00000000-0000-4000-8000-00000000000a'::uuid, 'first'::text, 2::bigint, 'question'::text),
+            (2::bigint, 2, '00000000-0000-4000-8000-00000000000b'::uuid, 'second'::text, 0::bigint, null::text) $$,
+  'list_conversations: the caller''s conversations, newest activity first, with the total and the number on the page');
 select is(current_user::text, 'authenticated', 'list_conversations became the caller for the rest of the transaction');
 select is(auth.uid(), :'alice'::uuid, 'with the caller''s claims');
 select tests.as_postgres();
 select results_eq(
-  format($$ select total, id from private.list_conversations(%L, 1, 1) $$, :'alice_claims'),
-  $$ values (2::bigint, '00000000-0000-4000-8000-00000000000b'::uuid) $$,
+  format($$ select l.total, l.items, l.data::json->0->>'id' from private.list_conversations(%L, 1, 1) l $$, :'alice_claims'),
+  $$ values (2::bigint, 1, '00000000-0000-4000-8000-00000000000b'::text) $$,
   'list_conversations pages with limit and offset');
 select tests.as_postgres();
 select results_eq(
-  format($$ select total, id from private.list_conversations(%L, 20, 5) $$, :'alice_claims'),
-  $$ values (2::bigint, null::uuid) $$,
-  'a page past the end is one row with only the total');
+  format($$ select total, items, data::text from private.list_conversations(%L, 20, 5) $$, :'alice_claims'),
+  $$ values (2::bigint, 0, '[]'::text) $$,
+  'a page past the end is the total and an empty array');
 select tests.as_postgres();
-select is_empty(
-  format($$ select 1 from private.list_conversations(%L, 20, 0) where id is not null $$, :'bob_claims'),
+select results_eq(
+  format($$ select total, items, data::text from private.list_conversations(%L, 20, 0) $$, :'bob_claims'),
+  $$ values (0::bigint, 0, '[]'::text) $$,
   'another user lists none of them');
 
 select tests.as_postgres();
 select results_eq(
-  format($$ select total, content from private.list_messages(%L, '00000000-0000-4000-8000-00000000000a', 20, 0) $$,
+  format($$ select l.total, l.items, m.content
+            from private.list_messages(%L, '00000000-0000-4000-8000-00000000000a', 20, 0) l,
+                 json_to_recordset(l.data::json) m(content text) $$,
          :'alice_claims'),
-  $$ values (2::bigint, 'older, written late'::text), (2::bigint, 'question'::text) $$,
+  $$ values (2::bigint, 2, 'older, written late'::text), (2::bigint, 2, 'question'::text) $$,
   'list_messages: the conversation''s messages, oldest first, with the total');
 select tests.as_postgres();
 select results_eq(
-  format($$ select total, id from private.list_messages(%L, '00000000-0000-4000-8000-00000000000b', 20, 0) $$,
+  format($$ select total, items, data::text from private.list_messages(%L, '00000000-0000-4000-8000-00000000000b', 20, 0) $$,
          :'alice_claims'),
-  $$ values (0::bigint, null::uuid) $$,
-  'an empty conversation is one row with total 0');
+  $$ values (0::bigint, 0, '[]'::text) $$,
+  'an empty conversation is one row with total 0 and an empty array');
+select tests.as_postgres();
+select is(
+  (select data::json->1->>'created_at' from private.list_messages(:'alice_claims', '00000000-0000-4000-8000-00000000000a', 20, 0)),
+  '2026-01-01T10:00:00.000Z',
+  'timestamps are written as JavaScript''s Date.toJSON writes them (UTC, milliseconds, Z)');
 select tests.as_postgres();
 select is_empty(
   format($$ select 1 from private.list_messages(%L, '00000000-0000-4000-8000-00000000000a', 20, 0) $$, :'bob_claims'),
@@ -65,28 +75,32 @@ select is_empty(
 
 select tests.as_postgres();
 select results_eq(
-  format($$ select id, title, message_count, msg_conversation_id, msg_content
-            from private.get_conversation(%L, '00000000-0000-4000-8000-00000000000a', 100) $$, :'alice_claims'),
+  format($$ select (g.data::json->>'id')::uuid, g.data::json->>'title', (g.data::json->>'message_count')::bigint, m.conversation_id, m.content
+            from private.get_conversation(%L, '00000000-0000-4000-8000-00000000000a', 100) g,
+                 json_to_recordset(g.data::json->'messages') m(conversation_id uuid, content text) $$, :'alice_claims'),
   $$ values ('00000000-0000-4000-8000-00000000000a'::uuid, 'first'::text, 2::bigint, '00000000-0000-4000-8000-00000000000a'::uuid, 'older, written late'::text),
             ('00000000-0000-4000-8000-00000000000a'::uuid, 'first'::text, 2::bigint, '00000000-0000-4000-8000-00000000000a'::uuid, 'question'::text) $$,
   'get_conversation: the conversation with its messages, oldest first');
 select tests.as_postgres();
 select results_eq(
-  format($$ select msg_content from private.get_conversation(%L, '00000000-0000-4000-8000-00000000000a', 1) $$, :'alice_claims'),
+  format($$ select m.content from private.get_conversation(%L, '00000000-0000-4000-8000-00000000000a', 1) g,
+                                  json_to_recordset(g.data::json->'messages') m(content text) $$, :'alice_claims'),
   $$ values ('question'::text) $$,
   'get_conversation: only the latest ones when there are more');
 select tests.as_postgres();
 select results_eq(
-  format($$ select title, msg_id from private.get_conversation(%L, '00000000-0000-4000-8000-00000000000b', 100) $$, :'alice_claims'),
-  $$ values ('second'::text, null::uuid) $$,
-  'get_conversation: an empty conversation is one row without a message');
+  format($$ select data::json->>'title', (data::json->'messages')::text from private.get_conversation(%L, '00000000-0000-4000-8000-00000000000b', 100) $$, :'alice_claims'),
+  $$ values ('second'::text, '[]'::text) $$,
+  'get_conversation: an empty conversation has an empty array of messages');
 select tests.as_postgres();
 select is_empty(
   format($$ select 1 from private.get_conversation(%L, '00000000-0000-4000-8000-00000000000a', 100) $$, :'bob_claims'),
   'get_conversation: another user''s conversation is no row at all (not found)');
 select tests.as_postgres();
 select results_eq(
-  format($$ select title, model, message_count, preview from private.create_conversation(%L, 'made here', null, 'gpt-4o-mini', null) $$,
+  format($$ select c.title, c.model, c.message_count, c.preview
+            from private.create_conversation(%L, 'made here', null, 'gpt-4o-mini', null) r,
+                 json_to_record(r.data::json) c(title text, model text, message_count bigint, preview text) $$,
          :'alice_claims'),
   $$ values ('made here'::text, 'gpt-4o-mini'::text, 0::bigint, null::text) $$,
   'create_conversation: creates a conversation and returns it as the list shows it');
@@ -95,7 +109,7 @@ select is((select user_id from public.conversations where title = 'made here'), 
   'create_conversation: the conversation is the caller''s');
 select tests.as_postgres();
 select ok(
-  (select title ~ '^Conversation \d{4}-\d{2}-\d{2} \d{2}:\d{2}$' from private.create_conversation(:'alice_claims', null, null, null, null)),
+  (select data::json->>'title' ~ '^Conversation \d{4}-\d{2}-\d{2} \d{2}:\d{2}$' from private.create_conversation(:'alice_claims', null, null, null, null)),
   'create_conversation: without a title, a dated one');
 select tests.as_postgres();
 select is((select sum(conversations)::bigint from private.conversation_counts where user_id = :'alice'), 4::bigint, 'and both are counted');
@@ -160,6 +174,28 @@ select ok(
   and not has_function_privilege('service_role', 'private.begin_request(text)', 'execute')
   and not has_function_privilege('anon', 'private.begin_request(text)', 'execute'),
   'no API role can become another user through begin_request');
+
+-- api_json is the row as the API shows it, after every kind of write: inserts, messages arriving
+-- and deleted, a rename, a key set and then deleted (its foreign key sets api_key_id null).
+insert into public.api_keys (id, user_id, name, provider, secret_ciphertext, hint, fingerprint)
+values ('00000000-0000-4000-8000-0000000000c1', :'alice', 'alice key', 'openai', 'c', 'h', 'fp-alice');
+update public.conversations set title = 'first, renamed', api_key_id = '00000000-0000-4000-8000-0000000000c1'
+where id = '00000000-0000-4000-8000-00000000000a';
+delete from public.messages where content = 'question';
+delete from public.api_keys where id = '00000000-0000-4000-8000-0000000000c1';
+select is_empty(format($$
+  select c.id from public.conversations c
+  where c.user_id in (%L, %L) and c.api_json is distinct from (
+    select row_to_json(r)::text from (
+      select c.id, c.title, c.api_key_id, c.model, c.system_prompt,
+             to_char(c.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at,
+             to_char(c.updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as updated_at,
+             c.message_count,
+             to_char(c.last_message_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as last_message_at,
+             to_char(c.last_activity_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as last_activity_at,
+             c.preview) r)
+     or c.api_json::json->>'api_key_id' is not null and c.id = '00000000-0000-4000-8000-00000000000a' $$, :'alice', :'bob'),
+  'api_json is each conversation as the API shows it, after inserts, messages, a rename and a deleted key');
 
 select * from finish();
 rollback;

@@ -22,4 +22,18 @@ export function envelope<T>(success: boolean, message: string, data: T | null = 
   return { success, message, data, errors };
 }
 
+/**
+ * A response's `data` as JSON text already made (by Postgres, in the one statement of a read or
+ * create), put into the envelope as it is: parsing it only to serialise it again was most of the
+ * function's CPU on those routes.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/** The successful envelope around `data` given as JSON text: the same bytes `JSON.stringify(envelope(true, message, data))` makes. */
+export function envelopeText(message: string, data: JsonText): string {
+  return `{"success":true,"message":${JSON.stringify(message)},"data":${data.text},"errors":null}`;
+}
+
 export const notFound = (what: string) => new ApiError(404, `${what} not found`);

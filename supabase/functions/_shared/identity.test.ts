@@ -131,6 +131,22 @@ Deno.test("expired tokens, other audiences, non-user roles and unsigned tokens a
   await refused(`${header}.${payload}.`, /Invalid access token/);
 });
 
+Deno.test("a token verified a moment ago is not verified again, until it expires; a forged one is refused all the same", async () => {
+  const exp = Math.floor(Date.now() / 1000) + 2;
+  const jwt = await token({ alg: "HS256", exp });
+  const first = await verifyAccessToken(jwt);
+  assert.equal(await verifyAccessToken(jwt), first, "the second time, the same claims, from the cache");
+  assert.ok(Object.isFrozen(first), "shared claims cannot be changed by one request");
+  const [header, payload, signature] = jwt.split(".");
+  const forged = btoa(JSON.stringify({ ...claims, aud: "authenticated", exp, sub: "00000000-0000-4000-8000-000000000000" }))
+    .replace(/=+$/, "").replaceAll("+", "-").replaceAll("/", "_");
+  await refused(`${header}.${forged}.${signature}`, /Invalid access token/);
+  const otherSignature = signature.slice(0, 5) + (signature[5] === "A" ? "B" : "A") + signature.slice(6);
+  await refused(`${header}.${payload}.${otherSignature}`, /Invalid access token/);
+  await new Promise((r) => setTimeout(r, exp * 1000 - Date.now() + 50));
+  await refused(jwt, /expired/);
+});
+
 Deno.test("the Authorization header must be `Bearer <token>`", () => {
   assert.equal(bearerToken("Bearer abc.def.ghi"), "abc.def.ghi");
   assert.equal(bearerToken("bearer abc"), "abc");

@@ -4,7 +4,7 @@ import type { Context, Hono } from "hono";
 import { z } from "zod";
 import { asSessionUser, type Claims, sql, type Tx } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
-import { ApiError, envelope } from "../_shared/http.ts";
+import { ApiError, envelope, envelopeText, JsonText } from "../_shared/http.ts";
 import { bearerToken, sessionClaims, sessionEnded, verifyAccessToken } from "../_shared/identity.ts";
 
 type Method = "get" | "post" | "patch" | "delete";
@@ -13,6 +13,7 @@ type Sql = typeof sql;
 export interface Reply<T = unknown> {
   status?: number;
   message: string;
+  /** The response's data; a JsonText goes into the envelope as the JSON text it is. */
   data: T;
   headers?: Record<string, string>;
 }
@@ -197,7 +198,11 @@ export function route<B extends z.ZodType | undefined = undefined, Q extends z.Z
     // deno-lint-ignore no-explicit-any
     const reply = await def.handler(ctx as any);
     if (reply instanceof Response) return reply;
-    return c.json(envelope(true, reply.message, reply.data ?? null), (reply.status ?? def.status ?? 200) as 200, reply.headers);
+    const status = (reply.status ?? def.status ?? 200) as 200;
+    if (reply.data instanceof JsonText) {
+      return c.body(envelopeText(reply.message, reply.data), status, { "Content-Type": "application/json", ...reply.headers });
+    }
+    return c.json(envelope(true, reply.message, reply.data ?? null), status, reply.headers);
   });
 }
 

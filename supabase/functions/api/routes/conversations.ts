@@ -1,21 +1,10 @@
 import type { Hono } from "hono";
 import type { Tx } from "../../_shared/db.ts";
-import { ApiError, notFound } from "../../_shared/http.ts";
+import { ApiError, JsonText, notFound } from "../../_shared/http.ts";
 import { bodyId, pathId } from "../ids.ts";
 import { route } from "../route.ts";
 import { Conversation, ConversationCreate, ConversationPagination, ConversationUpdate, ConversationWithMessages, Deleted } from "../schemas.ts";
 import { CONVERSATION_COLUMNS } from "../data/conversations.ts";
-import { MESSAGE_COLUMNS } from "../data/messages.ts";
-
-const CONVERSATION_FIELDS = CONVERSATION_COLUMNS.split(", ");
-const MESSAGE_FIELDS = MESSAGE_COLUMNS.split(", ");
-
-/** The named fields of a row, in that order, each read from its column (`prefix` + field). */
-function pick(row: Record<string, unknown>, fields: string[], prefix = ""): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const field of fields) out[field] = row[prefix + field];
-  return out;
-}
 
 /** The database refuses a key that is not the owner's: the foreign key (api_key_id, user_id). */
 function unknownKey(err: unknown): never {
@@ -43,12 +32,14 @@ export function conversationRoutes(app: Hono) {
     query: ConversationPagination,
     response: Conversation.array(),
     handler: async ({ call, query }) => {
-      const page = await call((sql, claims) =>
-        sql`select * from private.list_conversations(${claims}, ${query.limit}, ${query.offset})`
+      const [page] = await call((sql, claims) =>
+        sql`select total, items, data from private.list_conversations(${claims}, ${query.limit}, ${query.offset})`
       );
-      const total = page[0]?.total ?? 0;
-      const rows = page.filter((r) => r.id !== null).map(({ total: _, ...conversation }) => conversation);
-      return { message: `${rows.length} of ${total} conversations`, data: rows, headers: { "X-Total-Count": String(total) } };
+      return {
+        message: `${page.items} of ${page.total} conversations`,
+        data: new JsonText(page.data),
+        headers: { "X-Total-Count": String(page.total) },
+      };
     },
   });
 
@@ -64,11 +55,11 @@ export function conversationRoutes(app: Hono) {
     status: 201,
     handler: async ({ call, body }) => {
       const keyId = bodyId(body.api_key_id, "api_key_id");
-      const [data] = await call((sql, claims) =>
-        sql`select * from private.create_conversation(${claims}, ${body.title ?? null}, ${keyId ?? null}, ${body.model ?? null},
-                                                      ${body.system_prompt ?? null})`
+      const [created] = await call((sql, claims) =>
+        sql`select data from private.create_conversation(${claims}, ${body.title ?? null}, ${keyId ?? null},
+                                                                       ${body.model ?? null}, ${body.system_prompt ?? null})`
       ).catch(unknownKey);
-      return { status: 201, message: "Conversation created", data };
+      return { status: 201, message: "Conversation created", data: new JsonText(created.data) };
     },
   });
 
@@ -81,11 +72,9 @@ export function conversationRoutes(app: Hono) {
     response: ConversationWithMessages,
     handler: async ({ call, params }) => {
       const id = pathId(params.id, "Conversation");
-      const rows = await call((sql, claims) => sql`select * from private.get_conversation(${claims}, ${id}, 100)`);
-      if (!rows.length) throw notFound("Conversation");
-      // One row per message, the conversation's columns on each, the message's as msg_*.
-      const messages = rows.filter((r) => r.msg_id !== null).map((r) => pick(r, MESSAGE_FIELDS, "msg_"));
-      return { message: "Conversation", data: { ...pick(rows[0], CONVERSATION_FIELDS), messages } };
+      const [conversation] = await call((sql, claims) => sql`select data from private.get_conversation(${claims}, ${id}, 100)`);
+      if (!conversation) throw notFound("Conversation");
+      return { message: "Conversation", data: new JsonText(conversation.data) };
     },
   });
 

@@ -1,7 +1,7 @@
 import type { Context, Hono } from "hono";
 import { corsHeaders } from "@supabase/supabase-js/cors";
 import { type Claims, isDatabaseUnavailable } from "../../_shared/db.ts";
-import { ApiError, envelope, notFound } from "../../_shared/http.ts";
+import { ApiError, envelope, JsonText, notFound } from "../../_shared/http.ts";
 import type { ChatResult } from "../../_shared/providers/types.ts";
 import { storeExtractiveExchange } from "../answers.ts";
 import { keepAlive } from "../../_shared/background.ts";
@@ -95,13 +95,15 @@ export function messageRoutes(app: Hono) {
     response: Message.array(),
     handler: async ({ call, params, query }) => {
       const id = pathId(params.id, "Conversation");
-      const page = await call((sql, claims) =>
-        sql`select * from private.list_messages(${claims}, ${id}::uuid, ${query.limit}, ${query.offset})`
+      const [page] = await call((sql, claims) =>
+        sql`select total, items, data from private.list_messages(${claims}, ${id}::uuid, ${query.limit}, ${query.offset})`
       );
-      if (!page.length) throw notFound("Conversation");
-      const total = page[0].total;
-      const rows = page.filter((r) => r.id !== null).map(({ total: _, ...message }) => message);
-      return { message: `${rows.length} of ${total} messages`, data: rows, headers: { "X-Total-Count": String(total) } };
+      if (!page) throw notFound("Conversation");
+      return {
+        message: `${page.items} of ${page.total} messages`,
+        data: new JsonText(page.data),
+        headers: { "X-Total-Count": String(page.total) },
+      };
     },
   });
 
