@@ -23,6 +23,7 @@ import { type EvalQuestion, isHeldOut, QUESTIONS } from "./eval/questions.ts";
 const PROFILE = (Deno.env.get("EVAL_PROFILE") ?? "bench") as Profile;
 const cfg = stackConfig(PROFILE);
 const API = `${cfg.apiUrl}/api/v1`;
+const EMBEDDING_MODEL = "text-embedding-3-small";
 const FAKE_OPENAI_KEY = "sk-eval-0123456789abcdefghij";
 const DEPTH = 10;
 
@@ -53,7 +54,7 @@ await withStack(PROFILE, async () => {
     const users = await import("../tests/support/users.ts");
     await sql`delete from auth.users where email like 'eval\\_%'`;
 
-    const pdfs = new Map<string, Uint8Array>();
+    const pdfs = new Map<string, Uint8Array<ArrayBuffer>>();
     for (const doc of DOCUMENTS) pdfs.set(doc.key, await documentBytes(doc));
 
     const keyless = await users.createUser("eval_lexical");
@@ -116,7 +117,7 @@ await withStack(PROFILE, async () => {
       const res = await expectStatus(await fetch(`${cfg.fakeProviderUrl}/v1/embeddings`, {
         method: "POST",
         headers: { authorization: `Bearer ${FAKE_OPENAI_KEY}`, "content-type": "application/json" },
-        body: JSON.stringify({ model: "text-embedding-3-small", input: text }),
+        body: JSON.stringify({ model: EMBEDDING_MODEL, input: text }),
       }), 200);
       return `[${(await res.json()).data[0].embedding.join(",")}]`;
     };
@@ -127,7 +128,7 @@ await withStack(PROFILE, async () => {
       const claims = JSON.stringify({ sub: user.id, role: "authenticated", session_id: user.sessionId });
       const search = (q: string, vector: string | null) => sql.begin(async (tx) => {
         await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
-        return tx`select document_id, page_number from private.search_conversation_chunks(${conversations.get(user)!}::uuid, ${q}, ${vector}::extensions.vector, ${DEPTH})`;
+        return tx`select document_id, page_number from private.search_conversation_chunks(${conversations.get(user)!}::uuid, ${q}, ${vector}::extensions.vector, ${DEPTH}, ${EMBEDDING_MODEL})`;
       });
       await search(QUESTIONS[0].q, mode === "hybrid" ? await embed(QUESTIONS[0].q) : null); // warm the connection's plans
       for (const question of QUESTIONS) {

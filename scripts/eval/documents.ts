@@ -77,7 +77,7 @@ async function must(cmd: string, args: string[], cwd: string) {
 }
 
 /** The PDF's bytes: from the cache, else its package is downloaded and unpacked there first. */
-export async function documentBytes(doc: EvalDocument): Promise<Uint8Array> {
+export async function documentBytes(doc: EvalDocument): Promise<Uint8Array<ArrayBuffer>> {
   const root = `${EVAL_CACHE}/${doc.debianPackage}`;
   if (!(await exists(`${root}/.unpacked`))) {
     await Deno.remove(root, { recursive: true }).catch(() => {});

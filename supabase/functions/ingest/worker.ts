@@ -180,7 +180,7 @@ async function storeBatch(job: Job, doc: Doc, pages: { number: number; text: str
     const res = await embedWithinBudget({ sub: doc.user_id, role: "authenticated" }, embedder, chunks.map((c) => c.content));
     if (res.outcome === "embedded") vectors = res.vectors;
     else if (res.outcome === "over_budget") overBudget = true;
-    // Without embeddings the chunks are still found by full-text and trigram search.
+    // Without embeddings the chunks are still found lexically (BM25 over their pieces).
     else console.error(`ingest ${doc.id}: embeddings failed (${res.kind}); these chunks are searchable lexically only`);
   }
   const withoutText = pages.filter((p) => p.text === "").length;
@@ -200,6 +200,7 @@ async function storeBatch(job: Job, doc: Doc, pages: { number: number; text: str
           end_offset: c.end,
           content: c.content,
           embedding: vectors ? vectorLiteral(vectors[i]) : null,
+          embedding_model: vectors ? EMBEDDING_MODEL : null,
         })))}`;
     }
     const done = pages.at(-1)!.number;
