@@ -40,11 +40,13 @@ update public.document_chunks c set embedding_model = d.embedding_model
 update public.document_chunks set embedding = null where embedding is not null and embedding_model is null;
 alter table public.document_chunks validate constraint document_chunks_embedding_has_model;
 
--- The trigram list is gone (BM25 over pieces finds the other forms of a word), and with it the
--- per-user word list that fed it.
+-- The full-text and trigram lists are gone (BM25 over pieces finds the other forms of a word),
+-- and with them the chunks' tsvector, its index and the per-user word list that fed the trigrams.
 drop trigger document_chunks_collect_search_terms on public.document_chunks;
 drop function private.collect_search_terms();
 drop table public.user_search_terms;
+drop index public.document_chunks_search_vector_idx;
+alter table public.document_chunks drop column search_vector;
 
 drop function private.search_conversation_chunks(uuid, text, extensions.vector, integer);
 
