@@ -74,8 +74,8 @@ describe("re-embedding", () => {
 
   it("reindex re-embeds chunks whose vector is of another model, and only those", async () => {
     const older = await db`
-      with some as (select id from public.document_chunks where document_id = ${doc} order by id limit 3)
-      update public.document_chunks c set embedding_model = 'an-older-model' from some where c.id = some.id
+      with first_three as (select id from public.document_chunks where document_id = ${doc} order by id limit 3)
+      update public.document_chunks c set embedding_model = 'an-older-model' from first_three where c.id = first_three.id
       returning c.id`;
     expect(older.length).toBe(3);
     const [before] = await db`select count(*)::int as calls from public.usage_events where user_id = ${owner.id} and model = ${MODEL}`;
