@@ -121,12 +121,13 @@ async function seedChunks(sql: Sql, user: BenchUser): Promise<string[]> {
       select d.id, ${user.id}, p, '', true from public.documents d, generate_series(1, ${perDoc}) p where d.user_id = ${user.id}`;
     await tx`select setseed(0.42)`;
     await tx`
-      insert into public.document_chunks (document_id, user_id, page_number, start_offset, end_offset, content, embedding)
+      insert into public.document_chunks (document_id, user_id, page_number, start_offset, end_offset, content, embedding, embedding_model)
       select p.document_id, p.user_id, p.page_number, 0, 1000,
              (select string_agg((${VOCABULARY}::text[])[floor(exp(random() * ln(${VOCABULARY.length})))::int], ' ')
               from generate_series(1, 160) w where w > p.page_number * 0),
              (select extensions.l2_normalize(array_agg(random() - 0.5)::extensions.vector)
-              from generate_series(1, 1536) d where d > p.page_number * 0)
+              from generate_series(1, 1536) d where d > p.page_number * 0),
+             'random'
       from public.document_pages p where p.user_id = ${user.id}`;
     for (const { indexdef } of indexes) await tx.unsafe(indexdef);
     return docs;
@@ -155,7 +156,7 @@ export async function benchRetrieval(sql: Sql, dbUrl: string, user: BenchUser, e
   const claims = JSON.stringify(asUser(sql, owner));
   const search = (q: string, v: string | null) => sql.begin(async (tx) => {
     await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
-    return tx`select chunk_id from private.search_conversation_chunks(${conv.id}::uuid, ${q}, ${v}::extensions.vector, 8)`;
+    return tx`select chunk_id from private.search_conversation_chunks(${conv.id}::uuid, ${q}, ${v}::extensions.vector, 8, 'random')`;
   });
   for (let i = 0; i < 20; i++) await search(query(), vector());
   for (const [name, withVector] of [["full text + trigram + vector (hybrid)", true], ["full text + trigram (no key: lexical)", false]] as const) {
@@ -178,7 +179,7 @@ export async function benchRetrieval(sql: Sql, dbUrl: string, user: BenchUser, e
       await tx`select set_config('auto_explain.log_min_duration', '0', true), set_config('auto_explain.log_nested_statements', 'on', true),
                       set_config('auto_explain.log_level', 'notice', true)`;
       await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
-      await tx`select chunk_id from private.search_conversation_chunks(${conv.id}::uuid, ${query()}, ${vector()}::extensions.vector, 8)`;
+      await tx`select chunk_id from private.search_conversation_chunks(${conv.id}::uuid, ${query()}, ${vector()}::extensions.vector, 8, 'random')`;
     });
   } finally {
     await explainer.end();
@@ -222,7 +223,7 @@ export async function benchRecall(sql: Sql, api: string, keyed: BenchUser, keyle
       }
       const rows = await sql.begin(async (tx) => {
         await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
-        return tx`select page_number from private.search_conversation_chunks(${conv.id}::uuid, ${q}, ${vector}::extensions.vector, 5)`;
+        return tx`select page_number from private.search_conversation_chunks(${conv.id}::uuid, ${q}, ${vector}::extensions.vector, 5, 'text-embedding-3-small')`;
       });
       if (rows.some((r) => r.page_number === page)) hits++;
       else misses.push(q);

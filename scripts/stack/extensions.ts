@@ -1,5 +1,6 @@
 // The Postgres extensions hosted Supabase has and Debian lacks (or has too old): pg_cron 1.6,
-// pg_net and pgvector, built from their release sources (see sources.ts) against Debian's
+// pg_net, pgvector and PGroonga (against Debian's Groonga, with its MessagePack and xxHash
+// support, as the upstream packages build it), built from their release sources (see sources.ts) against Debian's
 // PostgreSQL 15 and installed into its directories. Run before Postgres starts: pg_cron and
 // pg_net are preloaded, and a server must not keep an older library loaded.
 import { isRoot, StackError, which } from "./proc.ts";
@@ -8,10 +9,11 @@ import { buildStep, cached, CACHE_DIR, extractSource, type SourceArchive, SOURCE
 const PG_CONFIG = "/usr/lib/postgresql/15/bin/pg_config";
 const PKGLIBDIR = "/usr/lib/postgresql/15/lib";
 
-const EXTENSIONS: { source: SourceArchive; library: string }[] = [
+const EXTENSIONS: { source: SourceArchive; library: string; makeArgs?: string[] }[] = [
   { source: SOURCES.pgCron, library: "pg_cron.so" },
   { source: SOURCES.pgNet, library: "pg_net.so" },
   { source: SOURCES.pgvector, library: "vector.so" },
+  { source: SOURCES.pgroonga, library: "pgroonga.so", makeArgs: ["HAVE_MSGPACK=1", "HAVE_XXHASH=1"] },
 ];
 
 async function sameFile(a: string, b: string) {
@@ -25,7 +27,8 @@ async function sameFile(a: string, b: string) {
 
 /** Builds each extension once per version (cached) and installs it where its library differs from the build. */
 export async function ensureExtensions() {
-  for (const { source, library } of EXTENSIONS) {
+  for (const { source, library, makeArgs = [] } of EXTENSIONS) {
+    const args = [`PG_CONFIG=${PG_CONFIG}`, ...makeArgs];
     const slug = source.file.replace(/\.tar\.gz$/, "");
     const log = `${CACHE_DIR}/${slug}-pg15.build.log`;
     const dir = await cached(`${slug}-pg15`, `${source.name} ${source.version}`, async (dir) => {
@@ -34,13 +37,13 @@ export async function ensureExtensions() {
       }
       await Deno.writeTextFile(log, "");
       await extractSource(source, dir);
-      await buildStep(`make (${source.name})`, log, "make", [`PG_CONFIG=${PG_CONFIG}`], { cwd: dir });
+      await buildStep(`make (${source.name})`, log, "make", args, { cwd: dir });
     });
     if (await sameFile(`${dir}/${library}`, `${PKGLIBDIR}/${library}`)) continue;
     if (!isRoot) {
-      throw new StackError(`${source.name} ${source.version} is built in ${dir} but not installed; run as root once, or: sudo make -C ${dir} PG_CONFIG=${PG_CONFIG} install`);
+      throw new StackError(`${source.name} ${source.version} is built in ${dir} but not installed; run as root once, or: sudo make -C ${dir} ${args.join(" ")} install`);
     }
-    await buildStep(`make install (${source.name})`, log, "make", [`PG_CONFIG=${PG_CONFIG}`, "install"], { cwd: dir });
+    await buildStep(`make install (${source.name})`, log, "make", [...args, "install"], { cwd: dir });
     console.log(`installed ${source.name} ${source.version} into PostgreSQL 15`);
   }
 }

@@ -13,6 +13,10 @@ export const DEBIAN_PACKAGES = [
   "libtap-parser-sourcehandler-pgtap-perl", // pg_prove, which runs the pgTAP files
   "postgresql-server-dev-15", // postgres.h and PGXS: pg_cron, pg_net and pgvector are built against it
   "libcurl4-openssl-dev", // curl/curl.h: pg_net is built against it
+  "libgroonga-dev", // groonga.h: PGroonga is built against it
+  "libgroonga0", // libgroonga.so.0, which PGroonga's library loads
+  "libmsgpack-dev", // msgpack.h: PGroonga's MessagePack support (HAVE_MSGPACK)
+  "libxxhash-dev", // xxhash.h: PGroonga's xxHash support (HAVE_XXHASH)
   "gcc", // the extensions
   "g++", // Storage's native module (fs-xattr, through node-gyp)
   "make", // the extensions, and node-gyp

@@ -67,6 +67,14 @@ export const SOURCES = {
     tree: "0e0b2d917f3059a6922ab2c1072b4705da08864381737ba223d7250e84ddbca9",
     url: "https://github.com/pgvector/pgvector/archive/refs/tags/v0.8.6.tar.gz",
   },
+  pgroonga: {
+    name: "PGroonga",
+    version: "3.0.9",
+    file: "pgroonga-3.0.9.tar.gz",
+    sha256: "37ceb290d26526a12fd523b05a58016553ffe0ccbbc411cc3c450612ed5fa460",
+    tree: "82f2d2761c10bff9bedb6dc71768b89b154b07c8f7b14fc867b1fb332120183b",
+    url: "https://github.com/pgroonga/pgroonga/archive/refs/tags/3.0.9.tar.gz",
+  },
 } satisfies Record<string, SourceArchive>;
 
 /** Builds live outside the clone, one folder per part and version, so a new clone builds nothing. */

@@ -5,7 +5,7 @@ create extension if not exists pgtap with schema extensions;
 select plan(24);
 
 select tables_are('public', array['profiles', 'api_keys', 'conversations', 'messages', 'model_prices', 'usage_events',
-                          'documents', 'document_pages', 'document_chunks', 'conversation_documents', 'user_search_terms'],
+                          'documents', 'document_pages', 'document_chunks', 'conversation_documents'],
   'public has exactly the expected tables');
 select views_are('public', array['api_key_usage_daily', 'api_key_usage_by_model', 'api_key_usage_totals', 'conversation_list'],
   'public has exactly the expected views');
@@ -128,9 +128,10 @@ select is(
     'private.fail_exchange(uuid,text,boolean,text,integer,integer,integer,text,integer)',
     'private.lock_user_api_keys(uuid)',
     'private.my_conversation_count()',
+    'private.queue_embedding(text,uuid)',
     'private.register_api_key(text,text,text,text,text)',
     'private.reserve_embedding(uuid,uuid,text,integer,integer)',
-    'private.search_conversation_chunks(uuid,text,vector,integer)',
+    'private.search_conversation_chunks(uuid,text,vector,integer,text)',
     'private.session_is_active(uuid)',
     'private.settle_embedding(uuid,uuid,text,integer,text,integer,text)',
     'private.store_answer(uuid,text,text,integer,integer,integer,text,integer,jsonb)',
@@ -181,8 +182,7 @@ select is(
     'messages delete', 'messages select',
     'model_prices select',
     'profiles select', 'profiles update',
-    'usage_events select',
-    'user_search_terms select'
+    'usage_events select'
   ],
   'authenticated has exactly the expected table privileges');
 

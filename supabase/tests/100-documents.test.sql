@@ -3,7 +3,7 @@
 -- citations of a deleted document.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(32);
+select plan(33);
 
 select tests.create_user('dalice') as alice \gset
 select tests.create_user('dbob') as bob \gset
@@ -71,10 +71,20 @@ select tests.as_postgres();
 insert into public.document_pages (document_id, user_id, page_number, text, has_text) values
   (:'doc', :'alice', 1, 'The lighthouse keeper logs the weather every morning.', true),
   (:'doc', :'alice', 2, 'Pelicans nest on the northern cliffs in spring.', true),
-  (:'doc', :'alice', 3, '', false);
+  (:'doc', :'alice', 3, '', false),
+  (:'doc', :'alice', 4, '각주를 달려면 다음 명령을 쓴다.', true),
+  (:'doc', :'alice', 5, '등대지기가 매일 아침 기록한다.', true),
+  (:'doc', :'alice', 6, '날씨가 좋은 날에는 날씨를 보고 날씨에 맞춰 날씨 이야기를 한다.', true),
+  (:'doc', :'alice', 7, '오늘 날씨는 맑다.', true),
+  (:'doc', :'alice', 8, '내일 날씨는 흐리다.', true);
 insert into public.document_chunks (document_id, user_id, page_number, start_offset, end_offset, content) values
   (:'doc', :'alice', 1, 0, 52, 'The lighthouse keeper logs the weather every morning.'),
-  (:'doc', :'alice', 2, 0, 47, 'Pelicans nest on the northern cliffs in spring.');
+  (:'doc', :'alice', 2, 0, 47, 'Pelicans nest on the northern cliffs in spring.'),
+  (:'doc', :'alice', 4, 0, 18, '각주를 달려면 다음 명령을 쓴다.'),
+  (:'doc', :'alice', 5, 0, 17, '등대지기가 매일 아침 기록한다.'),
+  (:'doc', :'alice', 6, 0, 36, '날씨가 좋은 날에는 날씨를 보고 날씨에 맞춰 날씨 이야기를 한다.'),
+  (:'doc', :'alice', 7, 0, 10, '오늘 날씨는 맑다.'),
+  (:'doc', :'alice', 8, 0, 11, '내일 날씨는 흐리다.');
 
 select tests.authenticate_as('dbob');
 select results_eq(
@@ -103,18 +113,22 @@ select lives_ok(
   format($$ insert into public.conversation_documents (conversation_id, document_id) values (%L, %L) $$, :'conv', :'doc'),
   'the owner attaches their document to their conversation');
 select results_eq(
-  format($$ select page_number, fulltext_rank, trigram_rank, vector_rank
+  format($$ select page_number, lexical_rank, vector_rank
             from private.search_conversation_chunks(%L, 'Where do pelicans nest?') $$, :'conv'),
-  $$ values (2, 1, null::int, null::int) $$,
-  'retrieval finds the page by full text (no embedding given: no vector part)');
+  $$ values (2, 1, null::int) $$,
+  'retrieval finds the page lexically (no embedding given: no vector part)');
 select results_eq(
-  format($$ select page_number, trigram_rank from private.search_conversation_chunks(%L, 'lighthouse keepers') limit 1 $$, :'conv'),
-  $$ values (1, 1) $$,
-  'a word in another form ("keepers") is found through the trigram-similar form the text uses ("keeper")');
+  format($$ select page_number from private.search_conversation_chunks(%L, 'lighthouse keepers') limit 1 $$, :'conv'),
+  $$ values (1) $$,
+  'an English word in another form ("keepers") finds the form the text uses ("keeper")');
 select results_eq(
-  $$ select count(*)::int from public.user_search_terms where term in ('pelicans', 'keeper', 'lighthouse') $$,
-  $$ values (3) $$,
-  'the words of the owner''s chunks are collected for that');
+  format($$ select page_number from private.search_conversation_chunks(%L, '각주는 어떻게 다나요?') limit 1 $$, :'conv'),
+  $$ values (4) $$,
+  'a Korean word with another particle (각주는 / 각주를) is found through the two-syllable pieces they share');
+select results_eq(
+  format($$ select page_number from private.search_conversation_chunks(%L, '등대와 날씨') limit 1 $$, :'conv'),
+  $$ values (5) $$,
+  'the page with the rare word (등대) ranks first, above a page repeating a common one (날씨) four times: inverse document frequency');
 select is_empty(
   format($$ select 1 from private.search_conversation_chunks(%L, 'submarine volcano') $$, :'conv'),
   'a question sharing nothing with the documents finds nothing');

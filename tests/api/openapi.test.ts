@@ -230,6 +230,8 @@ describe("the OpenAPI document matches what the API does", () => {
     await check("GET", "/documents/{id}", { path: `/documents/${unknownId}` });
     await check("GET", "/documents/{id}/file", { path: `/documents/${documentId}/file` });
     await check("GET", "/documents/{id}/progress", { path: `/documents/${documentId}/progress` });
+    await check("POST", "/documents/{id}/reindex", { path: `/documents/${documentId}/reindex` });
+    await check("POST", "/documents/{id}/reindex", { path: `/documents/${unknownId}/reindex` });
     await check("POST", "/conversations/{id}/documents", { path: `/conversations/${conversationId}/documents`, body: { document_id: documentId } });
     await check("POST", "/conversations/{id}/documents", { path: `/conversations/${conversationId}/documents`, body: { document_id: unknownId } });
     await check("GET", "/conversations/{id}/documents", { path: `/conversations/${conversationId}/documents` });

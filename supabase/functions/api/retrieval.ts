@@ -4,7 +4,7 @@
 import { embedWithinBudget } from "../_shared/budgeted-embed.ts";
 import type { Claims } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
-import { vectorLiteral } from "../_shared/providers/embeddings.ts";
+import { EMBEDDING_MODEL, vectorLiteral } from "../_shared/providers/embeddings.ts";
 import type { RouteContext } from "./route.ts";
 import { SecretBox } from "../_shared/secrets.ts";
 
@@ -58,7 +58,7 @@ export async function groundQuestion(db: RouteContext<unknown, unknown>["db"], u
 
   const rows = await db((tx) => tx`
     select s.chunk_id, s.document_id, d.filename, s.page_number as page, s.start_offset, s.end_offset, s.content, p.text as page_text
-    from private.search_conversation_chunks(${conversationId}::uuid, ${question}, ${embedding}::extensions.vector, ${SOURCES_PER_ANSWER}) s
+    from private.search_conversation_chunks(${conversationId}::uuid, ${question}, ${embedding}::extensions.vector, ${SOURCES_PER_ANSWER}, ${EMBEDDING_MODEL}) s
     join public.documents d on d.id = s.document_id
     join public.document_pages p on p.document_id = s.document_id and p.page_number = s.page_number
     order by s.score desc, s.chunk_id`);

@@ -2,7 +2,9 @@
 // Storage, and turns pages into text, chunks and (with the owner's OpenAI key, as far as its budget covers them) embeddings, a
 // batch at a time. Each batch commits its pages together with the job's resume point, so a
 // worker killed or out of time loses at most the batch in hand; the next call (pg_cron every
-// few seconds, or the kick at the end of this one) carries on from there.
+// few seconds, or the kick at the end of this one) carries on from there. An `embed` job (queued
+// by POST /documents/{id}/reindex or a new OpenAI key: private.queue_embedding) embeds a ready
+// document's chunks that lack a vector of the current model, a batch at a time, the same way.
 import { createClient } from "@supabase/supabase-js";
 import { embedWithinBudget } from "../_shared/budgeted-embed.ts";
 import { sql, type Tx } from "../_shared/db.ts";
@@ -13,6 +15,8 @@ import { chunkPage } from "./chunk.ts";
 import { openPdf, type PdfDocument, pageText, structuralProblem, UnreadablePdf } from "./extract.ts";
 
 export const MAX_FAILURES = 3;
+/** Chunks per embedding call of an embed job (an ingest batch embeds its pages' chunks in one call). */
+const EMBED_BATCH = 100;
 
 const storage = createClient(env.supabaseUrl, env.serviceRoleKey, { auth: { persistSession: false, autoRefreshToken: false } })
   .storage.from("documents");
@@ -20,6 +24,7 @@ const boxPromise = SecretBox.fromBase64(env.encryptionKey);
 
 interface Job {
   document_id: string;
+  kind: "ingest" | "embed";
   next_page: number;
   failures: number;
   last_error: string | null;
@@ -74,11 +79,14 @@ async function processJob(job: Job, deadline: number, report: RunReport): Promis
   const [doc] = await sql<Doc[]>`select id, user_id, object_path, pages_total from public.documents where id = ${job.document_id}`;
   if (!doc) return true; // deleted meanwhile (its job went with it)
   if (job.failures >= MAX_FAILURES) {
-    await failDocument(job, job.last_error ?? "ingestion failed", null);
-    report.failed.push(doc.id);
+    await giveUp(job, job.last_error ?? "ingestion failed", report);
     return true;
   }
   try {
+    if (job.kind === "embed") {
+      if (await embedChunks(job, doc, deadline)) report.finished.push(doc.id);
+      return true;
+    }
     const pdf = await openDocument(doc);
     const total = pdf.numPages;
     let next = job.next_page;
@@ -115,12 +123,80 @@ async function processJob(job: Job, deadline: number, report: RunReport): Promis
       update private.ingest_jobs set failures = failures + 1, last_error = ${reason}, status = 'queued', lease_token = null, lease_until = null
       where document_id = ${job.document_id} and lease_token = ${job.lease_token}
       returning failures`;
-    if (row && row.failures >= MAX_FAILURES) {
-      await failDocument({ ...job, failures: row.failures }, reason, null, true);
-      report.failed.push(doc.id);
-    }
+    if (row && row.failures >= MAX_FAILURES) await giveUp({ ...job, failures: row.failures }, reason, report, true);
     return false;
   }
+}
+
+/** After the last retry: an ingestion fails its document; an embed job fails alone (the document stays searchable lexically). */
+async function giveUp(job: Job, reason: string, report: RunReport, afterRetries = false) {
+  if (job.kind === "embed") {
+    console.error(`ingest ${job.document_id}: re-embedding given up: ${reason}`);
+    await sql`update private.ingest_jobs set status = 'failed', last_error = ${reason}, lease_token = null, lease_until = null
+              where document_id = ${job.document_id}`;
+    return;
+  }
+  await failDocument(job, reason, null, afterRetries);
+  report.failed.push(job.document_id);
+}
+
+/**
+ * An embed job: the document's chunks without a vector of the current model, EMBED_BATCH at a
+ * time, each batch reserved against the owner's key and billed to it (embedWithinBudget), stored
+ * with its model under the job's lease. True when the job is finished: every chunk embedded, or
+ * no key to embed with, or the budget ran out (the document says so); false when time ran out or
+ * the lease was lost.
+ */
+async function embedChunks(job: Job, doc: Doc, deadline: number): Promise<boolean> {
+  const embedder = await embedderFor(doc.user_id);
+  const finish = (skipped: "budget" | null) =>
+    sql.begin(async (tx: Tx) => {
+      await tx`update private.ingest_jobs set status = 'done', lease_token = null, lease_until = null
+               where document_id = ${job.document_id} and lease_token = ${job.lease_token}`;
+      if (skipped) await tx`update public.documents set embeddings_skipped = ${skipped} where id = ${doc.id}`;
+      else if (embedder) {
+        await tx`update public.documents set embedding_model = ${EMBEDDING_MODEL}, embeddings_skipped = null
+                 where id = ${doc.id} and not exists (
+                   select 1 from public.document_chunks c where c.document_id = ${doc.id} and c.embedding_model is distinct from ${EMBEDDING_MODEL})`;
+      }
+    });
+  if (!embedder) {
+    await finish(null);
+    return true;
+  }
+  while (Date.now() < deadline) {
+    const chunks = await sql<{ id: string; content: string }[]>`
+      select id, content from public.document_chunks
+      where document_id = ${doc.id} and embedding_model is distinct from ${EMBEDDING_MODEL}
+      order by id limit ${EMBED_BATCH}`;
+    if (!chunks.length) {
+      await finish(null);
+      return true;
+    }
+    const res = await embedWithinBudget({ sub: doc.user_id, role: "authenticated" }, embedder, chunks.map((c) => c.content));
+    if (res.outcome === "over_budget") {
+      await finish("budget");
+      return true;
+    }
+    if (res.outcome === "failed") throw new RetryableError(`embedding failed (${res.kind})`);
+    const vectors = res.vectors;
+    const stored = await sql.begin(async (tx: Tx) => {
+      const [held] = await tx`
+        select 1 from private.ingest_jobs where document_id = ${job.document_id} and lease_token = ${job.lease_token} for update`;
+      if (!held) return false;
+      await tx`
+        update public.document_chunks c
+        set embedding = v.embedding::extensions.vector, embedding_model = ${EMBEDDING_MODEL}
+        from unnest(${chunks.map((c) => c.id)}::bigint[], ${vectors.map(vectorLiteral)}::text[]) as v(id, embedding)
+        where c.id = v.id`;
+      await tx`update private.ingest_jobs set lease_until = now() + make_interval(secs => ${env.ingest.leaseSeconds})
+               where document_id = ${job.document_id}`;
+      return true;
+    }) as boolean;
+    if (!stored) return false;
+  }
+  await releaseJob(job);
+  return false;
 }
 
 /** The PDF, opened; on the first call for a document, checked and measured first. */
@@ -180,7 +256,7 @@ async function storeBatch(job: Job, doc: Doc, pages: { number: number; text: str
     const res = await embedWithinBudget({ sub: doc.user_id, role: "authenticated" }, embedder, chunks.map((c) => c.content));
     if (res.outcome === "embedded") vectors = res.vectors;
     else if (res.outcome === "over_budget") overBudget = true;
-    // Without embeddings the chunks are still found by full-text and trigram search.
+    // Without embeddings the chunks are still found lexically (BM25 over their pieces).
     else console.error(`ingest ${doc.id}: embeddings failed (${res.kind}); these chunks are searchable lexically only`);
   }
   const withoutText = pages.filter((p) => p.text === "").length;
@@ -200,6 +276,7 @@ async function storeBatch(job: Job, doc: Doc, pages: { number: number; text: str
           end_offset: c.end,
           content: c.content,
           embedding: vectors ? vectorLiteral(vectors[i]) : null,
+          embedding_model: vectors ? EMBEDDING_MODEL : null,
         })))}`;
     }
     const done = pages.at(-1)!.number;

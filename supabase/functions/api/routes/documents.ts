@@ -6,6 +6,7 @@ import { createClient } from "@supabase/supabase-js";
 import type { Context, Hono } from "hono";
 import { z } from "zod";
 import { env } from "../../_shared/env.ts";
+import { EMBEDDING_MODEL } from "../../_shared/providers/embeddings.ts";
 import { ApiError, notFound } from "../../_shared/http.ts";
 import { bearerToken } from "../../_shared/identity.ts";
 import {
@@ -268,6 +269,40 @@ export function documentRoutes(app: Hono) {
         },
       });
       return new Response(body, { status: 200, headers: { ...corsHeaders, "Content-Type": "text/event-stream", "Cache-Control": "no-cache" } });
+    },
+  });
+
+  route(app, {
+    method: "post",
+    path: "/documents/:id/reindex",
+    tag: "documents",
+    summary: "Embed the document's chunks that have no vector of the current embedding model, in the background (billed to your OpenAI key)",
+    description: "For a document ingested without an OpenAI key, or whose embeddings the key's budget skipped, or embedded with another " +
+      "model. The ingest worker embeds the chunks a batch at a time, each batch reserved against the key's monthly budget and billed " +
+      "to it like ingestion; `embedding_model` is set when all are done (`embeddings_skipped` says `budget` if the budget ran out). " +
+      "Adding a valid OpenAI key (POST /keys) does this for every document at once.",
+    auth: true,
+    status: 202,
+    response: Document,
+    errors: [401, 404, 409],
+    handler: async ({ db, params }) => {
+      const id = pathId(params.id, "Document");
+      const { doc, queued } = await db(async (tx) => {
+        const doc = await findDocument(tx, id);
+        if (doc.status !== "ready") {
+          throw new ApiError(409, `The document is ${doc.status}: its ingestion embeds what it stores (with an OpenAI key)`);
+        }
+        const [{ keyed }] = await tx`select exists (select 1 from public.api_keys where provider = 'openai' and is_valid) as keyed`;
+        if (!keyed) throw new ApiError(409, "No valid OpenAI key to embed with: add one (POST /keys) and your documents are embedded then");
+        const rows = await tx`select private.queue_embedding(${EMBEDDING_MODEL}, ${id}::uuid) as id`;
+        return { doc, queued: rows.length > 0 };
+      });
+      delete doc.object_path;
+      return {
+        status: 202,
+        message: queued ? "Re-embedding queued" : "Nothing queued: every chunk has a vector of the current model, or re-embedding is already under way",
+        data: doc,
+      };
     },
   });
 

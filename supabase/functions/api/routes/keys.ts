@@ -2,6 +2,7 @@ import type { Hono } from "hono";
 import type { Tx } from "../../_shared/db.ts";
 import { env } from "../../_shared/env.ts";
 import { ApiError, notFound } from "../../_shared/http.ts";
+import { EMBEDDING_MODEL } from "../../_shared/providers/embeddings.ts";
 import { ProviderError } from "../../_shared/providers/errors.ts";
 import { providerFor } from "../../_shared/providers/index.ts";
 import type { ProviderName } from "../../_shared/providers/types.ts";
@@ -78,6 +79,8 @@ export function keyRoutes(app: Hono) {
         const [{ id }] = await tx`
           select private.register_api_key(${body.name}, ${provider}, ${ciphertext}, ${keyHint(body.api_key)}, ${fingerprint}) as id`;
         if (!id) throw duplicate();
+        // A valid OpenAI key: the documents ingested without vectors of the current model get them (billed to it).
+        if (provider === "openai") await tx`select private.queue_embedding(${EMBEDDING_MODEL})`;
         return findKey(tx, id);
       });
       return { status: 201, message: `Key registered${key.is_selected ? " and selected" : ""}`, data: key };

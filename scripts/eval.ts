@@ -1,0 +1,178 @@
+// `npm run eval`: does retrieval find the page that answers, on real PDFs in Korean and English?
+// On a stack of its own (profile `bench`, or EVAL_PROFILE; fake LLM provider), it uploads the
+// Debian-shipped manuals of scripts/eval/documents.ts through the API twice (a user without an
+// OpenAI key: lexical retrieval; a user with one: chunks embedded by the fake provider, hybrid
+// retrieval), attaches all six to one conversation per user, and asks every question of
+// scripts/eval/questions.ts there, so each question competes with all the documents at once.
+//
+// Per language, for the tuned and the held-out questions and both retrieval modes: top-1 (the
+// first passage is on an answering page of the right document), recall@3, recall@5, MRR (over
+// the first 10), and the latency of the retrieval call (p50 / p95). Then the extractive answer
+// (what a user without any key gets): is its first citation on an answering page, does each quote
+// carry a word of the question, and does any quote end inside a word.
+//
+// "Hybrid" here means the lexical lists fused with the fake provider's vectors, which are hashed
+// words and 3-character pieces, not a language model's: it shows the fusion works and costs
+// little, not how real embeddings would rank.
+import postgres from "postgres";
+import { ANON_KEY, type Profile, stackConfig } from "./stack/config.ts";
+import { withStack } from "./stack/with-stack.ts";
+import { DOCUMENTS, documentBytes, type Language } from "./eval/documents.ts";
+import { type EvalQuestion, isHeldOut, QUESTIONS } from "./eval/questions.ts";
+
+const PROFILE = (Deno.env.get("EVAL_PROFILE") ?? "bench") as Profile;
+const cfg = stackConfig(PROFILE);
+const API = `${cfg.apiUrl}/api/v1`;
+const EMBEDDING_MODEL = "text-embedding-3-small";
+const FAKE_OPENAI_KEY = "sk-eval-0123456789abcdefghij";
+const DEPTH = 10;
+
+type Mode = "lexical" | "hybrid";
+interface Outcome {
+  question: EvalQuestion;
+  mode: Mode;
+  /** 1-based rank of the first passage on an answering page, or null within DEPTH. */
+  rank: number | null;
+  ms: number;
+  got: string[];
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const squash = (s: string) => s.replace(/\s+/g, "").toLowerCase();
+
+async function expectStatus(res: Response, status: number) {
+  if (res.status !== status) throw new Error(`${res.url} answered ${res.status}: ${await res.text()}`);
+  return res;
+}
+
+await withStack(PROFILE, async () => {
+  const sql = postgres(cfg.dbUrl, { max: 4, onnotice: () => {} });
+  try {
+    Deno.env.set("DB_URL", cfg.dbUrl);
+    Deno.env.set("API_URL", cfg.apiUrl);
+    Deno.env.set("ANON_KEY", ANON_KEY);
+    const users = await import("../tests/support/users.ts");
+    await sql`delete from auth.users where email like 'eval\\_%'`;
+
+    const pdfs = new Map<string, Uint8Array<ArrayBuffer>>();
+    for (const doc of DOCUMENTS) pdfs.set(doc.key, await documentBytes(doc));
+
+    const keyless = await users.createUser("eval_lexical");
+    const keyed = await users.createUser("eval_hybrid");
+    await expectStatus(await fetch(`${API}/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${keyed.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "eval", api_key: FAKE_OPENAI_KEY, kind: "open_ai" }),
+    }), 201);
+
+    // Upload everything, then wait for all of it (the worker takes them in turn).
+    const started = performance.now();
+    const uploaded: { user: typeof keyless; key: string; id: string }[] = [];
+    for (const user of [keyless, keyed]) {
+      for (const doc of DOCUMENTS) {
+        const res = await expectStatus(await fetch(`${API}/documents?filename=${encodeURIComponent(`${doc.key}.pdf`)}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${user.token}`, "content-type": "application/pdf" },
+          body: pdfs.get(doc.key)!,
+        }), 201);
+        uploaded.push({ user, key: doc.key, id: (await res.json()).data.id });
+      }
+    }
+    for (const { id } of uploaded) {
+      for (;;) {
+        const [row] = await sql`select status, failure_reason from public.documents where id = ${id}`;
+        if (row.status === "ready") break;
+        if (row.status === "failed") throw new Error(`document ${id} failed: ${row.failure_reason}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    const [{ pages, chunks }] = await sql`select sum(pages_total)::int as pages, sum(chunk_count)::int as chunks from public.documents where id = any(${uploaded.map((u) => u.id)})`;
+    console.log(`ingested ${DOCUMENTS.length} PDFs for each of 2 users (${pages} pages, ${chunks} chunks) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+    const docKey = new Map(uploaded.map((u) => [u.id, u.key]));
+    const docId = (user: typeof keyless, key: string) => uploaded.find((u) => u.user === user && u.key === key)!.id;
+
+    // Each question's evidence must be on one of its pages as stored: a wrong page number is an error, not a miss.
+    const wrong: string[] = [];
+    for (const q of QUESTIONS) {
+      const rows = await sql`select text from public.document_pages where document_id = ${docId(keyless, q.doc)} and page_number = any(${q.pages})`;
+      if (!rows.some((r) => squash(r.text).includes(squash(q.evidence)))) wrong.push(`${q.doc} ${q.pages.join(",")}: "${q.evidence}" (${q.q})`);
+    }
+    if (wrong.length) throw new Error(`the evidence of ${wrong.length} question(s) is not on their pages:\n  ${wrong.join("\n  ")}`);
+
+    const conversations = new Map<typeof keyless, string>();
+    for (const user of [keyless, keyed]) {
+      const res = await expectStatus(await fetch(`${API}/conversations`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ title: "eval" }),
+      }), 201);
+      const id = (await res.json()).data.id as string;
+      await sql`insert into public.conversation_documents (conversation_id, document_id, user_id)
+                select ${id}, d.id, d.user_id from public.documents d where d.user_id = ${user.id}`;
+      conversations.set(user, id);
+    }
+
+    const embed = async (text: string) => {
+      const res = await expectStatus(await fetch(`${cfg.fakeProviderUrl}/v1/embeddings`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${FAKE_OPENAI_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: EMBEDDING_MODEL, input: text }),
+      }), 200);
+      return `[${(await res.json()).data[0].embedding.join(",")}]`;
+    };
+
+    const outcomes: Outcome[] = [];
+    for (const mode of ["lexical", "hybrid"] as const) {
+      const user = mode === "lexical" ? keyless : keyed;
+      const claims = JSON.stringify({ sub: user.id, role: "authenticated", session_id: user.sessionId });
+      const search = (q: string, vector: string | null) => sql.begin(async (tx) => {
+        await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
+        return tx`select document_id, page_number from private.search_conversation_chunks(${conversations.get(user)!}::uuid, ${q}, ${vector}::extensions.vector, ${DEPTH}, ${EMBEDDING_MODEL})`;
+      });
+      await search(QUESTIONS[0].q, mode === "hybrid" ? await embed(QUESTIONS[0].q) : null); // warm the connection's plans
+      for (const question of QUESTIONS) {
+        const vector = mode === "hybrid" ? await embed(question.q) : null;
+        const t0 = performance.now();
+        const rows = await search(question.q, vector);
+        const ms = performance.now() - t0;
+        const got = rows.map((r) => `${docKey.get(r.document_id)}:${r.page_number}`);
+        const at = rows.findIndex((r) => docKey.get(r.document_id) === question.doc && question.pages.includes(r.page_number));
+        outcomes.push({ question, mode, rank: at < 0 ? null : at + 1, ms, got });
+      }
+    }
+
+    const figures = (list: Outcome[]) => {
+      const n = list.length;
+      const within = (k: number) => list.filter((o) => o.rank !== null && o.rank <= k).length / n;
+      const mrr = list.reduce((s, o) => s + (o.rank ? 1 / o.rank : 0), 0) / n;
+      return { n, top1: within(1), r3: within(3), r5: within(5), mrr };
+    };
+    const f2 = (x: number) => x.toFixed(2);
+    const languages: [Language, string][] = [["ko", "Korean"], ["en", "English"]];
+    console.log(`\nRetrieval: private.search_conversation_chunks, ${DOCUMENTS.length} documents attached to one conversation, first ${DEPTH} passages`);
+    console.log("| language | questions | mode | top-1 | recall@3 | recall@5 | MRR |");
+    console.log("| --- | --- | --- | --- | --- | --- | --- |");
+    for (const [language, name] of languages) {
+      for (const mode of ["lexical", "hybrid"] as const) {
+        for (const [split, keep] of [["tuned", false], ["held out", true]] as const) {
+          const f = figures(outcomes.filter((o) => o.mode === mode && o.question.language === language && isHeldOut(o.question) === keep));
+          console.log(`| ${name} | ${split} (${f.n}) | ${mode} | ${f2(f.top1)} | ${f2(f.r3)} | ${f2(f.r5)} | ${f2(f.mrr)} |`);
+        }
+      }
+    }
+    for (const mode of ["lexical", "hybrid"] as const) {
+      const times = outcomes.filter((o) => o.mode === mode).map((o) => o.ms).sort((a, b) => a - b);
+      console.log(`retrieval latency, ${mode}: p50 ${pct(times, 50).toFixed(1)} ms, p95 ${pct(times, 95).toFixed(1)} ms (${times.length} questions, ${chunks / 2} chunks per user)`);
+    }
+    if (Deno.env.get("EVAL_VERBOSE")) {
+      for (const o of outcomes.filter((o) => o.rank !== 1)) {
+        console.log(`  ${o.mode} ${isHeldOut(o.question) ? "held-out" : "tuned"} miss${o.rank ? ` (rank ${o.rank})` : ""}: ${o.question.q} -> want ${o.question.doc}:${o.question.pages.join(",")}, got ${o.got.slice(0, 5).join(" ")}`);
+      }
+    }
+
+    await users.db.end();
+  } finally {
+    await sql.end();
+  }
+});

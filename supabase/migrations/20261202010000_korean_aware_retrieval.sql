@@ -1,0 +1,185 @@
+-- Retrieval that reads Korean as well as English: BM25 over two-character pieces, found through
+-- PGroonga, and vectors compared only with vectors of the question's own embedding model.
+--
+-- Why: the `simple` full-text configuration matched whole words, so a Korean word with another
+-- particle or ending (LaTeX을 / LATEX은, 달려면 / 달고) was a different word, and ts_rank_cd has
+-- no inverse document frequency, so a page repeating a common word outranked the one page with
+-- the rare word the question is about. On the real manuals of `npm run eval` the page that
+-- answers came first for 29% of Korean and 19% of English tuning questions (docs/eval.md).
+--
+-- How a question is searched now:
+--   pieces   its words (the English stop words dropped, as before); a Korean word becomes its
+--            overlapping two-syllable pieces (각주를 -> 각주, 주를), so every form of a word shares
+--            pieces with the others; a syllable attached to Latin letters (LaTeX을) is dropped as
+--            the particle it is; a few pieces that only make a question a question (어떻게,
+--            무엇, 하나요, 있나요 ...) are dropped too;
+--   match    PGroonga (hosted Supabase offers it for exactly this) indexes chunk content with its
+--            default bigram tokenizer, which cuts Hangul into the same two-character pieces and
+--            keeps Latin words whole; each piece finds its chunks through that index;
+--   rank     Okapi BM25 (k1 = 0.9, b = 0.4) over the pieces: rare pieces weigh more, a piece
+--            repeated on a page counts less each time, long chunks are not favoured. Document
+--            frequencies are counted among the conversation's chunks (exact up to 2,000 matches
+--            of a piece; a piece matching more is common either way);
+--   vectors  when the question has an embedding, the nearest chunks of the same embedding model,
+--            fused with the BM25 list by reciprocal rank (k = 60).
+-- At most 200 chunks per piece are scored (all of them for any piece rarer than that, which are
+-- the pieces that decide), so a question of common words stays fast on a large conversation.
+create extension if not exists pgroonga with schema extensions;
+
+create index document_chunks_content_pgroonga_idx on public.document_chunks
+  using pgroonga (content extensions.pgroonga_text_full_text_search_ops_v2);
+
+-- The model of each chunk's vector: a question is compared only with vectors of its own model,
+-- so a change of embedding model never mixes two vector spaces.
+alter table public.document_chunks add column embedding_model text;
+alter table public.document_chunks add constraint document_chunks_embedding_has_model
+  check ((embedding is null) = (embedding_model is null)) not valid;
+update public.document_chunks c set embedding_model = d.embedding_model
+  from public.documents d
+  where d.id = c.document_id and c.embedding is not null and d.embedding_model is not null;
+update public.document_chunks set embedding = null where embedding is not null and embedding_model is null;
+alter table public.document_chunks validate constraint document_chunks_embedding_has_model;
+
+-- The full-text and trigram lists are gone (BM25 over pieces finds the other forms of a word),
+-- and with them the chunks' tsvector, its index and the per-user word list that fed the trigrams.
+drop trigger document_chunks_collect_search_terms on public.document_chunks;
+drop function private.collect_search_terms();
+drop table public.user_search_terms;
+drop index public.document_chunks_search_vector_idx;
+alter table public.document_chunks drop column search_vector;
+
+drop function private.search_conversation_chunks(uuid, text, extensions.vector, integer);
+
+-- Security definer, in private, checking ownership itself: only the caller's conversation and its
+-- attached documents (which the foreign keys make the caller's).
+create function private.search_conversation_chunks(
+  p_conversation_id uuid,
+  p_query text,
+  p_query_embedding extensions.vector(1536) default null,
+  p_match_count integer default 8,
+  p_embedding_model text default null
+)
+returns table (
+  chunk_id bigint,
+  document_id uuid,
+  page_number integer,
+  start_offset integer,
+  end_offset integer,
+  content text,
+  score double precision,
+  lexical_rank integer,
+  vector_rank integer
+)
+language sql
+stable
+security definer
+set search_path = ''
+set hnsw.ef_search = 100
+set hnsw.iterative_scan = relaxed_order
+as $$
+  with docs as (
+    select cd.document_id
+    from public.conversation_documents cd
+    where cd.conversation_id = p_conversation_id and cd.user_id = (select auth.uid())
+  ),
+  words as (
+    select w.word, pg_catalog.array_length(r.runs, 1) as run_count, r.runs
+    from pg_catalog.unnest(pg_catalog.tsvector_to_array(pg_catalog.to_tsvector('private.document_text'::regconfig, p_query))) as w(word),
+    lateral (
+      select pg_catalog.array_agg(m[1]) as runs
+      from pg_catalog.regexp_matches(w.word, '[가-힣]+|[^가-힣[:space:][:punct:]]+', 'g') as m
+    ) r
+  ),
+  pieces as materialized (
+    select distinct p.piece
+    from words, pg_catalog.unnest(words.runs) as run,
+    lateral (
+      select case when run ~ '^[가-힣]{2,}$' then pg_catalog.substr(run, i, 2) else run end as piece
+      from pg_catalog.generate_series(1, greatest(pg_catalog.length(run) - 1, 1)) as i
+      where run !~ '^[가-힣]$' or words.run_count = 1
+      union all
+      -- an English word's stem too (keepers -> keeper, dated -> dat, nesting -> nest): it finds
+      -- the other forms, and counts inside them
+      select pg_catalog.regexp_replace(run, '(es|s|ed|ing)$', '')
+      where run ~ '^[a-z]{3,}(es|s|ed|ing)$' and run !~ 'ss$'
+    ) p
+    where p.piece <> all (array['어떻', '떻게', '무엇', '엇인', '누구', '구인', '인가', '가요', '하나', '나요', '있나',
+                                '뭔가', '되나', '는데', '려면', '으면', '싶어', '싶으', '어요', '해야', '야하', '할까',
+                                '하려', '니까', '나는'])
+  ),
+  -- Per piece: its matches in the conversation (up to 200 scored) and how many chunks have it.
+  matched as materialized (
+    select p.piece, m.id
+    from pieces p,
+    lateral (
+      select c.id from public.document_chunks c
+      where c.content operator(extensions.&@) p.piece and c.document_id in (select document_id from docs)
+      limit 200
+    ) m
+  ),
+  frequency as materialized (
+    select p.piece, (
+      select pg_catalog.count(*) from (
+        select 1 from public.document_chunks c
+        where c.content operator(extensions.&@) p.piece and c.document_id in (select document_id from docs)
+        limit 2000) f
+    )::double precision as df
+    from pieces p
+  ),
+  corpus as (
+    select greatest(pg_catalog.sum(d.chunk_count), (select pg_catalog.max(df) from frequency), 1)::double precision as n
+    from public.documents d where d.id in (select document_id from docs)
+  ),
+  candidates as materialized (
+    select c.id, pg_catalog.lower(c.content) as text, pg_catalog.length(c.content)::double precision as len
+    from (select distinct id from matched) m
+    join public.document_chunks c on c.id = m.id
+  ),
+  term_counts as (
+    select c.id, c.len, f.piece, f.df,
+           ((pg_catalog.length(c.text) - pg_catalog.length(pg_catalog.replace(c.text, f.piece, ''))) / pg_catalog.length(f.piece))::double precision as tf
+    from candidates c cross join frequency f
+    where f.df > 0
+  ),
+  lexical as (
+    select t.id, pg_catalog.row_number() over (order by t.score desc, t.id) as rank
+    from (
+      select t.id,
+             pg_catalog.sum(pg_catalog.ln(1 + ((select n from corpus) - t.df + 0.5) / (t.df + 0.5))
+                            * t.tf * 1.9 / (t.tf + 0.9 * (0.6 + 0.4 * t.len / (select pg_catalog.avg(len) from candidates)))) as score
+      from term_counts t
+      where t.tf > 0
+      group by t.id
+      order by 2 desc, 1
+      limit 40
+    ) t
+  ),
+  nearest as (
+    select c.id, pg_catalog.row_number() over () as rank
+    from (
+      select c.id
+      from public.document_chunks c
+      where p_query_embedding is not null
+        and c.embedding_model = p_embedding_model
+        and c.document_id in (select document_id from docs)
+      order by c.embedding operator(extensions.<=>) p_query_embedding
+      limit 40
+    ) c
+  ),
+  fused as (
+    select coalesce(l.id, n.id) as id, l.rank as l_rank, n.rank as n_rank,
+           coalesce(1.0 / (60 + l.rank), 0) + coalesce(1.0 / (60 + n.rank), 0) as score
+    from lexical l
+    full join nearest n on n.id = l.id
+    order by score desc, id
+    limit least(greatest(p_match_count, 1), 50)
+  )
+  -- The winners' rows, each by its primary key.
+  select c.id, c.document_id, c.page_number, c.start_offset, c.end_offset, c.content,
+         fused.score::double precision, fused.l_rank::integer, fused.n_rank::integer
+  from fused
+  cross join lateral (select * from public.document_chunks c where c.id = fused.id) c
+  order by fused.score desc, c.id;
+$$;
+revoke all on function private.search_conversation_chunks(uuid, text, extensions.vector, integer, text) from public, anon, authenticated, service_role;
+grant execute on function private.search_conversation_chunks(uuid, text, extensions.vector, integer, text) to authenticated;
