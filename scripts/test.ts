@@ -5,6 +5,7 @@ import { authDatabaseUrl, buildAuth } from "./stack/auth.ts";
 import { cliDbUrl, resetDatabase, SUPABASE_CLI } from "./stack/database.ts";
 import { DENO } from "./stack/functions.ts";
 import { runningPid } from "./stack/proc.ts";
+import { buildWeb } from "./stack/web.ts";
 
 const cfg = stackConfig("test");
 const stack = (cmd: string, ...flags: string[]) => step(`stack ${cmd}`, DENO, ["run", "-A", `${ROOT}/scripts/stack.ts`, cmd, "--profile", "test", ...flags]);
@@ -71,6 +72,8 @@ try {
   const scriptTests = (await filesUnder(`${ROOT}/scripts`, ".test.ts"));
   await check("deno test (function and script modules)", DENO, ["test", "-A", ...denoConfig, ...denoTests, ...scriptTests], testEnv);
   await check("tsc (Node code)", `${ROOT}/node_modules/.bin/tsc`, ["--noEmit", "-p", `${ROOT}/tsconfig.json`]);
+  await check("tsc (web client)", `${ROOT}/node_modules/.bin/tsc`, ["--noEmit", "-p", `${ROOT}/web/tsconfig.json`]);
+  await buildWeb(); // a test stack that was already running serves web/dist as it is on disk
   await check("vitest (through the gateway)", `${ROOT}/node_modules/.bin/vitest`, ["run"], testEnv);
 } finally {
   if (!alreadyRunning) await stack("stop");

@@ -30,6 +30,7 @@ const NEEDED: { by: string; file: string }[] = [
   { by: "Storage's native module (node-gyp)", file: "/usr/bin/g++" },
   { by: "the gateway", file: NGINX },
   { by: "the bench's ingestion reference", file: "/usr/bin/pdftotext" },
+  { by: "the web client's end-to-end walk", file: "/usr/bin/chromium" },
 ];
 
 /** The packages dpkg says own `file` (none when no installed package does). */

@@ -18,6 +18,7 @@ export const DEBIAN_PACKAGES = [
   "make", // the extensions, and node-gyp
   "nginx", // the gateway (gateway.ts)
   "poppler-utils", // pdftotext, the reference the bench compares PDF ingestion with
+  "chromium", // the browser the web client's end-to-end walk runs in (tests/web/walk.test.ts)
 ];
 
 /** Those of `packages` whose dpkg status is not "install ok installed". */

@@ -1,0 +1,172 @@
+// The web client end to end, in Debian's chromium (playwright-core drives it; no browser
+// download), against the test stack's gateway (which serves web/dist) and the fake provider:
+// sign up, add a key, create a conversation, send a message and see it stream, upload a PDF and
+// watch it reach ready, attach it, ask, open the citation: the viewer must show the cited page
+// (its own text, not only its number) with the quote inside the highlighted text; a session ended
+// elsewhere returns to the login screen with a message; log out. A failure saves a screenshot.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { API_URL } from "../support/env.ts";
+import { codeFor, factPage, makePdf } from "../support/pdfs.ts";
+import { db } from "../support/users.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const FLAGS = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
+const LOGS = process.env.PG_LOG ? join(process.env.PG_LOG, "..") : tmpdir();
+const FAILURE_SHOT = join(process.env.WEB_FAILURE_DIR ?? LOGS, "web-walk-failure.png");
+const PAGES = 8;
+const CITED = 5; // the question below is about section 5, which is page 5
+
+let profileDir: string;
+let context: BrowserContext;
+let page: Page;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  profileDir = mkdtempSync(join(tmpdir(), "web-walk-"));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM, headless: true, args: FLAGS, locale: "en-US", viewport: { width: 1360, height: 820 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && pageErrors.push(m.text()));
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  rmSync(profileDir, { recursive: true, force: true });
+  await db.end();
+});
+
+const normalized = (s: string) => s.replace(/\s+/g, " ").trim();
+
+async function walk() {
+  const username = `walk_${Date.now() % 1_000_000}`;
+  const password = "correct horse battery";
+  const scripts: string[] = [];
+  page.on("request", (r) => r.resourceType() === "script" && scripts.push(new URL(r.url()).pathname));
+
+  // Sign up (supabase-js), which signs in.
+  await page.goto(`${API_URL}/`);
+  await page.getByRole("button", { name: "New here? Create an account" }).click();
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Email").fill(`${username}@example.com`);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await page.getByRole("button", { name: "Log out" }).waitFor();
+  const initialScripts = [...scripts];
+
+  // A key: the provider's verdict on a bad one, then a good one, selected as the first.
+  await page.getByRole("button", { name: "API keys" }).click();
+  await page.getByLabel("Name").fill("fake openai");
+  await page.getByLabel("API key", { exact: true }).fill("sk-walk-fail401-0123456789abcdef");
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await expect.poll(() => page.getByRole("alert").textContent()).toContain("The provider rejected this key");
+  await page.getByLabel("API key", { exact: true }).fill(`sk-walk-${Date.now()}-0123456789abcdef`);
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await page.getByText("Key added").waitFor();
+  await page.locator(".key .badge.ok", { hasText: "Selected" }).waitFor();
+
+  // A conversation; a message streams in (the deltas are on screen before the stored answer).
+  await page.getByRole("button", { name: "Chat" }).click();
+  await page.getByRole("button", { name: "+ New conversation" }).first().click();
+  await page.locator(".conv-title").waitFor();
+  await page.evaluate(() => {
+    const seen: string[] = ((window as unknown as { streamed: string[] }).streamed = []);
+    new MutationObserver(() => {
+      const live = document.querySelector(".msg.streaming .bubble")?.textContent;
+      if (live) seen.push(live);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  await page.getByLabel("Message").fill("Hello there");
+  await page.getByLabel("Message").press("Enter");
+  await page.locator(".msg.assistant.complete .bubble", { hasText: "Echo: Hello there" }).waitFor();
+  const streamed = await page.evaluate(() => (window as unknown as { streamed: string[] }).streamed);
+  expect(streamed.some((s) => "Echo: Hello there".startsWith(s))).toBe(true);
+
+  // A PDF, straight to Storage; its progress reaches ready.
+  await page.getByRole("button", { name: "Documents" }).click();
+  const pdf = Buffer.from(await makePdf(Array.from({ length: PAGES }, (_, i) => ({ lines: factPage(i + 1) }))));
+  const uploadedAt = Date.now();
+  await page.getByTestId("file-input").setInputFiles({ name: "facts.pdf", mimeType: "application/pdf", buffer: pdf });
+  const row = page.locator(".doc", { hasText: "facts.pdf" });
+  await row.locator(".badge", { hasText: "Ready" }).waitFor({ timeout: 60_000 });
+  expect(normalized(await row.textContent() ?? "")).toContain(`${PAGES} of ${PAGES} pages`);
+  const documentId = await row.getAttribute("data-document-id");
+  // It went to Storage as the user, at documents/<user id>/<document id>.pdf.
+  const [stored] = await db`
+    select d.status, d.user_id, o.name from public.documents d
+    join storage.objects o on o.bucket_id = 'documents' and o.name = d.object_path where d.id = ${documentId}`;
+  expect(stored).toMatchObject({ status: "ready", name: `${stored.user_id}/${documentId}.pdf` });
+
+  // Attach it and ask; the answer cites page 5.
+  await page.getByRole("button", { name: "Chat" }).click();
+  await page.getByLabel("Attach a document").selectOption({ label: "facts.pdf" });
+  await page.locator(".doc-chip", { hasText: "facts.pdf" }).waitFor();
+  await page.getByLabel("Message").fill(`What is the archive code for section ${CITED}?`);
+  await page.getByRole("button", { name: "Send" }).click();
+  const answer = page.locator(".msg.assistant.complete", { has: page.locator(".chip[data-citation='1']") });
+  const chip = answer.locator(".chip[data-citation='1']");
+  await chip.waitFor();
+  const messageId = await answer.getAttribute("data-message-id");
+  const [{ citations: [citation] }] = await db`select citations from public.messages where id = ${messageId}`;
+  expect(citation).toMatchObject({ document_id: documentId, page: CITED });
+
+  // The viewer opens at the cited page with the quote highlighted in its text layer.
+  await chip.click();
+  const viewer = page.locator(".viewer");
+  await viewer.locator("mark.quote").first().waitFor({ timeout: 30_000 });
+  const highlightedAt = Date.now();
+  expect(await viewer.getAttribute("data-page")).toBe(String(citation.page));
+  await expect.poll(() => viewer.locator(".page-label").textContent()).toBe(`Page ${citation.page} of ${PAGES}`);
+  const layerText = normalized(await viewer.locator(".textLayer").textContent() ?? "");
+  expect(layerText).toContain(`The archive code for section ${citation.page} is ${codeFor(citation.page)}.`);
+  const highlighted = normalized((await viewer.locator("mark.quote").allTextContents()).join(" "));
+  expect(highlighted.replace(/\s/g, "")).toContain(citation.quote.replace(/\s/g, ""));
+  expect(await viewer.locator("mark.quote").first().isVisible()).toBe(true);
+  // pdf.js came with the viewer: none of it was in the scripts the app started with.
+  expect(initialScripts.some((p) => /Viewer|pdf/i.test(p))).toBe(false);
+  expect(scripts.some((p) => /Viewer/.test(p))).toBe(true);
+  if (process.env.WEB_SCREENSHOT) await page.screenshot({ path: process.env.WEB_SCREENSHOT });
+
+  // The app's figures: the initial JavaScript (gzip) and the time from upload to the highlight.
+  const gzipped = initialScripts.map((p) => gzipSync(readDist(p)).length).reduce((a, b) => a + b, 0);
+  console.log(`web walk: initial JS ${initialScripts.length} file(s), ${(gzipped / 1024).toFixed(1)} KB gzip; ` +
+    `upload to highlighted citation ${((highlightedAt - uploadedAt) / 1000).toFixed(1)} s`);
+
+  // A session ended elsewhere: the next call is refused and the app returns to the login screen, saying why.
+  const token = await page.evaluate(() => {
+    const k = Object.keys(localStorage).find((x) => x.endsWith("-auth-token"))!;
+    return JSON.parse(localStorage.getItem(k)!).access_token as string;
+  });
+  const ended = await fetch(`${API_URL}/api/v1/users/logout`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+  expect(ended.status).toBe(200);
+  await page.getByRole("button", { name: "API keys" }).click();
+  await page.getByText("Your session ended").waitFor();
+
+  // Log in again with the username (through the API, then supabase-js), and log out.
+  await page.getByLabel("Email or username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.getByRole("button", { name: "Log in" }).waitFor();
+  expect(await page.getByText("Your session ended").count()).toBe(0);
+}
+
+const readDist = (path: string) => readFileSync(join(import.meta.dirname, "../../web/dist", path));
+
+it("the web client: sign up, key, stream, upload, attach, cite, open the cited page highlighted, log out", async () => {
+  try {
+    await walk();
+  } catch (err) {
+    await page.screenshot({ path: FAILURE_SHOT, fullPage: true }).catch(() => {});
+    throw new Error(`${(err as Error).message}\n(screenshot: ${FAILURE_SHOT}; the page's errors: ${JSON.stringify(pageErrors)})`, { cause: err });
+  }
+}, 180_000);
