@@ -145,9 +145,10 @@ ${r.webRoot ? webLocations(r.webRoot) : `    location / { return 404 ${envelope(
  */
 function webLocations(root: string) {
   const types = "types { text/html html; text/javascript js mjs; text/css css; image/svg+xml svg; image/png png; application/json json; }";
+  const common = `root ${root}; ${types} gzip on; gzip_types text/javascript text/css image/svg+xml application/json; gzip_vary on;`;
   return [
-    `    location ^~ /assets/ { root ${root}; ${types} add_header Cache-Control "public, max-age=31536000, immutable"; try_files $uri =404; }`,
-    `    location / { root ${root}; ${types} add_header Cache-Control "no-cache"; try_files $uri /index.html; }`,
+    `    location ^~ /assets/ { ${common} add_header Cache-Control "public, max-age=31536000, immutable"; try_files $uri =404; }`,
+    `    location / { ${common} add_header Cache-Control "no-cache"; try_files $uri /index.html; }`,
   ].join("\n");
 }
 

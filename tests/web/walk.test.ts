@@ -11,7 +11,8 @@ import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { API_URL } from "../support/env.ts";
-import { codeFor, factPage, makePdf } from "../support/pdfs.ts";
+import { PDFDocument, rgb, StandardFonts } from "pdf-lib";
+import { animalFor, codeFor } from "../support/pdfs.ts";
 import { db } from "../support/users.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -47,6 +48,49 @@ afterAll(async () => {
 
 const normalized = (s: string) => s.replace(/\s+/g, " ").trim();
 
+/** The visible buttons, inputs, selects and text areas that a screen reader could not name. */
+function unlabelled() {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll<HTMLElement>("button, input, select, textarea"))
+      .filter((el) => el.offsetParent !== null && (el as HTMLInputElement).type !== "hidden")
+      .filter((el) => {
+        const labels = (el as HTMLInputElement).labels;
+        const named = el.getAttribute("aria-label") || (labels && labels.length > 0) || el.getAttribute("title") ||
+          (el.tagName === "BUTTON" && el.textContent?.trim());
+        return !named || el.tabIndex < 0;
+      })
+      .map((el) => el.outerHTML.slice(0, 120))
+  );
+}
+
+/** A field guide of PAGES pages: page n is section n, and only it holds section n's archive code. */
+async function fieldGuide(): Promise<Uint8Array> {
+  const doc = await PDFDocument.create();
+  const [regular, bold] = await Promise.all([doc.embedFont(StandardFonts.Helvetica), doc.embedFont(StandardFonts.HelveticaBold)]);
+  for (let n = 1; n <= PAGES; n++) {
+    const page = doc.addPage([612, 792]);
+    const animal = animalFor(n);
+    page.drawText("Northern Wetlands Field Guide", { x: 60, y: 740, size: 9, font: regular, color: rgb(0.45, 0.45, 0.5) });
+    page.drawText(`Section ${n}: the ${animal}`, { x: 60, y: 700, size: 22, font: bold, color: rgb(0.12, 0.16, 0.3) });
+    const paragraphs = [
+      [`Surveyors first recorded a ${animal} in region ${n} during a spring count,`, "when water was high and reed beds were still flooded."],
+      [`The archive code for section ${n} is ${codeFor(n)}.`, "Quote it when you request the original survey sheets."],
+      [`Most sightings of the ${animal} come at dawn, along the eastern banks.`, "Keep to the boardwalks and leave the nesting grounds undisturbed."],
+      ["Volunteers walk the transects every second week from April to October;", "their notes are copied into the ledger kept at the visitor centre."],
+    ];
+    let y = 660;
+    for (const lines of paragraphs) {
+      for (const line of lines) {
+        page.drawText(line, { x: 60, y, size: 12, font: regular, color: rgb(0.1, 0.1, 0.12) });
+        y -= 18;
+      }
+      y -= 14;
+    }
+    page.drawText(`${n}`, { x: 300, y: 40, size: 9, font: regular, color: rgb(0.45, 0.45, 0.5) });
+  }
+  return doc.save({ useObjectStreams: false });
+}
+
 async function walk() {
   const username = `walk_${Date.now() % 1_000_000}`;
   const password = "correct horse battery";
@@ -69,7 +113,8 @@ async function walk() {
   await page.getByLabel("API key", { exact: true }).fill("sk-walk-fail401-0123456789abcdef");
   await page.getByRole("button", { name: "Add", exact: true }).click();
   await expect.poll(() => page.getByRole("alert").textContent()).toContain("The provider rejected this key");
-  await page.getByLabel("API key", { exact: true }).fill(`sk-walk-${Date.now()}-0123456789abcdef`);
+  // -drip: the fake provider writes its answers word by word, 40 ms apart.
+  await page.getByLabel("API key", { exact: true }).fill(`sk-walk-drip-${Date.now()}-0123456789abcdef`);
   await page.getByRole("button", { name: "Add", exact: true }).click();
   await page.getByText("Key added").waitFor();
   await page.locator(".key .badge.ok", { hasText: "Selected" }).waitFor();
@@ -78,6 +123,10 @@ async function walk() {
   await page.getByRole("button", { name: "Chat" }).click();
   await page.getByRole("button", { name: "+ New conversation" }).first().click();
   await page.locator(".conv-title").waitFor();
+  await page.getByRole("button", { name: "Rename" }).click();
+  await page.getByLabel("New title").fill("Wetlands field guide");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator(".conv[aria-current='true']", { hasText: "Wetlands field guide" }).waitFor();
   await page.evaluate(() => {
     const seen: string[] = ((window as unknown as { streamed: string[] }).streamed = []);
     new MutationObserver(() => {
@@ -89,14 +138,24 @@ async function walk() {
   await page.getByLabel("Message").press("Enter");
   await page.locator(".msg.assistant.complete .bubble", { hasText: "Echo: Hello there" }).waitFor();
   const streamed = await page.evaluate(() => (window as unknown as { streamed: string[] }).streamed);
-  expect(streamed.some((s) => "Echo: Hello there".startsWith(s))).toBe(true);
+  expect(streamed.some((s) => s.length < "Echo: Hello there".length && "Echo: Hello there".startsWith(s)), `seen while streaming: ${JSON.stringify(streamed)}`)
+    .toBe(true);
+
+  // Stopped halfway: the app says so, and shows the answer once the API has stored it.
+  const long = "Give me a short overview of the wetlands and the animals that live there";
+  await page.getByLabel("Message").fill(long);
+  await page.getByLabel("Message").press("Enter");
+  await page.locator(".msg.streaming .bubble", { hasText: "Echo:" }).waitFor();
+  await page.getByRole("button", { name: "Stop" }).click();
+  await page.getByText("Stopped:").waitFor();
+  await page.locator(".msg.assistant.complete .bubble", { hasText: `Echo: ${long}` }).waitFor({ timeout: 20_000 });
 
   // A PDF, straight to Storage; its progress reaches ready.
   await page.getByRole("button", { name: "Documents" }).click();
-  const pdf = Buffer.from(await makePdf(Array.from({ length: PAGES }, (_, i) => ({ lines: factPage(i + 1) }))));
+  const pdf = Buffer.from(await fieldGuide());
   const uploadedAt = Date.now();
-  await page.getByTestId("file-input").setInputFiles({ name: "facts.pdf", mimeType: "application/pdf", buffer: pdf });
-  const row = page.locator(".doc", { hasText: "facts.pdf" });
+  await page.getByTestId("file-input").setInputFiles({ name: "field-guide.pdf", mimeType: "application/pdf", buffer: pdf });
+  const row = page.locator(".doc", { hasText: "field-guide.pdf" });
   await row.locator(".badge", { hasText: "Ready" }).waitFor({ timeout: 60_000 });
   expect(normalized(await row.textContent() ?? "")).toContain(`${PAGES} of ${PAGES} pages`);
   const documentId = await row.getAttribute("data-document-id");
@@ -108,8 +167,8 @@ async function walk() {
 
   // Attach it and ask; the answer cites page 5.
   await page.getByRole("button", { name: "Chat" }).click();
-  await page.getByLabel("Attach a document").selectOption({ label: "facts.pdf" });
-  await page.locator(".doc-chip", { hasText: "facts.pdf" }).waitFor();
+  await page.getByLabel("Attach a document").selectOption({ label: "field-guide.pdf" });
+  await page.locator(".doc-chip", { hasText: "field-guide.pdf" }).waitFor();
   await page.getByLabel("Message").fill(`What is the archive code for section ${CITED}?`);
   await page.getByRole("button", { name: "Send" }).click();
   const answer = page.locator(".msg.assistant.complete", { has: page.locator(".chip[data-citation='1']") });
@@ -122,8 +181,9 @@ async function walk() {
   // The viewer opens at the cited page with the quote highlighted in its text layer.
   await chip.click();
   const viewer = page.locator(".viewer");
-  await viewer.locator("mark.quote").first().waitFor({ timeout: 30_000 });
+  await viewer.locator("mark.quote, .quote-missing").first().waitFor({ timeout: 30_000 });
   const highlightedAt = Date.now();
+  expect(await viewer.locator(".quote-missing").count(), "the quote is highlighted on the page shown").toBe(0);
   expect(await viewer.getAttribute("data-page")).toBe(String(citation.page));
   await expect.poll(() => viewer.locator(".page-label").textContent()).toBe(`Page ${citation.page} of ${PAGES}`);
   const layerText = normalized(await viewer.locator(".textLayer").textContent() ?? "");
@@ -135,6 +195,22 @@ async function walk() {
   expect(initialScripts.some((p) => /Viewer|pdf/i.test(p))).toBe(false);
   expect(scripts.some((p) => /Viewer/.test(p))).toBe(true);
   if (process.env.WEB_SCREENSHOT) await page.screenshot({ path: process.env.WEB_SCREENSHOT });
+
+  expect(await unlabelled(), "controls without an accessible name (chat and viewer)").toEqual([]);
+
+  // 375 px wide: nothing wider than the screen, in the chat with the viewer over it, and on each view.
+  await page.setViewportSize({ width: 375, height: 740 });
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await expect.poll(overflow).toBeLessThanOrEqual(0);
+  expect(await viewer.locator("mark.quote").first().isVisible()).toBe(true);
+  if (process.env.WEB_SCREENSHOT) await page.screenshot({ path: process.env.WEB_SCREENSHOT.replace(/\.png$/, "-375.png") });
+  await page.getByRole("button", { name: "Close" }).click();
+  for (const view of ["Documents", "API keys", "Chat"]) {
+    await page.getByRole("button", { name: view, exact: true }).click();
+    expect(await overflow(), `${view} at 375 px`).toBeLessThanOrEqual(0);
+    expect(await unlabelled(), `controls without an accessible name (${view})`).toEqual([]);
+  }
+  await page.setViewportSize({ width: 1360, height: 820 });
 
   // The app's figures: the initial JavaScript (gzip) and the time from upload to the highlight.
   const gzipped = initialScripts.map((p) => gzipSync(readDist(p)).length).reduce((a, b) => a + b, 0);
@@ -170,3 +246,18 @@ it("the web client: sign up, key, stream, upload, attach, cite, open the cited p
     throw new Error(`${(err as Error).message}\n(screenshot: ${FAILURE_SHOT}; the page's errors: ${JSON.stringify(pageErrors)})`, { cause: err });
   }
 }, 180_000);
+
+it("the interface is in Korean when the browser prefers Korean", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "web-walk-ko-"));
+  const korean = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: FLAGS, locale: "ko-KR" });
+  try {
+    const p = korean.pages()[0] ?? (await korean.newPage());
+    await p.goto(`${API_URL}/`);
+    await p.getByRole("heading", { name: "로그인" }).waitFor();
+    expect(await p.getByLabel("이메일 또는 사용자 이름").count()).toBe(1);
+    expect(await p.evaluate(() => document.documentElement.lang)).toBe("ko");
+  } finally {
+    await korean.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);

@@ -107,7 +107,16 @@ function ConversationView({ conversation, documents, toggleList, onChanged, onDe
   const load = useCallback(async () => {
     const conv = await api<Conversation & { messages: Message[] }>("GET", `/conversations/${id}`);
     setTurns((old) => conv.messages.map((m) => ({ message: m, failure: old.find((o) => o.message.id === m.id)?.failure })));
+    return conv.messages;
   }, [id]);
+  /** After a stop: the answer is still written and stored by the API; show it once it is. */
+  const loadUntilAnswered = useCallback(async () => {
+    for (let i = 0; i < 60; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const messages = await load();
+      if (!messages.some((m) => m.status === "pending")) return;
+    }
+  }, [load]);
   const loadAttached = useCallback(async () => setAttached(await api<Doc[]>("GET", `/conversations/${id}/documents`)), [id]);
   useEffect(() => {
     load().catch(() => {});
@@ -151,7 +160,7 @@ function ConversationView({ conversation, documents, toggleList, onChanged, onDe
     } finally {
       setStreaming(null);
     }
-    if (abort.signal.aborted) setTimeout(() => load().catch(() => {}), 1500);
+    if (abort.signal.aborted) loadUntilAnswered().catch(() => {});
   }
 
   function submit(e: FormEvent) {

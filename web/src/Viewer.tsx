@@ -16,6 +16,7 @@ export default function Viewer({ citation, onClose }: { citation: Citation; onCl
   const [page, setPage] = useState(citation.page);
   const [error, setError] = useState<string | null>(null);
   const [found, setFound] = useState<boolean | null>(null);
+  const [width, setWidth] = useState(0);
   const canvas = useRef<HTMLCanvasElement>(null);
   const layer = useRef<HTMLDivElement>(null);
   const box = useRef<HTMLDivElement>(null);
@@ -47,16 +48,23 @@ export default function Viewer({ citation, onClose }: { citation: Citation; onCl
     closeButton.current?.focus();
   }, [citation]);
 
+  // The page is drawn to the pane's width, again when that changes (a phone turned, a window resized).
+  useEffect(() => {
+    const observer = new ResizeObserver(([entry]) => setWidth(Math.round(entry.contentRect.width / 20) * 20));
+    observer.observe(pane.current!);
+    return () => observer.disconnect();
+  }, []);
+
   // Draw the page and its text layer; on the cited page, mark the quote.
   useEffect(() => {
-    if (!pdf || !canvas.current || !layer.current || !box.current || !pane.current) return;
+    if (!pdf || !width || !canvas.current || !layer.current || !box.current || !pane.current) return;
     let cancelled = false;
     const c = canvas.current, l = layer.current, b = box.current;
     setFound(null);
     (async () => {
       const p = await pdf.getPage(Math.min(Math.max(page, 1), pdf.numPages));
       const unscaled = p.getViewport({ scale: 1 });
-      const scale = Math.max(0.5, (pane.current!.clientWidth - 32) / unscaled.width);
+      const scale = Math.max(0.3, (width - 32) / unscaled.width);
       const viewport = p.getViewport({ scale });
       const ratio = window.devicePixelRatio || 1;
       c.width = Math.floor(viewport.width * ratio);
@@ -81,7 +89,7 @@ export default function Viewer({ citation, onClose }: { citation: Citation; onCl
     return () => {
       cancelled = true;
     };
-  }, [pdf, page, citation]);
+  }, [pdf, page, citation, width]);
 
   return (
     <div className="viewer" ref={pane} data-page={pdf ? page : undefined} data-document-id={citation.document_id}
@@ -95,7 +103,7 @@ export default function Viewer({ citation, onClose }: { citation: Citation; onCl
       </div>
       <blockquote className="cited-quote">“{citation.quote}”</blockquote>
       {error && <p className="error" role="alert">{error}</p>}
-      {found === false && <p className="muted small">{t.quoteNotFound}</p>}
+      {found === false && <p className="muted small quote-missing" role="status">{t.quoteNotFound}</p>}
       <div className="pdf-scroll">
         <div className="pdf-page" ref={box}>
           <canvas ref={canvas} />
