@@ -6,11 +6,11 @@
 // elsewhere returns to the login screen with a message; log out. A failure saves a screenshot.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { API_URL } from "../support/env.ts";
+import { API_URL, STACK_SERVICES } from "../support/env.ts";
 import { PDFDocument, rgb, StandardFonts } from "pdf-lib";
 import { animalFor, codeFor } from "../support/pdfs.ts";
 import { db } from "../support/users.ts";
@@ -20,7 +20,8 @@ const FLAGS = [
   "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ];
-const LOGS = process.env.PG_LOG ? join(process.env.PG_LOG, "..") : tmpdir();
+// A failure's screenshot goes beside the test stack's logs (.supabase-local/test/logs/).
+const LOGS = STACK_SERVICES ? join(dirname(STACK_SERVICES), "logs") : tmpdir();
 const FAILURE_SHOT = join(process.env.WEB_FAILURE_DIR ?? LOGS, "web-walk-failure.png");
 const PAGES = 8;
 const CITED = 5; // the question below is about section 5, which is page 5

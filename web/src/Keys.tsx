@@ -152,22 +152,23 @@ function DayChart({ days }: { days: KeyStatistics["by_day"] }) {
     return { day, cost: Number(row?.cost_usd ?? 0), tokens: row?.total_tokens ?? 0, requests: row?.requests ?? 0 };
   });
   const max = Math.max(...series.map((s) => s.cost), 1e-9);
-  const W = 300, H = 90, bw = W / series.length;
+  const H = 100;
   return (
-    <svg className="chart" viewBox={`0 0 ${W} ${H + 14}`} role="img" aria-label={`${t.cost} · ${t.byDay}`}>
-      <line x1="0" x2={W} y1={H} y2={H} className="axis" />
-      {series.map((s, i) => {
-        const h = s.cost ? Math.max(2, (s.cost / max) * (H - 4)) : 0;
-        return (
-          <rect key={s.day} x={i * bw + 1} y={H - h} width={bw - 2} height={h} rx="1.5" className="bar">
-            <title>{`${s.day}: ${usd(s.cost)}, ${s.tokens.toLocaleString()} ${t.tokens}, ${s.requests} ${t.requests}`}</title>
-          </rect>
-        );
-      })}
-      <text x="0" y={H + 12} className="tick">{series[0].day.slice(5)}</text>
-      <text x={W} y={H + 12} className="tick" textAnchor="end">{series[29].day.slice(5)}</text>
-      <text x="2" y="9" className="tick">{usd(max)}</text>
-    </svg>
+    <figure className="chart">
+      <div className="chart-max">{usd(max)}</div>
+      <svg viewBox={`0 0 ${series.length * 10} ${H}`} preserveAspectRatio="none" role="img" aria-label={`${t.cost} · ${t.byDay}`}>
+        <line x1="0" x2={series.length * 10} y1={H} y2={H} className="axis" />
+        {series.map((s, i) => {
+          const h = s.cost ? Math.max(2, (s.cost / max) * (H - 2)) : 0;
+          return (
+            <rect key={s.day} x={i * 10 + 1.5} y={H - h} width="7" height={h} className="bar">
+              <title>{`${s.day}: ${usd(s.cost)}, ${s.tokens.toLocaleString()} ${t.tokens}, ${s.requests} ${t.requests}`}</title>
+            </rect>
+          );
+        })}
+      </svg>
+      <figcaption className="chart-days"><span>{series[0].day.slice(5)}</span><span>{series[29].day.slice(5)}</span></figcaption>
+    </figure>
   );
 }
 
@@ -180,7 +181,7 @@ function ModelBars({ models }: { models: KeyStatistics["by_model"] }) {
         <li key={`${m.provider}/${m.model}`}>
           <span className="model">{m.model}</span>
           <span className="track" aria-hidden="true"><span style={{ width: `${(m.total_tokens / max) * 100}%` }} /></span>
-          <span className="muted small">{m.total_tokens.toLocaleString()} {t.tokens} · {m.requests} {t.requests} · {usd(m.cost_usd)}</span>
+          <span className="muted small">{m.total_tokens.toLocaleString()} {t.tokens.toLowerCase()} · {m.requests} {t.requests.toLowerCase()} · {usd(m.cost_usd)}</span>
         </li>
       ))}
     </ul>
