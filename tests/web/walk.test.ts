@@ -151,6 +151,36 @@ async function walk() {
   await page.getByText("Stopped:").waitFor();
   await page.locator(".msg.assistant.complete .bubble", { hasText: `Echo: ${long}` }).waitFor({ timeout: 20_000 });
 
+  // A budget used up is said plainly; a failed message says why and can be sent again.
+  const keyCard = (name: string) => page.locator(".key", { has: page.locator(".key-name", { hasText: name }) });
+  await page.getByRole("button", { name: "API keys" }).click();
+  await keyCard("fake openai").getByLabel("Monthly budget (USD)").fill("0");
+  await keyCard("fake openai").getByRole("button", { name: "Set budget" }).click();
+  await expect.poll(() => keyCard("fake openai").getByLabel("Monthly budget (USD)").inputValue()).toBe("0.00");
+  await page.getByRole("button", { name: "Chat" }).click();
+  await page.getByLabel("Message").fill("Am I over budget?");
+  await page.getByLabel("Message").press("Enter");
+  await page.getByText("This key's monthly budget is used up.").waitFor();
+  await page.getByRole("button", { name: "API keys" }).click();
+  await keyCard("fake openai").getByLabel("Monthly budget (USD)").fill("");
+  await keyCard("fake openai").getByRole("button", { name: "Set budget" }).click();
+  await page.getByLabel("Name").fill("failing");
+  await page.getByLabel("API key", { exact: true }).fill(`sk-walk-chatonly-fail500-${Date.now()}-0123456789abcdef`);
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await keyCard("failing").getByRole("button", { name: "Use this key" }).click();
+  await keyCard("failing").locator(".badge", { hasText: "Selected" }).waitFor();
+  await page.getByRole("button", { name: "Chat" }).click();
+  await page.getByLabel("Message").fill("Will this fail?");
+  await page.getByLabel("Message").press("Enter");
+  const failed = page.locator(".msg.user.failed", { hasText: "Will this fail?" });
+  await failed.locator(".failure", { hasText: "The provider failed to answer" }).waitFor();
+  await page.getByRole("button", { name: "API keys" }).click();
+  await keyCard("fake openai").getByRole("button", { name: "Use this key" }).click();
+  await keyCard("fake openai").locator(".badge", { hasText: "Selected" }).waitFor();
+  await page.getByRole("button", { name: "Chat" }).click();
+  await failed.getByRole("button", { name: "Send again" }).click();
+  await page.locator(".msg.assistant.complete .bubble", { hasText: "Echo: Will this fail?" }).waitFor();
+
   // A PDF, straight to Storage; its progress reaches ready.
   await page.getByRole("button", { name: "Documents" }).click();
   const pdf = Buffer.from(await fieldGuide());
@@ -171,7 +201,7 @@ async function walk() {
   await page.getByLabel("Attach a document").selectOption({ label: "field-guide.pdf" });
   await page.locator(".doc-chip", { hasText: "field-guide.pdf" }).waitFor();
   await page.getByLabel("Message").fill(`What is the archive code for section ${CITED}?`);
-  await page.getByRole("button", { name: "Send" }).click();
+  await page.getByRole("button", { name: "Send", exact: true }).click();
   const answer = page.locator(".msg.assistant.complete", { has: page.locator(".chip[data-citation='1']") });
   const chip = answer.locator(".chip[data-citation='1']");
   await chip.waitFor();
