@@ -49,6 +49,13 @@ afterAll(async () => {
 
 const normalized = (s: string) => s.replace(/\s+/g, " ").trim();
 
+async function renameConversation(title: string) {
+  await page.getByRole("button", { name: "Rename" }).click();
+  await page.getByLabel("New title").fill(title);
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator(".conv[aria-current='true']", { hasText: title }).waitFor();
+}
+
 /** The visible buttons, inputs, selects and text areas that a screen reader could not name. */
 function unlabelled() {
   return page.evaluate(() =>
@@ -124,10 +131,7 @@ async function walk() {
   await page.getByRole("button", { name: "Chat" }).click();
   await page.getByRole("button", { name: "+ New conversation" }).first().click();
   await page.locator(".conv-title").waitFor();
-  await page.getByRole("button", { name: "Rename" }).click();
-  await page.getByLabel("New title").fill("Wetlands field guide");
-  await page.getByRole("button", { name: "Save" }).click();
-  await page.locator(".conv[aria-current='true']", { hasText: "Wetlands field guide" }).waitFor();
+  await renameConversation("First steps");
   await page.evaluate(() => {
     const seen: string[] = ((window as unknown as { streamed: string[] }).streamed = []);
     new MutationObserver(() => {
@@ -180,14 +184,22 @@ async function walk() {
   await page.getByRole("button", { name: "Chat" }).click();
   await failed.getByRole("button", { name: "Send again" }).click();
   await page.locator(".msg.assistant.complete .bubble", { hasText: "Echo: Will this fail?" }).waitFor();
+  if (process.env.WEB_SCREENSHOT) await page.screenshot({ path: process.env.WEB_SCREENSHOT.replace(/\.png$/, "-first.png") });
 
   // A PDF, straight to Storage; its progress reaches ready.
   await page.getByRole("button", { name: "Documents" }).click();
   const pdf = Buffer.from(await fieldGuide());
   const uploadedAt = Date.now();
-  await page.getByTestId("file-input").setInputFiles({ name: "field-guide.pdf", mimeType: "application/pdf", buffer: pdf });
+  // Dropped on the drop zone, as a file dragged from the desktop.
+  const dropped = await page.evaluateHandle((bytes) => {
+    const data = new DataTransfer();
+    data.items.add(new File([new Uint8Array(bytes)], "field-guide.pdf", { type: "application/pdf" }));
+    return data;
+  }, [...pdf]);
+  await page.locator(".dropzone").dispatchEvent("drop", { dataTransfer: dropped });
   const row = page.locator(".doc", { hasText: "field-guide.pdf" });
   await row.locator(".badge", { hasText: "Ready" }).waitFor({ timeout: 60_000 });
+  const readyAt = Date.now();
   expect(normalized(await row.textContent() ?? "")).toContain(`${PAGES} of ${PAGES} pages`);
   const documentId = await row.getAttribute("data-document-id");
   // It went to Storage as the user, at documents/<user id>/<document id>.pdf.
@@ -196,13 +208,19 @@ async function walk() {
     join storage.objects o on o.bucket_id = 'documents' and o.name = d.object_path where d.id = ${documentId}`;
   expect(stored).toMatchObject({ status: "ready", name: `${stored.user_id}/${documentId}.pdf` });
 
-  // Attach it and ask; the answer cites page 5.
+  // In a new conversation, attach it and ask; the answer cites page 5.
   await page.getByRole("button", { name: "Chat" }).click();
+  await page.getByRole("button", { name: "+ New conversation" }).first().click();
+  await page.locator(".conv").nth(1).waitFor();
+  await renameConversation("Wetlands field guide");
   await page.getByLabel("Attach a document").selectOption({ label: "field-guide.pdf" });
   await page.locator(".doc-chip", { hasText: "field-guide.pdf" }).waitFor();
+  await page.getByLabel("Message").fill("Where do most sightings happen?");
+  await page.getByRole("button", { name: "Send", exact: true }).click();
+  await page.locator(".msg.assistant.complete .chip").first().waitFor();
   await page.getByLabel("Message").fill(`What is the archive code for section ${CITED}?`);
   await page.getByRole("button", { name: "Send", exact: true }).click();
-  const answer = page.locator(".msg.assistant.complete", { has: page.locator(".chip[data-citation='1']") });
+  const answer = page.locator(".msg.assistant.complete", { has: page.locator(".chip[data-citation='1']"), hasText: `Echo: What is the archive code for section ${CITED}?` });
   const chip = answer.locator(".chip[data-citation='1']");
   await chip.waitFor();
   const messageId = await answer.getAttribute("data-message-id");
@@ -210,6 +228,7 @@ async function walk() {
   expect(citation).toMatchObject({ document_id: documentId, page: CITED });
 
   // The viewer opens at the cited page with the quote highlighted in its text layer.
+  const clickedAt = Date.now();
   await chip.click();
   const viewer = page.locator(".viewer");
   await viewer.locator("mark.quote, .quote-missing").first().waitFor({ timeout: 30_000 });
@@ -233,7 +252,8 @@ async function walk() {
   await page.setViewportSize({ width: 375, height: 740 });
   const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   await expect.poll(overflow).toBeLessThanOrEqual(0);
-  expect(await viewer.locator("mark.quote").first().isVisible()).toBe(true);
+  // The page is drawn again for the narrower pane, and the quote marked again.
+  await expect.poll(() => viewer.locator("mark.quote").first().isVisible()).toBe(true);
   if (process.env.WEB_SCREENSHOT) await page.screenshot({ path: process.env.WEB_SCREENSHOT.replace(/\.png$/, "-375.png") });
   await page.getByRole("button", { name: "Close" }).click();
   for (const view of ["Documents", "API keys", "Chat"]) {
@@ -246,7 +266,20 @@ async function walk() {
   // The app's figures: the initial JavaScript (gzip) and the time from upload to the highlight.
   const gzipped = initialScripts.map((p) => gzipSync(readDist(p)).length).reduce((a, b) => a + b, 0);
   console.log(`web walk: initial JS ${initialScripts.length} file(s), ${(gzipped / 1024).toFixed(1)} KB gzip; ` +
-    `upload to highlighted citation ${((highlightedAt - uploadedAt) / 1000).toFixed(1)} s`);
+    `upload to highlighted citation ${((highlightedAt - uploadedAt) / 1000).toFixed(1)} s (ready after ${((readyAt - uploadedAt) / 1000).toFixed(1)} s; ` +
+    `two questions answered word by word; citation click to highlight ${highlightedAt - clickedAt} ms, pdf.js loaded on that click)`);
+
+  // The inline marker [1] opens the same citation; detach the document, then delete it.
+  await answer.locator(".bubble .marker", { hasText: "1" }).click();
+  await viewer.locator("mark.quote").first().waitFor();
+  expect(await viewer.getAttribute("data-page")).toBe(String(citation.page));
+  await page.getByRole("button", { name: "Detach: field-guide.pdf" }).click();
+  await page.getByText("None attached").waitFor();
+  await page.getByRole("button", { name: "Documents" }).click();
+  page.once("dialog", (d) => d.accept());
+  await page.getByRole("button", { name: "Delete: field-guide.pdf" }).click();
+  await page.getByText("No documents yet.").waitFor();
+  await expect.poll(async () => (await db`select count(*)::int as n from public.documents where id = ${documentId}`)[0].n).toBe(0);
 
   // A session ended elsewhere: the next call is refused and the app returns to the login screen, saying why.
   const token = await page.evaluate(() => {

@@ -238,7 +238,7 @@ function ConversationView({ conversation, documents, toggleList, onChanged, onDe
             <MessageBody message={m} openCitation={openCitation} openN={openCitationN} />
             {m.role === "user" && m.status === "failed" && (
               <div className="failure" role="alert">
-                <strong>{t.failed}:</strong> {failure ?? m.error_code}
+                <strong>{t.failed}:</strong> {failure ?? (m.error_code && (t.errorCodes[m.error_code] ?? m.error_code))}
                 <button type="button" className="ghost" onClick={() => send(m.content)}>{t.sendAgain}</button>
               </div>
             )}
@@ -271,7 +271,15 @@ function MessageBody({ message, openCitation, openN }: { message: Message; openC
   const citations = message.citations ?? [];
   return (
     <>
-      <div className="bubble">{message.content}</div>
+      <div className="bubble">
+        {citations.length === 0 ? message.content : message.content.split(/(\[\d+\])/).map((part, i) => {
+          const cited = /^\[(\d+)\]$/.exec(part) && citations.find((c) => `[${c.n}]` === part);
+          return cited ? (
+            <button key={i} type="button" className="marker" aria-label={t.openSource(cited.n, cited.filename, cited.page)}
+              onClick={() => openCitation(cited)} disabled={cited.document_deleted}>{cited.n}</button>
+          ) : part;
+        })}
+      </div>
       {message.role === "assistant" && message.model === "extractive" && <div className="muted small">{t.extractive}</div>}
       {citations.length > 0 && (
         <div className="sources" role="group" aria-label={t.sources}>
