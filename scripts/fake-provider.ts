@@ -37,6 +37,8 @@
 //       -slow     wait FAKE_SLOW_MS (default 3000) ms before answering
 //       -cut      streams: send two deltas, then drop the connection without the final events;
 //                 non-streams: send the headers, then drop the connection without a body
+//       -drip     streams: each frame waits DRIP_MS (40) after the one before, as a model writing
+//                 word by word does (a client can be seen streaming, and stopped halfway)
 //       -cached   report half of the prompt tokens (rounded down) as cache reads
 //                 (OpenAI prompt_tokens_details.cached_tokens, Anthropic cache_read_input_tokens)
 //       -chatonly the switches above apply only to chat/messages, so GET /v1/models accepts the key
@@ -199,13 +201,19 @@ function embeddings(body: Record<string, unknown>): Response {
   return json(200, { object: "list", data, model: body.model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
 }
 
-// An SSE body. With `cut`, only the first two deltas go out, then the connection is dropped.
-function sse(frames: string[], deltaFrames: [number, number], cut: boolean): Response {
+const DRIP_MS = 40;
+
+// An SSE body. With `cut`, only the first two deltas go out, then the connection is dropped; with
+// `drip`, the frames go out DRIP_MS apart.
+function sse(frames: string[], deltaFrames: [number, number], cut: boolean, drip: boolean): Response {
   const [firstDelta, afterDeltas] = deltaFrames;
   const sent = cut ? frames.slice(0, Math.min(firstDelta + 2, afterDeltas)) : frames;
   const body = new ReadableStream<Uint8Array>({
     async start(controller) {
-      for (const frame of sent) controller.enqueue(enc.encode(frame));
+      for (const frame of sent) {
+        controller.enqueue(enc.encode(frame));
+        if (drip) await new Promise((r) => setTimeout(r, DRIP_MS));
+      }
       if (!cut) return controller.close();
       await new Promise((r) => setTimeout(r, 20)); // let the deltas reach the client first
       controller.error(new Error("fake provider: connection cut on purpose (-cut key)"));
@@ -261,7 +269,7 @@ function openaiChat(body: Record<string, unknown>, key: string): Response {
   const frames = [delta({ role: "assistant", content: "", refusal: null }), ...deltas, delta({}, finish)];
   if (includeUsage) frames.push(chunk([], { usage }));
   frames.push("data: [DONE]\n\n");
-  return sse(frames, [1, 1 + deltas.length], key.includes("-cut"));
+  return sse(frames, [1, 1 + deltas.length], key.includes("-cut"), key.includes("-drip"));
 }
 
 function anthropicMessages(body: Record<string, unknown>, key: string): Response {
@@ -310,7 +318,7 @@ function anthropicMessages(body: Record<string, unknown>, key: string): Response
     event("message_delta", { delta: { stop_reason, stop_sequence: null }, usage: { output_tokens: t.completionTokens } }),
     event("message_stop", {}),
   ];
-  return sse(frames, [3, 3 + deltas.length], key.includes("-cut"));
+  return sse(frames, [3, 3 + deltas.length], key.includes("-cut"), key.includes("-drip"));
 }
 
 function models(flavor: Flavor): Response {

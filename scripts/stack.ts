@@ -8,6 +8,7 @@ import { prepareDatabase, resetDatabase } from "./stack/database.ts";
 import { ensureExtensions } from "./stack/extensions.ts";
 import { DENO, startFunctions } from "./stack/functions.ts";
 import { startGateway } from "./stack/gateway.ts";
+import { buildWeb, WEB_DIST } from "./stack/web.ts";
 import { initCluster, postgresRunning, startPostgres, stopPostgres } from "./stack/postgres.ts";
 import { ensurePackages } from "./stack/packages.ts";
 import { buildStorage, startStorage } from "./stack/storage.ts";
@@ -37,6 +38,7 @@ function printStatus(cfg: StackConfig) {
   console.log(`
 Local Supabase stack (${cfg.profile}) is running.
 
+         Web app: ${cfg.apiUrl}/
          API URL: ${cfg.apiUrl}
        Functions: ${cfg.apiUrl}/functions/v1/<name>   (api also at ${cfg.apiUrl}/api/v1)
           DB URL: ${cfg.dbUrl}
@@ -114,6 +116,7 @@ async function start() {
     await ensureExtensions();
     const auth = await buildAuth();
     const storage = await buildStorage();
+    await buildWeb();
 
     const fresh = await initCluster(cfg);
     await startPostgres(cfg);
@@ -144,6 +147,7 @@ async function start() {
       functions: new Map(functions.map((f) => [f.name, f.port])),
       dir: cfg.gatewayDir,
       accessLog: `${cfg.logDir}/gateway.log`,
+      webRoot: WEB_DIST,
     }, `${cfg.logDir}/gateway-errors.log`);
     for (const c of services) {
       c.status.then((s) => {

@@ -5,6 +5,7 @@ import { testEnv } from "./stack/test-env.ts";
 import { cliDbUrl, resetDatabase, SUPABASE_CLI } from "./stack/database.ts";
 import { DENO } from "./stack/functions.ts";
 import { runningPid } from "./stack/proc.ts";
+import { buildWeb } from "./stack/web.ts";
 
 const cfg = stackConfig("test");
 const stack = (cmd: string, ...flags: string[]) => step(`stack ${cmd}`, DENO, ["run", "-A", `${ROOT}/scripts/stack.ts`, cmd, "--profile", "test", ...flags]);
@@ -57,6 +58,8 @@ try {
   const scriptTests = (await filesUnder(`${ROOT}/scripts`, ".test.ts"));
   await check("deno test (function and script modules)", DENO, ["test", "-A", ...denoConfig, ...denoTests, ...scriptTests], env);
   await check("tsc (Node code)", `${ROOT}/node_modules/.bin/tsc`, ["--noEmit", "-p", `${ROOT}/tsconfig.json`]);
+  await check("tsc (web client)", `${ROOT}/node_modules/.bin/tsc`, ["--noEmit", "-p", `${ROOT}/web/tsconfig.json`]);
+  await buildWeb(); // a test stack that was already running serves web/dist as it is on disk
   await check("vitest (through the gateway)", `${ROOT}/node_modules/.bin/vitest`, ["run"], env);
   await check("schemathesis (the OpenAPI document against the API)", DENO, ["run", "-A", `${ROOT}/scripts/schemathesis.ts`], env);
 } finally {

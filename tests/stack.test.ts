@@ -44,10 +44,13 @@ describe("gateway", () => {
     expect(body.data.database.ok).toBe(true);
   });
 
-  it("answers unknown paths with a 404 envelope", async () => {
-    const res = await fetch(`${API_URL}/nowhere`);
+  it("answers unknown API paths with a 404 envelope; other paths are the web app's", async () => {
+    const res = await fetch(`${API_URL}/api/v1/nowhere`);
     expect(res.status).toBe(404);
     expect((await res.json()).success).toBe(false);
+    const app = await fetch(`${API_URL}/nowhere`);
+    expect([app.status, app.headers.get("content-type")]).toEqual([200, "text/html"]);
+    expect(await app.text()).toContain('<div id="root"></div>');
   });
 });
 

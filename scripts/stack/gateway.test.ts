@@ -27,12 +27,16 @@ function freePort() {
 }
 
 /** The gateway as the stack starts it, its upstreams the given ports; stopped after `test`. */
-async function withGateway(ports: { auth: number; storage: number; api: number }, test: (base: string, accessLog: string) => Promise<void>) {
+async function withGateway(
+  ports: { auth: number; storage: number; api: number },
+  test: (base: string, accessLog: string) => Promise<void>,
+  webRoot?: string,
+) {
   const dir = await Deno.makeTempDir();
   const port = freePort();
   const accessLog = `${dir}/access.log`;
   const nginx = await startGateway(
-    { port, authPort: ports.auth, storagePort: ports.storage, functions: new Map([["api", ports.api]]), dir, accessLog },
+    { port, authPort: ports.auth, storagePort: ports.storage, functions: new Map([["api", ports.api]]), dir, accessLog, webRoot },
     `${dir}/errors.log`,
   );
   try {
@@ -126,5 +130,37 @@ Deno.test("the access log: a JSON line per request, path without the query, no h
     });
   } finally {
     await server.shutdown();
+  }
+});
+
+Deno.test("with a web root, the gateway serves the web client beside the API: assets cached for good and gzipped, the page for the app's paths", async () => {
+  const api: Seen[] = [];
+  const server = upstream(api);
+  const web = await Deno.makeTempDir();
+  await Deno.mkdir(`${web}/assets`);
+  await Deno.writeTextFile(`${web}/index.html`, "<!doctype html><title>app</title>");
+  const script = "export const answer = 42;\n".repeat(200);
+  await Deno.writeTextFile(`${web}/assets/index-abc.js`, script);
+  try {
+    await withGateway({ auth: closedPort, storage: closedPort, api: server.addr.port }, async (base) => {
+      const get = async (path: string) => {
+        const res = await fetch(base + path, { headers: { "accept-encoding": "gzip" } });
+        return { status: res.status, type: res.headers.get("content-type"), cache: res.headers.get("cache-control"), body: await res.text() };
+      };
+      for (const path of ["/", "/conversations/123"]) {
+        assert.deepEqual(await get(path), { status: 200, type: "text/html", cache: "no-cache", body: "<!doctype html><title>app</title>" });
+      }
+      const asset = await fetch(`${base}/assets/index-abc.js`, { headers: { "accept-encoding": "gzip" } });
+      assert.equal(asset.headers.get("content-encoding"), "gzip");
+      assert.equal(asset.headers.get("cache-control"), "public, max-age=31536000, immutable");
+      assert.equal(asset.headers.get("content-type"), "text/javascript");
+      assert.equal(await asset.text(), script); // fetch undoes the gzip
+      assert.equal((await get("/assets/gone.js")).status, 404, "a missing asset is not the page");
+      assert.equal((await get("/api/v1/keys")).status, 200);
+      assert.deepEqual(api.map((x) => x.path), ["/api/v1/keys"]);
+    }, web);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(web, { recursive: true });
   }
 });

@@ -6,6 +6,8 @@
 //   /functions/v1/<name>/* -> function <name>, which sees the path /<name>/*
 //   /api/v1/*              -> the `api` function (the existing client's base URL)
 //   /rest/v1/*             -> 501: PostgREST is not part of the local stack
+//   anything else          -> the web client's built files (web/dist), index.html for the app's own
+//                             paths; without a web root, 404 in the envelope
 // Errors of its own are the API's envelope. It writes the access log (gateway.log), one JSON line
 // per request, as a hosted project's platform logs every function invocation.
 // nginx replaced a proxy written in Deno here: the same creates ran 20% faster through it (the
@@ -24,6 +26,8 @@ export interface GatewayRoutes {
   dir: string;
   /** The access log. */
   accessLog: string;
+  /** The web client's built files (web.ts), served at `/`. */
+  webRoot?: string;
 }
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -129,10 +133,23 @@ ${fnLocations.join("\n")}
 ${apiPort ? `    location = /api/v1 { ${proxy("fn_api", apiPort)} }\n    location ^~ /api/v1/ { ${proxy("fn_api", apiPort)} }` : ""}
     location = /rest/v1 { return 501 ${envelope(REST_MESSAGE)}; }
     location ^~ /rest/v1/ { return 501 ${envelope(REST_MESSAGE)}; }
-    location / { return 404 ${envelope("No route for this path")}; }
+${r.webRoot ? webLocations(r.webRoot) : `    location / { return 404 ${envelope("No route for this path")}; }`}
   }
 }
 `;
+}
+
+/**
+ * The web client: its hashed assets cached for good (a missing one is a 404, not the page), the
+ * page itself never cached, and any other path is the app's (index.html), as a static host does.
+ */
+function webLocations(root: string) {
+  const types = "types { text/html html; text/javascript js mjs; text/css css; image/svg+xml svg; image/png png; application/json json; }";
+  const common = `root ${root}; ${types} gzip on; gzip_types text/javascript text/css image/svg+xml application/json; gzip_vary on;`;
+  return [
+    `    location ^~ /assets/ { ${common} add_header Cache-Control "public, max-age=31536000, immutable"; try_files $uri =404; }`,
+    `    location / { ${common} add_header Cache-Control "no-cache"; try_files $uri /index.html; }`,
+  ].join("\n");
 }
 
 const REST_MESSAGE =

@@ -35,6 +35,7 @@ const NEEDED: { by: string; file: string }[] = [
   { by: "the gateway", file: NGINX },
   { by: "the bench's ingestion reference", file: "/usr/bin/pdftotext" },
   { by: "the venv schemathesis runs in", file: "/usr/lib/python3.11/ensurepip/__init__.py" },
+  { by: "the web client's end-to-end walk", file: "/usr/bin/chromium" },
 ];
 
 /** The packages dpkg says own `file` (none when no installed package does). */

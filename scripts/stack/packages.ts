@@ -23,6 +23,7 @@ export const DEBIAN_PACKAGES = [
   "nginx", // the gateway (gateway.ts)
   "poppler-utils", // pdftotext, the reference the bench compares PDF ingestion with
   "python3.11-venv", // python3 -m venv with pip: the venv schemathesis is installed into (schemathesis.ts)
+  "chromium", // the browser the web client's end-to-end walk runs in (tests/web/walk.test.ts)
 ];
 
 /** Those of `packages` whose dpkg status is not "install ok installed". */
