@@ -273,6 +273,25 @@ async function walk() {
   await answer.locator(".bubble .marker", { hasText: "1" }).click();
   await viewer.locator("mark.quote").first().waitFor();
   expect(await viewer.getAttribute("data-page")).toBe(String(citation.page));
+  // Without keys (both deleted), an answer is extractive: the passages with their pages, cited the same way.
+  await page.getByRole("button", { name: "API keys" }).click();
+  for (const name of ["failing", "fake openai"]) {
+    page.once("dialog", (d) => d.accept());
+    await page.getByRole("button", { name: `Delete: ${name}` }).click();
+  }
+  await page.getByText("No keys yet.").waitFor();
+  await page.getByRole("button", { name: "Chat" }).click();
+  await page.locator(".conv[aria-current='true']", { hasText: "Wetlands field guide" }).waitFor();
+  await page.getByLabel("Message").fill("Which archive code belongs to section 2?");
+  await page.getByLabel("Message").press("Enter");
+  const extractive = page.locator(".msg.assistant.complete", { hasText: "Extractive answer" });
+  await extractive.getByText("Quoted from your documents (no API key)").waitFor();
+  const [{ citations: [passage] }] = await db`select citations from public.messages where id = ${await extractive.getAttribute("data-message-id")}`;
+  await extractive.locator(".chip[data-citation='1']").click();
+  await expect.poll(() => viewer.getAttribute("data-page")).toBe(String(passage.page));
+  await viewer.locator("mark.quote").first().waitFor();
+  expect(normalized((await viewer.locator("mark.quote").allTextContents()).join(" ")).replace(/\s/g, "")).toContain(passage.quote.replace(/\s/g, ""));
+
   await page.getByRole("button", { name: "Detach: field-guide.pdf" }).click();
   await page.getByText("None attached").waitFor();
   await page.getByRole("button", { name: "Documents" }).click();
