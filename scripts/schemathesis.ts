@@ -89,7 +89,7 @@ const st = await ensureSchemathesis();
 const { code } = await new Deno.Command(st, {
   args: [
     "--config-file", config, "run", `${API}/openapi.json`,
-    "--max-examples", EXAMPLES, "--seed", "1", "--workers", "2", "--no-color", "--phases", "examples,coverage,fuzzing,stateful",
+    "--max-examples", EXAMPLES, "--seed", "1", "--workers", "1", "--no-color", "--phases", "examples,coverage,fuzzing,stateful",
     "--request-timeout", "10",
   ],
   cwd: cfg.home, // its .schemathesis cache goes with the stack's data, not into the checkout

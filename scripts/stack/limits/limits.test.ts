@@ -93,6 +93,9 @@ Deno.test("memory held outside the heap (ArrayBuffers) counts too: past the limi
     for (let i = 0; i < 50 && !(await ended()); i++) await new Promise((r) => setTimeout(r, 100));
     const cut = await ended();
     assert.ok(cut && cut.memory_mb > 96, JSON.stringify(await host.usage()));
+    // The watchdog writes its line before it ends the process; the host writes one after.
+    const gone = async () => (await host.usage()).some((l) => l.ended === "signal SIGKILL");
+    for (let i = 0; i < 50 && !(await gone()); i++) await new Promise((r) => setTimeout(r, 100));
     await host.up();
     assert.equal((await fetch(`${host.url}?buffers=8`)).status, 200);
   } finally {

@@ -98,7 +98,7 @@ export function conversationRoutes(app: Hono) {
         const [updated] = await tx`update public.conversations set ${tx(changes)} where id = ${id} returning ${tx.unsafe(CONVERSATION_COLUMNS)}`;
         if (!updated) throw notFound("Conversation");
         return updated;
-      });
+      }).catch(unknownKey); // the key deleted between the check and the update
       return { message: "Conversation updated", data };
     },
   });
