@@ -23,7 +23,7 @@ export async function applyMigrations(cfg: StackConfig) {
 
 /**
  * Where pg_net finds the ingest function, and its secret. Hosted projects keep these in Vault
- * (README, "Hosted Supabase"); the local Postgres has no Vault, so they go into private.settings.
+ * (README, "Deployment to a hosted project"); the local Postgres has no Vault, so they go into private.settings.
  */
 async function writeWorkerSettings(cfg: StackConfig) {
   // On stdin, not -c: psql substitutes :'variables' only in script input.

@@ -10,8 +10,8 @@
 //                             paths; without a web root, 404 in the envelope
 // Errors of its own are the API's envelope. It writes the access log (gateway.log), one JSON line
 // per request, as a hosted project's platform logs every function invocation.
-// nginx replaced a proxy written in Deno here: the same creates ran 20% faster through it (the
-// Deno server and fetch client cost about 0.45 ms of CPU per request).
+// nginx replaced a proxy written in Deno here, which cost several times its CPU per request
+// (docs/performance.md).
 import { ANON_KEY, SERVICE_ROLE_KEY } from "./config.ts";
 import { portInUse, spawnLogged, waitFor } from "./proc.ts";
 

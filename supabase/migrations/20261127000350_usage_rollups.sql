@@ -1,7 +1,8 @@
 -- Key statistics that cost the same whatever the history. The usage views aggregated every event
--- of a key on each read: GET /keys/{id}/statistics took 231 ms of Postgres for a key with 100,000
--- events. Now statement triggers on usage_events keep a daily rollup per key, provider and model,
--- and the views (same names, same columns) aggregate the rollup: one row per day, model and slot.
+-- of a key on each read, so GET /keys/{id}/statistics grew with the key's history
+-- (docs/performance.md). Now statement triggers on usage_events keep a daily rollup per key,
+-- provider and model, and the views (same names, same columns) aggregate the rollup: one row per
+-- day, model and slot.
 --
 -- The budget check reads a key's month from it too (private.key_month_commitments).
 --

@@ -91,8 +91,8 @@ $$;
 revoke all on function private.lock_budgeted_key(uuid, uuid) from public, anon, authenticated, service_role;
 
 -- What a key has committed this month: its spend (UTC month, from the daily usage rollup, so a
--- few rows per day whatever the number of calls: summing the month's events took 2.4 ms at 10,000
--- events and 29 ms at 110,000, under the key's lock) and its open reservations. One statement, so
+-- few rows per day whatever the number of calls, under the key's lock) and its open reservations
+-- (figures: docs/performance.md). One statement, so
 -- one snapshot: a settlement that commits meanwhile (its reservation gone, its usage recorded) is
 -- seen either whole or not at all.
 create function private.key_month_commitments(p_api_key_id uuid, p_user_id uuid, out spent_usd numeric, out reserved_usd numeric)

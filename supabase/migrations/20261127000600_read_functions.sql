@@ -13,8 +13,8 @@
 -- (one heavy user) must not make Postgres compile them. plan_cache_mode = force_generic_plan:
 -- once one user holds most rows, the generic plan's estimate (rows per user on average) stays
 -- far from a small user's, so plpgsql kept planning each call anew (custom plans); the plan is
--- the same index read whatever the user, so it is planned once per connection (bench: a small
--- user's list statement 0.47-0.52 -> 0.36 ms, the 50,000-conversation user's 0.46-0.60 -> 0.40).
+-- the same index read whatever the user, so it is planned once per connection (figures:
+-- docs/performance.md).
 -- Set on the function, they hold for every caller and connection (a pooler in transaction mode
 -- does not pass startup options, and a role's settings do not apply after SET ROLE).
 

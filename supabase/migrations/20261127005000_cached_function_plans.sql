@@ -3,13 +3,12 @@
 -- A LANGUAGE sql function that Postgres cannot inline into its caller (one that is security
 -- definer, or has a SET clause such as our `set search_path = ''`) is parsed, analysed and planned
 -- again on every call: there is no plan cache for SQL function bodies in Postgres 15. The
--- session check below runs in every authenticated request, and its re-planning was a quarter of
--- Postgres's CPU when creating a conversation (perf, 10 clients): pgbench of
--- private.create_conversation went from 2,610-2,730 to 4,230-5,030 calls/s with it in plpgsql,
--- which keeps one plan per connection. The others run once or twice per message or key read.
+-- session check below runs in every authenticated request, and its re-planning was a large share
+-- of Postgres's CPU when creating a conversation; plpgsql keeps one plan per connection
+-- (figures: docs/performance.md). The others run once or twice per message or key read.
 --
 -- Bodies and signatures are unchanged; each is still one statement, so one snapshot
--- (key_month_commitments relies on that). pgTAP 077 keeps the rule: no SQL function in public or
+-- (key_month_commitments relies on that). pgTAP 076 keeps the rule: no SQL function in public or
 -- private that cannot be inlined, except the two listed there.
 
 create or replace function private.session_is_active(p_session_id uuid)

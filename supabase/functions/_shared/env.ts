@@ -1,5 +1,5 @@
 // Configuration, read once from the function's environment. Supabase sets the SUPABASE_* values;
-// the rest are this project's own (README, "Configuration").
+// the rest are this project's own (docs/architecture.md, "Configuration").
 import { DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_OPENAI_BASE_URL } from "./providers/index.ts";
 
 function required(name: string): string {

@@ -1,6 +1,8 @@
 // Routes are declared once: the declaration registers the Hono handler, validates input with
 // its zod schemas, and is what /openapi.json is generated from.
 import type { Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { asSessionUser, type Claims, sql, type Tx } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
@@ -9,6 +11,13 @@ import { bearerToken, sessionClaims, sessionEnded, verifyAccessToken } from "../
 
 type Method = "get" | "post" | "patch" | "delete";
 type Sql = typeof sql;
+
+declare module "hono" {
+  interface ContextVariableMap {
+    /** The verified caller, set before the body is read (null on routes without auth). */
+    user: Claims | null;
+  }
+}
 
 export interface Reply<T = unknown> {
   status?: number;
@@ -54,6 +63,8 @@ export interface RouteDef<B extends z.ZodType | undefined, Q extends z.ZodType |
    * their schemas, as OpenAPI's requestBody.content. Only described; `body` is for JSON bodies.
    */
   rawBody?: { required: boolean; description?: string; content: Record<string, { schema: Record<string, unknown> }> };
+  /** The most bytes read of a raw body, and its refusal (413); a JSON body's limit is MAX_BODY_BYTES. */
+  rawBodyLimit?: { bytes: number; tooLarge: () => ApiError };
   /** Schema of `data` in a successful reply. */
   response?: z.ZodType;
   status?: number;
@@ -69,10 +80,11 @@ export interface RouteDef<B extends z.ZodType | undefined, Q extends z.ZodType |
   errorsWithData?: number[];
   /** Answers with Server-Sent Events (status 200): what they are, and each event's JSON `data` by event name (OpenAPI). */
   streams?: EventStream;
-  handler: (
-    ctx: RouteContext<B extends z.ZodType ? z.output<B> : undefined, Q extends z.ZodType ? z.output<Q> : undefined>,
-  ) => Promise<Reply | Response>;
+  handler: (ctx: RouteContext<Parsed<B>, Parsed<Q>>) => Promise<Reply | Response>;
 }
+
+/** What a declared schema gives the handler: its output, or undefined when the route declares none. */
+type Parsed<S extends z.ZodType | undefined> = S extends z.ZodType ? z.output<S> : undefined;
 
 // deno-lint-ignore no-explicit-any
 export const registry: RouteDef<any, any>[] = [];
@@ -85,36 +97,6 @@ function validationError(error: z.ZodError, where: "body" | "query") {
 }
 
 const tooLarge = () => new ApiError(413, `Request body too large (limit ${env.maxBodyBytes} bytes)`);
-
-/**
- * The body's bytes, read only up to `limit`: a larger (or endless chunked) body is refused with
- * `tooLarge()` without reading the rest.
- */
-export async function readBodyUpTo(c: Context, limit: number, tooLarge: () => ApiError): Promise<Uint8Array<ArrayBuffer>> {
-  if (Number(c.req.header("content-length") ?? 0) > limit) throw tooLarge();
-  const body = c.req.raw.body;
-  if (!body) return new Uint8Array();
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return bytes;
-}
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -136,7 +118,7 @@ function badText(value: unknown, path: string[] = []): Record<string, string[]> 
 
 async function readJson(c: Context): Promise<unknown> {
   const type = c.req.header("content-type") ?? "";
-  const raw = await readBodyUpTo(c, env.maxBodyBytes, tooLarge);
+  const raw = new Uint8Array(await c.req.arrayBuffer()); // at most MAX_BODY_BYTES: bodyLimit in route()
   // A body, or a declared content type, must be JSON; a bare empty request stands for {}.
   if ((raw.byteLength > 0 || type) && !/^application\/(.+\+)?json\b/i.test(type)) {
     throw new ApiError(415, "Content-Type must be application/json");
@@ -164,23 +146,35 @@ export function route<B extends z.ZodType | undefined = undefined, Q extends z.Z
   def: RouteDef<B, Q>,
 ) {
   registry.push(def);
-  app.on(def.method.toUpperCase(), def.path, async (c) => {
-    let user: Claims | null = null;
-    if (def.auth) user = await verifyAccessToken(bearerToken(c.req.header("authorization")));
-
-    let body: unknown = undefined;
+  // The caller is verified first, so an unauthenticated request never gets its body read.
+  const authenticate = createMiddleware(async (c, next) => {
+    c.set("user", def.auth ? await verifyAccessToken(bearerToken(c.req.header("authorization"))) : null);
+    await next();
+  });
+  // A larger body (declared, or chunked and endless) is refused as soon as the limit is passed.
+  const limit = def.rawBodyLimit ?? { bytes: env.maxBodyBytes, tooLarge };
+  const limitBody = bodyLimit({
+    maxSize: limit.bytes,
+    onError: () => {
+      throw limit.tooLarge();
+    },
+  });
+  const readsBody = Boolean(def.body || def.rawBody);
+  app.on(def.method.toUpperCase(), def.path, authenticate, ...(readsBody ? [limitBody] : []), async (c: Context) => {
+    const user = c.get("user");
+    let body = undefined as Parsed<B>;
     if (def.body) {
       const parsed = def.body.safeParse(await readJson(c));
       if (!parsed.success) throw validationError(parsed.error, "body");
-      body = parsed.data;
+      body = parsed.data as Parsed<B>;
     }
-    let query: unknown = undefined;
+    let query = undefined as Parsed<Q>;
     if (def.query) {
       const parsed = def.query.safeParse(c.req.query());
       if (!parsed.success) throw validationError(parsed.error, "query");
-      query = parsed.data;
+      query = parsed.data as Parsed<Q>;
     }
-    const ctx = {
+    const ctx: RouteContext<Parsed<B>, Parsed<Q>> = {
       c,
       body,
       query,
@@ -195,8 +189,7 @@ export function route<B extends z.ZodType | undefined = undefined, Q extends z.Z
         return work(sql, sessionClaims(user)).catch(sessionEnded);
       },
     };
-    // deno-lint-ignore no-explicit-any
-    const reply = await def.handler(ctx as any);
+    const reply = await def.handler(ctx);
     if (reply instanceof Response) return reply;
     const status = (reply.status ?? def.status ?? 200) as 200;
     if (reply.data instanceof JsonText) {

@@ -1,9 +1,9 @@
 // PDFs: upload (to Storage, as the caller, so Storage's RLS applies; the trigger on
 // storage.objects makes the document and queues its ingestion), list, status, progress (SSE),
 // a signed URL to the file, delete; and the documents attached to a conversation.
-import { corsHeaders } from "@supabase/supabase-js/cors";
 import { createClient } from "@supabase/supabase-js";
 import type { Context, Hono } from "hono";
+import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { env } from "../../_shared/env.ts";
 import { EMBEDDING_MODEL } from "../../_shared/providers/embeddings.ts";
@@ -19,7 +19,7 @@ import {
   listDocuments,
 } from "../data/documents.ts";
 import { bodyId, pathId } from "../ids.ts";
-import { readBodyUpTo, route } from "../route.ts";
+import { route } from "../route.ts";
 import { Id, Pagination } from "../schemas.ts";
 
 const Document = z.object({
@@ -82,9 +82,10 @@ function storageAs(c: Context) {
 
 const tooLarge = () => new ApiError(413, `The file is larger than the limit of ${env.documents.maxBytes} bytes`);
 
-// Multipart framing adds a little around the file; the body may be that much larger, and the
-// file itself is checked against the limit once parsed.
-const readUploadBody = (c: Context) => readBodyUpTo(c, env.documents.maxBytes + 64 * 1024, tooLarge);
+// Multipart framing adds a little around the file; the body may be that much larger (the route's
+// bodyLimit), and the file itself is checked against the limit once parsed.
+const UPLOAD_BODY_LIMIT = { bytes: env.documents.maxBytes + 64 * 1024, tooLarge };
+const readUploadBody = async (c: Context) => new Uint8Array(await c.req.arrayBuffer());
 
 async function readUpload(c: Context, queryName: string | undefined): Promise<{ bytes: Uint8Array<ArrayBuffer>; filename: string }> {
   const type = (c.req.header("content-type") ?? "").toLowerCase();
@@ -134,6 +135,7 @@ export function documentRoutes(app: Hono) {
     auth: true,
     query: UploadQuery,
     rawBody: UPLOAD_BODY,
+    rawBodyLimit: UPLOAD_BODY_LIMIT,
     response: Document,
     status: 201,
     alsoOk: { 200: "The same file was already uploaded by this user: the existing document" },
@@ -237,38 +239,31 @@ export function documentRoutes(app: Hono) {
     handler: async ({ c, db, params }) => {
       const id = pathId(params.id, "Document");
       await db((tx) => findDocument(tx, id)); // 404 before any stream starts
-      const encoder = new TextEncoder();
-      const signal = c.req.raw.signal;
-      const body = new ReadableStream<Uint8Array>({
-        async start(controller) {
-          const send = (event: string, data: unknown) => controller.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
-          const until = Date.now() + PROGRESS_MAX_MS;
-          let last = "";
-          try {
-            while (!signal.aborted && Date.now() < until) {
-              const doc = await db((tx) => findDocument(tx, id));
-              delete doc.object_path;
-              const now = { status: doc.status, pages_done: doc.pages_done, pages_total: doc.pages_total, progress_percent: doc.progress_percent, failure_reason: doc.failure_reason };
-              if (JSON.stringify(now) !== last) send("progress", now), (last = JSON.stringify(now));
-              if (doc.status === "ready" || doc.status === "failed") {
-                send("done", doc);
-                break;
-              }
-              await new Promise((r) => setTimeout(r, PROGRESS_POLL_MS));
+      return streamSSE(c, async (stream) => {
+        const send = (event: string, data: unknown) => stream.writeSSE({ event, data: JSON.stringify(data) });
+        const until = Date.now() + PROGRESS_MAX_MS;
+        let last = "";
+        try {
+          // Until the client leaves (the request's signal, or the response stream cancelled).
+          while (!stream.aborted && !c.req.raw.signal.aborted && Date.now() < until) {
+            const doc = await db((tx) => findDocument(tx, id));
+            delete doc.object_path;
+            const now = { status: doc.status, pages_done: doc.pages_done, pages_total: doc.pages_total, progress_percent: doc.progress_percent, failure_reason: doc.failure_reason };
+            if (JSON.stringify(now) !== last) {
+              await send("progress", now);
+              last = JSON.stringify(now);
             }
-          } catch (err) {
-            const status = err instanceof ApiError ? err.status : 500;
-            try {
-              send("error", { success: false, message: status === 404 ? "Document not found (deleted)" : "Progress unavailable", status });
-            } catch { /* the client left */ }
-          } finally {
-            try {
-              controller.close();
-            } catch { /* already closed */ }
+            if (doc.status === "ready" || doc.status === "failed") {
+              await send("done", doc);
+              break;
+            }
+            await stream.sleep(PROGRESS_POLL_MS);
           }
-        },
+        } catch (err) {
+          const status = err instanceof ApiError ? err.status : 500;
+          await send("error", { success: false, message: status === 404 ? "Document not found (deleted)" : "Progress unavailable", status });
+        }
       });
-      return new Response(body, { status: 200, headers: { ...corsHeaders, "Content-Type": "text/event-stream", "Cache-Control": "no-cache" } });
     },
   });
 

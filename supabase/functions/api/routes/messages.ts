@@ -1,5 +1,5 @@
 import type { Context, Hono } from "hono";
-import { corsHeaders } from "@supabase/supabase-js/cors";
+import { streamSSE } from "hono/streaming";
 import { type Claims, isDatabaseUnavailable } from "../../_shared/db.ts";
 import { ApiError, envelope, JsonText, notFound } from "../../_shared/http.ts";
 import type { ChatResult } from "../../_shared/providers/types.ts";
@@ -13,70 +13,49 @@ import { Exchange, Message, MessageCreate, Pagination, StreamError } from "../sc
 import { z } from "zod";
 
 /** Server-Sent Events: `delta` events, then `done` with the stored exchange, or `error` with the envelope. */
-function streamExchange(user: Claims, ex: PreparedExchange): Response {
-  const encoder = new TextEncoder();
-  let open = true;
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const send = (event: string, data: unknown) => {
-    if (!open) return;
-    try {
-      controller.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
-    } catch {
-      open = false;
-    }
-  };
-  const body = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c;
-    },
-    cancel() {
-      open = false; // the client left; the exchange below still runs to the end and is stored
-    },
-  });
-  const work = (async () => {
-    const started = performance.now();
-    send("start", { user_message: ex.userMessage });
-    const fail = (failure: ApiError) => send("error", { ...envelope(false, failure.message, null, failure.errors), status: failure.status });
-    try {
-      let result: ChatResult | null = null;
+function streamExchange(c: Context, user: Claims, ex: PreparedExchange): Response {
+  // A client that leaves does not stop the exchange: writes to a closed stream are dropped, and it runs to the end and is stored.
+  return streamSSE(c, (stream) => {
+    const send = (event: string, data: unknown) => stream.writeSSE({ event, data: JSON.stringify(data) });
+    const work = (async () => {
+      const started = performance.now();
+      await send("start", { user_message: ex.userMessage });
+      const fail = (failure: ApiError) => send("error", { ...envelope(false, failure.message, null, failure.errors), status: failure.status });
       try {
-        for await (const event of ex.provider.chatStream(ex.request)) {
-          if (event.type === "delta") send("delta", { text: event.text });
-          else result = event.result;
+        let result: ChatResult | null = null;
+        try {
+          for await (const event of ex.provider.chatStream(ex.request)) {
+            if (event.type === "delta") await send("delta", { text: event.text });
+            else result = event.result;
+          }
+          if (!result) throw new Error("stream ended without a result");
+        } catch (err) {
+          return await fail(await failExchange(user, ex, err, Math.round(performance.now() - started)));
         }
-        if (!result) throw new Error("stream ended without a result");
+        await send("done", await storeAnswer(user, ex, result, Math.round(performance.now() - started)));
       } catch (err) {
-        return fail(await failExchange(user, ex, err, Math.round(performance.now() - started)));
+        // Bookkeeping that failed (the database gone while recording a provider failure): say so.
+        if (err instanceof ApiError) await fail(err);
+        else if (isDatabaseUnavailable(err)) await fail(new ApiError(503, "The database is unavailable; retry shortly"));
+        else {
+          await fail(new ApiError(500, "Internal error"));
+          throw err;
+        }
       }
-      send("done", await storeAnswer(user, ex, result, Math.round(performance.now() - started)));
-    } catch (err) {
-      // Bookkeeping that failed (the database gone while recording a provider failure): say so.
-      if (err instanceof ApiError) fail(err);
-      else if (isDatabaseUnavailable(err)) fail(new ApiError(503, "The database is unavailable; retry shortly"));
-      else {
-        fail(new ApiError(500, "Internal error"));
-        throw err;
-      }
-    } finally {
-      if (open) controller.close();
-    }
-  })().catch((err) => console.error(`stream bookkeeping failed: ${(err as Error).name}`));
-  keepAlive(work);
-  return new Response(body, {
-    status: 200,
-    headers: { ...corsHeaders, "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" },
+    })().catch((err) => console.error(`stream bookkeeping failed: ${(err as Error).name}`));
+    keepAlive(work);
+    return work;
   });
 }
 
 /** An exchange already complete, as the same SSE events a streamed answer ends with. */
 // deno-lint-ignore no-explicit-any
-function streamStored(stored: { user_message: unknown; assistant_message: any }): Response {
-  const frames = [
-    ["start", { user_message: stored.user_message }],
-    ["delta", { text: stored.assistant_message.content }],
-    ["done", stored],
-  ].map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join("");
-  return new Response(frames, { status: 200, headers: { ...corsHeaders, "Content-Type": "text/event-stream", "Cache-Control": "no-cache" } });
+function streamStored(c: Context, stored: { user_message: unknown; assistant_message: any }): Response {
+  return streamSSE(c, async (stream) => {
+    await stream.writeSSE({ event: "start", data: JSON.stringify({ user_message: stored.user_message }) });
+    await stream.writeSSE({ event: "delta", data: JSON.stringify({ text: stored.assistant_message.content }) });
+    await stream.writeSSE({ event: "done", data: JSON.stringify(stored) });
+  });
 }
 
 function wantsStream(c: Context, stream: boolean | undefined) {
@@ -156,9 +135,9 @@ export function messageRoutes(app: Hono) {
       } catch (err) {
         if (!(err instanceof NoKeyError && grounding)) throw err;
         const stored = await storeExtractiveExchange(db, id, body.message, grounding);
-        return wantsStream(c, body.stream) ? streamStored(stored) : { status: 201, message: "Answered extractively (no API key)", data: stored };
+        return wantsStream(c, body.stream) ? streamStored(c, stored) : { status: 201, message: "Answered extractively (no API key)", data: stored };
       }
-      if (wantsStream(c, body.stream)) return streamExchange(user, ex);
+      if (wantsStream(c, body.stream)) return streamExchange(c, user, ex);
       const started = performance.now();
       let result: ChatResult;
       try {
