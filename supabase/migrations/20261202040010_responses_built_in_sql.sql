@@ -14,8 +14,9 @@
 --
 -- A conversation's JSON is kept on its row (api_json, written by a trigger whenever the row is
 -- written), so a page of the list is its rows' texts joined: building it field by field
--- (row_to_json) on every read cost Postgres more than the function saved by not serialising.
--- Messages are built on each read.
+-- (row_to_json) on every read cost Postgres about as much CPU as the function saved by not
+-- serialising. Messages are built on each read. A write with triggers off (session_replication_role
+-- = replica) would leave api_json behind its row; nothing here writes that way.
 --
 -- begin_request also sets request.jwt.claim.sub, which auth.uid() reads before it parses the
 -- claims: every policy and check of the request called it, parsing the whole token's claims each
