@@ -150,7 +150,7 @@ await withStack(PROFILE, async () => {
     };
     const f2 = (x: number) => x.toFixed(2);
     const languages: [Language, string][] = [["ko", "Korean"], ["en", "English"]];
-    console.log(`\nRetrieval: private.search_conversation_chunks, ${DOCUMENTS.length} documents attached to one conversation, first ${DEPTH} passages`);
+    console.log(`\n${new Date().toISOString().slice(0, 10)}, retrieval: private.search_conversation_chunks, ${DOCUMENTS.length} documents attached to one conversation, first ${DEPTH} passages`);
     console.log("| language | questions | mode | top-1 | recall@3 | recall@5 | MRR |");
     console.log("| --- | --- | --- | --- | --- | --- | --- |");
     for (const [language, name] of languages) {
@@ -170,6 +170,33 @@ await withStack(PROFILE, async () => {
         console.log(`  ${o.mode} ${isHeldOut(o.question) ? "held-out" : "tuned"} miss${o.rank ? ` (rank ${o.rank})` : ""}: ${o.question.q} -> want ${o.question.doc}:${o.question.pages.join(",")}, got ${o.got.slice(0, 5).join(" ")}`);
       }
     }
+
+    // The extractive answer a user without any key gets: one message per question.
+    let onPage = 0, quotes = 0, verbatim = 0, insideWord = 0;
+    const pageText = new Map<string, string>();
+    const isWordChar = (ch: string | undefined) => ch !== undefined && /[\p{L}\p{N}]/u.test(ch);
+    for (const question of QUESTIONS) {
+      const res = await expectStatus(await fetch(`${API}/conversations/${conversations.get(keyless)}/messages`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${keyless.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ message: question.q }),
+      }), 201);
+      const citations = (await res.json()).data.assistant_message.citations as { document_id: string; page: number; quote: string; start_offset: number; end_offset: number }[];
+      if (citations[0] && docKey.get(citations[0].document_id) === question.doc && question.pages.includes(citations[0].page)) onPage++;
+      for (const c of citations) {
+        const key = `${c.document_id}:${c.page}`;
+        if (!pageText.has(key)) {
+          const [row] = await sql`select text from public.document_pages where document_id = ${c.document_id} and page_number = ${c.page}`;
+          pageText.set(key, row.text);
+        }
+        const text = pageText.get(key)!;
+        quotes++;
+        if (text.slice(c.start_offset, c.end_offset) === c.quote) verbatim++;
+        if (isWordChar(text[c.end_offset - 1]) && isWordChar(text[c.end_offset])) insideWord++;
+      }
+    }
+    console.log(`extractive answers (no key): first citation on an answering page ${onPage} of ${QUESTIONS.length}; ` +
+      `${quotes} quotes, ${verbatim} verbatim at their offsets, ${insideWord} ending inside a word`);
 
     await users.db.end();
   } finally {

@@ -2,6 +2,7 @@
 // canvas, no native code, so it runs on Deno and on Supabase's Edge Runtime). Scanned pages
 // have no text layer: they come back empty and are marked so (no OCR).
 import { getDocumentProxy } from "unpdf";
+import { normalizePageText } from "./page-text.ts";
 
 export type PdfDocument = Awaited<ReturnType<typeof getDocumentProxy>>;
 
@@ -71,20 +72,4 @@ export async function pageText(pdf: PdfDocument, pageNumber: number): Promise<st
   } finally {
     page.cleanup();
   }
-}
-
-/**
- * The stored form of a page's text: no NUL, runs of spaces collapsed, at most one blank line in
- * a row, and a word hyphenated at a line end joined again ("ex-\npression" -> "expression"), so
- * search and quotes see the word. Only between lower-case letters: "Wi-\nFi" and "2-\n3" stay.
- */
-export function normalizePageText(text: string): string {
-  return text
-    // deno-lint-ignore no-control-regex -- Postgres text cannot hold NUL, which some PDFs' text has
-    .replace(/\u0000/g, "")
-    .replace(/[ \t\u00a0]+/g, " ")
-    .replace(/ *\n */g, "\n")
-    .replace(/\n{3,}/g, "\n\n")
-    .replace(/(\p{Ll})[-\u00ad]\n(\p{Ll})/gu, "$1$2")
-    .trim();
 }
