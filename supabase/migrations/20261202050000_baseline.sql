@@ -627,6 +627,26 @@ set check_function_bodies = false;
 -- Tables
 -- ==============================================================================================
 
+CREATE TABLE public.conversations (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid DEFAULT auth.uid() NOT NULL,
+    title text DEFAULT ('Conversation '::text || to_char((now() AT TIME ZONE 'utc'::text), 'YYYY-MM-DD HH24:MI'::text)) NOT NULL,
+    api_key_id uuid,
+    model text,
+    system_prompt text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    message_count bigint DEFAULT 0 NOT NULL,
+    last_message_at timestamp with time zone,
+    preview text,
+    last_activity_at timestamp with time zone GENERATED ALWAYS AS (COALESCE(last_message_at, updated_at)) STORED NOT NULL,
+    api_json text NOT NULL,
+    CONSTRAINT conversations_system_prompt_length CHECK ((char_length(system_prompt) <= 20000)),
+    CONSTRAINT conversations_title_length CHECK (char_length(title) BETWEEN 1 AND 200 AND btrim(title) <> ''::text)
+);
+
+COMMENT ON COLUMN public.conversations.api_json IS 'The conversation as the API answers with it (JSON text), written by a trigger on every insert and update.';
+
 CREATE TABLE public.messages (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     conversation_id uuid NOT NULL,
@@ -661,26 +681,6 @@ CREATE TABLE private.conversation_counts (
     conversations bigint NOT NULL,
     CONSTRAINT conversation_counts_slot_check CHECK (((slot >= 0) AND (slot <= 15)))
 );
-
-CREATE TABLE public.conversations (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    user_id uuid DEFAULT auth.uid() NOT NULL,
-    title text DEFAULT ('Conversation '::text || to_char((now() AT TIME ZONE 'utc'::text), 'YYYY-MM-DD HH24:MI'::text)) NOT NULL,
-    api_key_id uuid,
-    model text,
-    system_prompt text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    message_count bigint DEFAULT 0 NOT NULL,
-    last_message_at timestamp with time zone,
-    preview text,
-    last_activity_at timestamp with time zone GENERATED ALWAYS AS (COALESCE(last_message_at, updated_at)) STORED NOT NULL,
-    api_json text NOT NULL,
-    CONSTRAINT conversations_system_prompt_length CHECK ((char_length(system_prompt) <= 20000)),
-    CONSTRAINT conversations_title_length CHECK (char_length(title) BETWEEN 1 AND 200 AND btrim(title) <> ''::text)
-);
-
-COMMENT ON COLUMN public.conversations.api_json IS 'The conversation as the API answers with it (JSON text), written by a trigger on every insert and update.';
 
 -- ==============================================================================================
 -- Constraints
@@ -1084,6 +1084,20 @@ set check_function_bodies = false;
 -- Tables
 -- ==============================================================================================
 
+-- List prices in USD per million tokens. A price change is a new row with a later
+-- valid_from; usage events keep the cost computed when they were recorded.
+CREATE TABLE public.model_prices (
+    provider text NOT NULL,
+    model text NOT NULL,
+    input_usd_per_mtok numeric(12,4) NOT NULL,
+    cached_input_usd_per_mtok numeric(12,4) NOT NULL,
+    output_usd_per_mtok numeric(12,4) NOT NULL,
+    valid_from timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT model_prices_cached_input_check CHECK ((cached_input_usd_per_mtok >= (0)::numeric)),
+    CONSTRAINT model_prices_input_check CHECK ((input_usd_per_mtok >= (0)::numeric)),
+    CONSTRAINT model_prices_output_check CHECK ((output_usd_per_mtok >= (0)::numeric))
+);
+
 -- One row per provider call (or cut-off stream). Written only by private.record_usage;
 -- users can read their own rows and nothing else.
 CREATE TABLE public.usage_events (
@@ -1112,6 +1126,15 @@ CREATE TABLE public.usage_events (
     CONSTRAINT usage_events_usage_source_check CHECK ((usage_source = ANY (ARRAY['provider'::text, 'estimated'::text])))
 );
 
+ALTER TABLE public.usage_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.usage_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE private.usage_daily (
     api_key_id uuid,
     user_id uuid NOT NULL,
@@ -1127,29 +1150,6 @@ CREATE TABLE private.usage_daily (
     cost_usd numeric(16,8) NOT NULL,
     unpriced_requests bigint NOT NULL,
     CONSTRAINT usage_daily_slot_check CHECK (((slot >= 0) AND (slot <= 15)))
-);
-
--- List prices in USD per million tokens. A price change is a new row with a later
--- valid_from; usage events keep the cost computed when they were recorded.
-CREATE TABLE public.model_prices (
-    provider text NOT NULL,
-    model text NOT NULL,
-    input_usd_per_mtok numeric(12,4) NOT NULL,
-    cached_input_usd_per_mtok numeric(12,4) NOT NULL,
-    output_usd_per_mtok numeric(12,4) NOT NULL,
-    valid_from timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT model_prices_cached_input_check CHECK ((cached_input_usd_per_mtok >= (0)::numeric)),
-    CONSTRAINT model_prices_input_check CHECK ((input_usd_per_mtok >= (0)::numeric)),
-    CONSTRAINT model_prices_output_check CHECK ((output_usd_per_mtok >= (0)::numeric))
-);
-
-ALTER TABLE public.usage_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.usage_events_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
 );
 
 -- ==============================================================================================
@@ -2146,64 +2146,6 @@ set check_function_bodies = false;
 -- Tables
 -- ==============================================================================================
 
--- Ingestion jobs: one per document, claimed with `for update skip locked` and held by a lease,
--- so two workers never process one document and a worker that dies is replaced when its lease
--- runs out. next_page is the resume point: every batch commits its pages and moves it on.
-CREATE TABLE private.ingest_jobs (
-    document_id uuid NOT NULL,
-    status text DEFAULT 'queued'::text NOT NULL,
-    next_page integer DEFAULT 1 NOT NULL,
-    failures integer DEFAULT 0 NOT NULL,
-    last_error text,
-    lease_token uuid,
-    lease_until timestamp with time zone,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    kind text DEFAULT 'ingest'::text NOT NULL,
-    embedding_model text,
-    CONSTRAINT ingest_jobs_kind_check CHECK ((kind = ANY (ARRAY['ingest'::text, 'embed'::text]))),
-    CONSTRAINT ingest_jobs_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'done'::text, 'failed'::text])))
-);
-
-CREATE TABLE public.conversation_documents (
-    conversation_id uuid NOT NULL,
-    document_id uuid NOT NULL,
-    user_id uuid DEFAULT auth.uid() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-CREATE TABLE public.document_chunks (
-    id bigint NOT NULL,
-    document_id uuid NOT NULL,
-    user_id uuid NOT NULL,
-    page_number integer NOT NULL,
-    start_offset integer NOT NULL,
-    end_offset integer NOT NULL,
-    content text NOT NULL,
-    embedding extensions.vector(1536),
-    embedding_model text,
-    CONSTRAINT document_chunks_embedding_has_model CHECK (((embedding IS NULL) = (embedding_model IS NULL))),
-    CONSTRAINT document_chunks_offsets_check CHECK (((start_offset >= 0) AND (end_offset > start_offset)))
-);
-
-ALTER TABLE public.document_chunks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.document_chunks_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
-CREATE TABLE public.document_pages (
-    document_id uuid NOT NULL,
-    user_id uuid NOT NULL,
-    page_number integer NOT NULL,
-    text text NOT NULL,
-    has_text boolean NOT NULL,
-    CONSTRAINT document_pages_page_number_check CHECK ((page_number >= 1))
-);
-
 CREATE TABLE public.documents (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     user_id uuid NOT NULL,
@@ -2234,6 +2176,64 @@ CREATE TABLE public.documents (
 );
 
 COMMENT ON TABLE public.documents IS 'One uploaded PDF. Rows come from the trigger on storage.objects; the ingest worker fills in the rest.';
+
+CREATE TABLE public.document_pages (
+    document_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    page_number integer NOT NULL,
+    text text NOT NULL,
+    has_text boolean NOT NULL,
+    CONSTRAINT document_pages_page_number_check CHECK ((page_number >= 1))
+);
+
+CREATE TABLE public.document_chunks (
+    id bigint NOT NULL,
+    document_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    page_number integer NOT NULL,
+    start_offset integer NOT NULL,
+    end_offset integer NOT NULL,
+    content text NOT NULL,
+    embedding extensions.vector(1536),
+    embedding_model text,
+    CONSTRAINT document_chunks_embedding_has_model CHECK (((embedding IS NULL) = (embedding_model IS NULL))),
+    CONSTRAINT document_chunks_offsets_check CHECK (((start_offset >= 0) AND (end_offset > start_offset)))
+);
+
+ALTER TABLE public.document_chunks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.document_chunks_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.conversation_documents (
+    conversation_id uuid NOT NULL,
+    document_id uuid NOT NULL,
+    user_id uuid DEFAULT auth.uid() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+-- Ingestion jobs: one per document, claimed with `for update skip locked` and held by a lease,
+-- so two workers never process one document and a worker that dies is replaced when its lease
+-- runs out. next_page is the resume point: every batch commits its pages and moves it on.
+CREATE TABLE private.ingest_jobs (
+    document_id uuid NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    next_page integer DEFAULT 1 NOT NULL,
+    failures integer DEFAULT 0 NOT NULL,
+    last_error text,
+    lease_token uuid,
+    lease_until timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    kind text DEFAULT 'ingest'::text NOT NULL,
+    embedding_model text,
+    CONSTRAINT ingest_jobs_kind_check CHECK ((kind = ANY (ARRAY['ingest'::text, 'embed'::text]))),
+    CONSTRAINT ingest_jobs_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'done'::text, 'failed'::text])))
+);
 
 -- ==============================================================================================
 -- Constraints

@@ -12,6 +12,26 @@ set check_function_bodies = false;
 -- Tables
 -- ==============================================================================================
 
+CREATE TABLE public.conversations (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid DEFAULT auth.uid() NOT NULL,
+    title text DEFAULT ('Conversation '::text || to_char((now() AT TIME ZONE 'utc'::text), 'YYYY-MM-DD HH24:MI'::text)) NOT NULL,
+    api_key_id uuid,
+    model text,
+    system_prompt text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    message_count bigint DEFAULT 0 NOT NULL,
+    last_message_at timestamp with time zone,
+    preview text,
+    last_activity_at timestamp with time zone GENERATED ALWAYS AS (COALESCE(last_message_at, updated_at)) STORED NOT NULL,
+    api_json text NOT NULL,
+    CONSTRAINT conversations_system_prompt_length CHECK ((char_length(system_prompt) <= 20000)),
+    CONSTRAINT conversations_title_length CHECK (char_length(title) BETWEEN 1 AND 200 AND btrim(title) <> ''::text)
+);
+
+COMMENT ON COLUMN public.conversations.api_json IS 'The conversation as the API answers with it (JSON text), written by a trigger on every insert and update.';
+
 CREATE TABLE public.messages (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     conversation_id uuid NOT NULL,
@@ -46,26 +66,6 @@ CREATE TABLE private.conversation_counts (
     conversations bigint NOT NULL,
     CONSTRAINT conversation_counts_slot_check CHECK (((slot >= 0) AND (slot <= 15)))
 );
-
-CREATE TABLE public.conversations (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    user_id uuid DEFAULT auth.uid() NOT NULL,
-    title text DEFAULT ('Conversation '::text || to_char((now() AT TIME ZONE 'utc'::text), 'YYYY-MM-DD HH24:MI'::text)) NOT NULL,
-    api_key_id uuid,
-    model text,
-    system_prompt text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    message_count bigint DEFAULT 0 NOT NULL,
-    last_message_at timestamp with time zone,
-    preview text,
-    last_activity_at timestamp with time zone GENERATED ALWAYS AS (COALESCE(last_message_at, updated_at)) STORED NOT NULL,
-    api_json text NOT NULL,
-    CONSTRAINT conversations_system_prompt_length CHECK ((char_length(system_prompt) <= 20000)),
-    CONSTRAINT conversations_title_length CHECK (char_length(title) BETWEEN 1 AND 200 AND btrim(title) <> ''::text)
-);
-
-COMMENT ON COLUMN public.conversations.api_json IS 'The conversation as the API answers with it (JSON text), written by a trigger on every insert and update.';
 
 -- ==============================================================================================
 -- Constraints

@@ -12,6 +12,20 @@ set check_function_bodies = false;
 -- Tables
 -- ==============================================================================================
 
+-- List prices in USD per million tokens. A price change is a new row with a later
+-- valid_from; usage events keep the cost computed when they were recorded.
+CREATE TABLE public.model_prices (
+    provider text NOT NULL,
+    model text NOT NULL,
+    input_usd_per_mtok numeric(12,4) NOT NULL,
+    cached_input_usd_per_mtok numeric(12,4) NOT NULL,
+    output_usd_per_mtok numeric(12,4) NOT NULL,
+    valid_from timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT model_prices_cached_input_check CHECK ((cached_input_usd_per_mtok >= (0)::numeric)),
+    CONSTRAINT model_prices_input_check CHECK ((input_usd_per_mtok >= (0)::numeric)),
+    CONSTRAINT model_prices_output_check CHECK ((output_usd_per_mtok >= (0)::numeric))
+);
+
 -- One row per provider call (or cut-off stream). Written only by private.record_usage;
 -- users can read their own rows and nothing else.
 CREATE TABLE public.usage_events (
@@ -40,6 +54,15 @@ CREATE TABLE public.usage_events (
     CONSTRAINT usage_events_usage_source_check CHECK ((usage_source = ANY (ARRAY['provider'::text, 'estimated'::text])))
 );
 
+ALTER TABLE public.usage_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.usage_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE private.usage_daily (
     api_key_id uuid,
     user_id uuid NOT NULL,
@@ -55,29 +78,6 @@ CREATE TABLE private.usage_daily (
     cost_usd numeric(16,8) NOT NULL,
     unpriced_requests bigint NOT NULL,
     CONSTRAINT usage_daily_slot_check CHECK (((slot >= 0) AND (slot <= 15)))
-);
-
--- List prices in USD per million tokens. A price change is a new row with a later
--- valid_from; usage events keep the cost computed when they were recorded.
-CREATE TABLE public.model_prices (
-    provider text NOT NULL,
-    model text NOT NULL,
-    input_usd_per_mtok numeric(12,4) NOT NULL,
-    cached_input_usd_per_mtok numeric(12,4) NOT NULL,
-    output_usd_per_mtok numeric(12,4) NOT NULL,
-    valid_from timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT model_prices_cached_input_check CHECK ((cached_input_usd_per_mtok >= (0)::numeric)),
-    CONSTRAINT model_prices_input_check CHECK ((input_usd_per_mtok >= (0)::numeric)),
-    CONSTRAINT model_prices_output_check CHECK ((output_usd_per_mtok >= (0)::numeric))
-);
-
-ALTER TABLE public.usage_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.usage_events_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
 );
 
 -- ==============================================================================================

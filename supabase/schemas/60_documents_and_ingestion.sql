@@ -12,64 +12,6 @@ set check_function_bodies = false;
 -- Tables
 -- ==============================================================================================
 
--- Ingestion jobs: one per document, claimed with `for update skip locked` and held by a lease,
--- so two workers never process one document and a worker that dies is replaced when its lease
--- runs out. next_page is the resume point: every batch commits its pages and moves it on.
-CREATE TABLE private.ingest_jobs (
-    document_id uuid NOT NULL,
-    status text DEFAULT 'queued'::text NOT NULL,
-    next_page integer DEFAULT 1 NOT NULL,
-    failures integer DEFAULT 0 NOT NULL,
-    last_error text,
-    lease_token uuid,
-    lease_until timestamp with time zone,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    kind text DEFAULT 'ingest'::text NOT NULL,
-    embedding_model text,
-    CONSTRAINT ingest_jobs_kind_check CHECK ((kind = ANY (ARRAY['ingest'::text, 'embed'::text]))),
-    CONSTRAINT ingest_jobs_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'done'::text, 'failed'::text])))
-);
-
-CREATE TABLE public.conversation_documents (
-    conversation_id uuid NOT NULL,
-    document_id uuid NOT NULL,
-    user_id uuid DEFAULT auth.uid() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-CREATE TABLE public.document_chunks (
-    id bigint NOT NULL,
-    document_id uuid NOT NULL,
-    user_id uuid NOT NULL,
-    page_number integer NOT NULL,
-    start_offset integer NOT NULL,
-    end_offset integer NOT NULL,
-    content text NOT NULL,
-    embedding extensions.vector(1536),
-    embedding_model text,
-    CONSTRAINT document_chunks_embedding_has_model CHECK (((embedding IS NULL) = (embedding_model IS NULL))),
-    CONSTRAINT document_chunks_offsets_check CHECK (((start_offset >= 0) AND (end_offset > start_offset)))
-);
-
-ALTER TABLE public.document_chunks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.document_chunks_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
-CREATE TABLE public.document_pages (
-    document_id uuid NOT NULL,
-    user_id uuid NOT NULL,
-    page_number integer NOT NULL,
-    text text NOT NULL,
-    has_text boolean NOT NULL,
-    CONSTRAINT document_pages_page_number_check CHECK ((page_number >= 1))
-);
-
 CREATE TABLE public.documents (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     user_id uuid NOT NULL,
@@ -100,6 +42,64 @@ CREATE TABLE public.documents (
 );
 
 COMMENT ON TABLE public.documents IS 'One uploaded PDF. Rows come from the trigger on storage.objects; the ingest worker fills in the rest.';
+
+CREATE TABLE public.document_pages (
+    document_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    page_number integer NOT NULL,
+    text text NOT NULL,
+    has_text boolean NOT NULL,
+    CONSTRAINT document_pages_page_number_check CHECK ((page_number >= 1))
+);
+
+CREATE TABLE public.document_chunks (
+    id bigint NOT NULL,
+    document_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    page_number integer NOT NULL,
+    start_offset integer NOT NULL,
+    end_offset integer NOT NULL,
+    content text NOT NULL,
+    embedding extensions.vector(1536),
+    embedding_model text,
+    CONSTRAINT document_chunks_embedding_has_model CHECK (((embedding IS NULL) = (embedding_model IS NULL))),
+    CONSTRAINT document_chunks_offsets_check CHECK (((start_offset >= 0) AND (end_offset > start_offset)))
+);
+
+ALTER TABLE public.document_chunks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.document_chunks_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.conversation_documents (
+    conversation_id uuid NOT NULL,
+    document_id uuid NOT NULL,
+    user_id uuid DEFAULT auth.uid() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+-- Ingestion jobs: one per document, claimed with `for update skip locked` and held by a lease,
+-- so two workers never process one document and a worker that dies is replaced when its lease
+-- runs out. next_page is the resume point: every batch commits its pages and moves it on.
+CREATE TABLE private.ingest_jobs (
+    document_id uuid NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    next_page integer DEFAULT 1 NOT NULL,
+    failures integer DEFAULT 0 NOT NULL,
+    last_error text,
+    lease_token uuid,
+    lease_until timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    kind text DEFAULT 'ingest'::text NOT NULL,
+    embedding_model text,
+    CONSTRAINT ingest_jobs_kind_check CHECK ((kind = ANY (ARRAY['ingest'::text, 'embed'::text]))),
+    CONSTRAINT ingest_jobs_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'done'::text, 'failed'::text])))
+);
 
 -- ==============================================================================================
 -- Constraints
