@@ -106,6 +106,8 @@ begin
 end;
 $$;
 
+-- A setting by name: the Vault secret of that name where there is a Vault (hosted), else the
+-- row of private.settings.
 CREATE FUNCTION private.setting(p_name text) RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
@@ -627,6 +629,9 @@ set check_function_bodies = false;
 -- Tables
 -- ==============================================================================================
 
+-- A user's conversation. Clients write its title, key, model and system prompt; the activity
+-- columns (message_count, last_message_at, preview) are kept by the message triggers, and
+-- api_json is the row as the API answers with it (write_conversation_api_json).
 CREATE TABLE public.conversations (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     user_id uuid DEFAULT auth.uid() NOT NULL,
@@ -647,6 +652,9 @@ CREATE TABLE public.conversations (
 
 COMMENT ON COLUMN public.conversations.api_json IS 'The conversation as the API answers with it (JSON text), written by a trigger on every insert and update.';
 
+-- A message of a conversation. Written only by the exchange functions: a user message is
+-- pending until its answer is stored (complete) or its call failed (failed); citations point
+-- at pages of the user's documents.
 CREATE TABLE public.messages (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     conversation_id uuid NOT NULL,
@@ -777,6 +785,7 @@ begin
 end;
 $$;
 
+-- Keeps private.conversation_counts with the conversations inserted or deleted by a statement.
 CREATE FUNCTION private.count_conversations() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -798,6 +807,7 @@ begin
 end;
 $$;
 
+-- Takes deleted messages off their conversations' counts, once per statement and conversation.
 CREATE FUNCTION private.count_deleted_messages() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -1135,6 +1145,11 @@ ALTER TABLE public.usage_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
     CACHE 1
 );
 
+-- The daily rollup of usage_events per key, provider and model: key statistics and a key's
+-- month (private.key_month_commitments) cost the same whatever the history. In slots: a
+-- connection adds to slot pg_backend_pid() % 16, so answers on one key do not queue on one row
+-- until their commits. When a key is deleted, its rows move to "no key" (api_key_id null), as
+-- its events do.
 CREATE TABLE private.usage_daily (
     api_key_id uuid,
     user_id uuid NOT NULL,
@@ -1399,6 +1414,7 @@ $$;
 -- Views
 -- ==============================================================================================
 
+-- Usage per key and model, over the daily rollup.
 CREATE VIEW public.api_key_usage_by_model WITH (security_invoker='true') AS
  SELECT d.api_key_id,
     d.user_id,
@@ -2146,6 +2162,7 @@ set check_function_bodies = false;
 -- Tables
 -- ==============================================================================================
 
+-- One uploaded PDF, made by the trigger on storage.objects; the ingest worker fills in the rest.
 CREATE TABLE public.documents (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     user_id uuid NOT NULL,
@@ -2177,6 +2194,7 @@ CREATE TABLE public.documents (
 
 COMMENT ON TABLE public.documents IS 'One uploaded PDF. Rows come from the trigger on storage.objects; the ingest worker fills in the rest.';
 
+-- The text of each page, as extracted (has_text: any text was found on it).
 CREATE TABLE public.document_pages (
     document_id uuid NOT NULL,
     user_id uuid NOT NULL,
@@ -2186,6 +2204,8 @@ CREATE TABLE public.document_pages (
     CONSTRAINT document_pages_page_number_check CHECK ((page_number >= 1))
 );
 
+-- The passages retrieval searches: a page's text in pieces (offsets into the page's text),
+-- each with its embedding once a model has embedded it.
 CREATE TABLE public.document_chunks (
     id bigint NOT NULL,
     document_id uuid NOT NULL,
@@ -2209,6 +2229,7 @@ ALTER TABLE public.document_chunks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
     CACHE 1
 );
 
+-- The documents attached to a conversation: the ones its questions are answered from.
 CREATE TABLE public.conversation_documents (
     conversation_id uuid NOT NULL,
     document_id uuid NOT NULL,

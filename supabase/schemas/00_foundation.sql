@@ -97,6 +97,8 @@ begin
 end;
 $$;
 
+-- A setting by name: the Vault secret of that name where there is a Vault (hosted), else the
+-- row of private.settings.
 CREATE FUNCTION private.setting(p_name text) RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''

@@ -12,6 +12,9 @@ set check_function_bodies = false;
 -- Tables
 -- ==============================================================================================
 
+-- A user's conversation. Clients write its title, key, model and system prompt; the activity
+-- columns (message_count, last_message_at, preview) are kept by the message triggers, and
+-- api_json is the row as the API answers with it (write_conversation_api_json).
 CREATE TABLE public.conversations (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     user_id uuid DEFAULT auth.uid() NOT NULL,
@@ -32,6 +35,9 @@ CREATE TABLE public.conversations (
 
 COMMENT ON COLUMN public.conversations.api_json IS 'The conversation as the API answers with it (JSON text), written by a trigger on every insert and update.';
 
+-- A message of a conversation. Written only by the exchange functions: a user message is
+-- pending until its answer is stored (complete) or its call failed (failed); citations point
+-- at pages of the user's documents.
 CREATE TABLE public.messages (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     conversation_id uuid NOT NULL,
@@ -162,6 +168,7 @@ begin
 end;
 $$;
 
+-- Keeps private.conversation_counts with the conversations inserted or deleted by a statement.
 CREATE FUNCTION private.count_conversations() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -183,6 +190,7 @@ begin
 end;
 $$;
 
+-- Takes deleted messages off their conversations' counts, once per statement and conversation.
 CREATE FUNCTION private.count_deleted_messages() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''

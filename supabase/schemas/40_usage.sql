@@ -63,6 +63,11 @@ ALTER TABLE public.usage_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
     CACHE 1
 );
 
+-- The daily rollup of usage_events per key, provider and model: key statistics and a key's
+-- month (private.key_month_commitments) cost the same whatever the history. In slots: a
+-- connection adds to slot pg_backend_pid() % 16, so answers on one key do not queue on one row
+-- until their commits. When a key is deleted, its rows move to "no key" (api_key_id null), as
+-- its events do.
 CREATE TABLE private.usage_daily (
     api_key_id uuid,
     user_id uuid NOT NULL,
@@ -327,6 +332,7 @@ $$;
 -- Views
 -- ==============================================================================================
 
+-- Usage per key and model, over the daily rollup.
 CREATE VIEW public.api_key_usage_by_model WITH (security_invoker='true') AS
  SELECT d.api_key_id,
     d.user_id,

@@ -12,6 +12,7 @@ set check_function_bodies = false;
 -- Tables
 -- ==============================================================================================
 
+-- One uploaded PDF, made by the trigger on storage.objects; the ingest worker fills in the rest.
 CREATE TABLE public.documents (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     user_id uuid NOT NULL,
@@ -43,6 +44,7 @@ CREATE TABLE public.documents (
 
 COMMENT ON TABLE public.documents IS 'One uploaded PDF. Rows come from the trigger on storage.objects; the ingest worker fills in the rest.';
 
+-- The text of each page, as extracted (has_text: any text was found on it).
 CREATE TABLE public.document_pages (
     document_id uuid NOT NULL,
     user_id uuid NOT NULL,
@@ -52,6 +54,8 @@ CREATE TABLE public.document_pages (
     CONSTRAINT document_pages_page_number_check CHECK ((page_number >= 1))
 );
 
+-- The passages retrieval searches: a page's text in pieces (offsets into the page's text),
+-- each with its embedding once a model has embedded it.
 CREATE TABLE public.document_chunks (
     id bigint NOT NULL,
     document_id uuid NOT NULL,
@@ -75,6 +79,7 @@ ALTER TABLE public.document_chunks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
     CACHE 1
 );
 
+-- The documents attached to a conversation: the ones its questions are answered from.
 CREATE TABLE public.conversation_documents (
     conversation_id uuid NOT NULL,
     document_id uuid NOT NULL,
