@@ -1,4 +1,4 @@
-// The sweeper runs on its own (pg_cron, migration 20261127001500_schedule_sweeper.sql): a dead
+// The sweeper runs on its own (pg_cron, supabase/schemas/50_exchange_and_budgets.sql): a dead
 // exchange turns failed with no request from its user.
 import { afterAll, describe, expect, it } from "vitest";
 import { callApi, fakeKey } from "./support/providers.ts";

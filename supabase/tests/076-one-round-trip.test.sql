@@ -160,7 +160,7 @@ select is(
 -- A SQL function Postgres cannot inline (security definer, or a SET clause) is parsed and planned
 -- on every call (no plan cache for SQL bodies in Postgres 15): the session check alone was a
 -- quarter of Postgres's CPU per created conversation. What runs per request is plpgsql
--- (20261127005000); the two left run once per question or per worker poll.
+-- (supabase/schemas/); the two left run once per question or per worker poll.
 select is(
   array(select p.pronamespace::regnamespace::text || '.' || p.proname from pg_proc p
         where p.pronamespace in ('public'::regnamespace, 'private'::regnamespace)

@@ -1,5 +1,5 @@
 // The read routes and the create route answer with JSON that Postgres builds
-// (20261202040010_responses_built_in_sql.sql). Their bodies must be what the function answered
+// (supabase/schemas/30_conversations_and_messages.sql). Their bodies must be what the function answered
 // when it serialised postgres.js rows itself: the golden file holds the bodies the code before that
 // change answered on this same data, recorded by running this file with GOLDEN_RECORD=1 against
 // a stack of that commit. Each body is compared field by field, in order, with every value's text

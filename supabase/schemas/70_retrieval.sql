@@ -1,82 +1,92 @@
--- Retrieval that reads Korean as well as English: BM25 over two-character pieces, found through
--- PGroonga, and vectors compared only with vectors of the question's own embedding model.
+-- Retrieval: finding the chunks that answer a question
 --
--- Why: the `simple` full-text configuration matched whole words, so a Korean word with another
--- particle or ending (LaTeX을 / LATEX은, 달려면 / 달고) was a different word, and ts_rank_cd has
--- no inverse document frequency, so a page repeating a common word outranked the one page with
--- the rare word the question is about. On the real manuals of `npm run eval` the page that
--- answers came first for 29% of Korean and 19% of English tuning questions (docs/eval.md).
---
--- How a question is searched now:
---   pieces   its words (the English stop words dropped, as before); a Korean word becomes its
---            overlapping two-syllable pieces (각주를 -> 각주, 주를), so every form of a word shares
---            pieces with the others; a syllable attached to Latin letters (LaTeX을) is dropped as
---            the particle it is; a few pieces that only make a question a question (어떻게,
---            무엇, 하나요, 있나요 ...) are dropped too;
---   match    PGroonga (hosted Supabase offers it for exactly this) indexes chunk content with its
---            default bigram tokenizer, which cuts Hangul into the same two-character pieces and
---            keeps Latin words whole; each piece finds its chunks through that index;
---   rank     Okapi BM25 (k1 = 0.9, b = 0.4) over the pieces: rare pieces weigh more, a piece
---            repeated on a page counts less each time, long chunks are not favoured. Document
---            frequencies are counted among the conversation's chunks (exact up to 2,000 matches
---            of a piece; a piece matching more is common either way);
---   vectors  when the question has an embedding, the nearest chunks of the same embedding model,
---            fused with the BM25 list by reciprocal rank (k = 60).
--- At most 200 chunks per piece are scored (all of them for any piece rarer than that, which are
--- the pieces that decide), so a question of common words stays fast on a large conversation.
-create extension if not exists pgroonga with schema extensions;
+-- Lexical search (PGroonga, which also tokenises Korean) and, when the question has an
+-- embedding, vector search (pgvector), fused by rank.
 
-create index document_chunks_content_pgroonga_idx on public.document_chunks
-  using pgroonga (content extensions.pgroonga_text_full_text_search_ops_v2);
+-- Function bodies are checked when they first run, not here: a body may name objects of a
+-- later file.
+set check_function_bodies = false;
 
--- The model of each chunk's vector: a question is compared only with vectors of its own model,
--- so a change of embedding model never mixes two vector spaces.
-alter table public.document_chunks add column embedding_model text;
-alter table public.document_chunks add constraint document_chunks_embedding_has_model
-  check ((embedding is null) = (embedding_model is null)) not valid;
-update public.document_chunks c set embedding_model = d.embedding_model
-  from public.documents d
-  where d.id = c.document_id and c.embedding is not null and d.embedding_model is not null;
-update public.document_chunks set embedding = null where embedding is not null and embedding_model is null;
-alter table public.document_chunks validate constraint document_chunks_embedding_has_model;
+-- ==============================================================================================
+-- Text search
+-- ==============================================================================================
 
--- The full-text and trigram lists are gone (BM25 over pieces finds the other forms of a word),
--- and with them the chunks' tsvector, its index and the per-user word list that fed the trigrams.
-drop trigger document_chunks_collect_search_terms on public.document_chunks;
-drop function private.collect_search_terms();
-drop table public.user_search_terms;
-drop index public.document_chunks_search_vector_idx;
-alter table public.document_chunks drop column search_vector;
+CREATE TEXT SEARCH DICTIONARY private.simple_english_stop (
+    TEMPLATE = pg_catalog.simple,
+    stopwords = 'english' );
 
-drop function private.search_conversation_chunks(uuid, text, extensions.vector, integer);
+CREATE TEXT SEARCH CONFIGURATION private.document_text (
+    PARSER = pg_catalog."default" );
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR asciiword WITH private.simple_english_stop;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR word WITH private.simple_english_stop;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR numword WITH private.simple_english_stop;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR email WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR url WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR host WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR sfloat WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR version WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR hword_numpart WITH private.simple_english_stop;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR hword_part WITH private.simple_english_stop;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR hword_asciipart WITH private.simple_english_stop;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR numhword WITH private.simple_english_stop;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR asciihword WITH private.simple_english_stop;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR hword WITH private.simple_english_stop;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR url_path WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR file WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR "float" WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR "int" WITH simple;
+
+ALTER TEXT SEARCH CONFIGURATION private.document_text
+    ADD MAPPING FOR uint WITH simple;
+
+-- ==============================================================================================
+-- Functions
+-- ==============================================================================================
 
 -- Security definer, in private, checking ownership itself: only the caller's conversation and its
 -- attached documents (which the foreign keys make the caller's).
-create function private.search_conversation_chunks(
-  p_conversation_id uuid,
-  p_query text,
-  p_query_embedding extensions.vector(1536) default null,
-  p_match_count integer default 8,
-  p_embedding_model text default null
-)
-returns table (
-  chunk_id bigint,
-  document_id uuid,
-  page_number integer,
-  start_offset integer,
-  end_offset integer,
-  content text,
-  score double precision,
-  lexical_rank integer,
-  vector_rank integer
-)
-language sql
-stable
-security definer
-set search_path = ''
-set hnsw.ef_search = 100
-set hnsw.iterative_scan = relaxed_order
-as $$
+CREATE FUNCTION private.search_conversation_chunks(p_conversation_id uuid, p_query text, p_query_embedding extensions.vector DEFAULT NULL::extensions.vector, p_match_count integer DEFAULT 8, p_embedding_model text DEFAULT NULL::text) RETURNS TABLE(chunk_id bigint, document_id uuid, page_number integer, start_offset integer, end_offset integer, content text, score double precision, lexical_rank integer, vector_rank integer)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    SET "hnsw.ef_search" TO '100'
+    SET "hnsw.iterative_scan" TO 'relaxed_order'
+    AS $_$
   with docs as (
     select cd.document_id
     from public.conversation_documents cd
@@ -180,6 +190,11 @@ as $$
   from fused
   cross join lateral (select * from public.document_chunks c where c.id = fused.id) c
   order by fused.score desc, c.id;
-$$;
-revoke all on function private.search_conversation_chunks(uuid, text, extensions.vector, integer, text) from public, anon, authenticated, service_role;
-grant execute on function private.search_conversation_chunks(uuid, text, extensions.vector, integer, text) to authenticated;
+$_$;
+
+-- ==============================================================================================
+-- Grants
+-- ==============================================================================================
+
+REVOKE ALL ON FUNCTION private.search_conversation_chunks(p_conversation_id uuid, p_query text, p_query_embedding extensions.vector, p_match_count integer, p_embedding_model text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.search_conversation_chunks(p_conversation_id uuid, p_query text, p_query_embedding extensions.vector, p_match_count integer, p_embedding_model text) TO authenticated;
