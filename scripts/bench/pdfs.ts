@@ -164,7 +164,7 @@ export async function benchRetrieval(sql: Sql, dbUrl: string, user: BenchUser, e
     return tx`select chunk_id from private.search_conversation_chunks(${conv.id}::uuid, ${q}, ${v}::extensions.vector, 8, 'random')`;
   });
   for (let i = 0; i < 20; i++) await search(query(), vector());
-  for (const [name, withVector] of [["full text + trigram + vector (hybrid)", true], ["full text + trigram (no key: lexical)", false]] as const) {
+  for (const [name, withVector] of [["BM25 over pieces + vector (hybrid)", true], ["BM25 over pieces (no key: lexical)", false]] as const) {
     const times: number[] = [];
     for (let i = 0; i < 200; i++) {
       const q = query(), v = withVector ? vector() : null;
