@@ -4,8 +4,8 @@
 -- Why: the `simple` full-text configuration matched whole words, so a Korean word with another
 -- particle or ending (LaTeX을 / LATEX은, 달려면 / 달고) was a different word, and ts_rank_cd has
 -- no inverse document frequency, so a page repeating a common word outranked the one page with
--- the rare word the question is about. On the real manuals of `npm run eval` the page that
--- answers came first for 29% of Korean and 19% of English tuning questions (docs/eval.md).
+-- the rare word the question is about. How often the answering page came first on real Korean
+-- and English manuals, before and after: `npm run eval`, docs/eval.md.
 --
 -- How a question is searched now:
 --   pieces   its words (the English stop words dropped, as before); a Korean word becomes its
@@ -26,7 +26,7 @@
 -- At most 100 chunks per piece are scored (all of them for any piece rarer than that, which are
 -- the pieces that decide), so a question of common words stays fast on a large conversation.
 -- No JIT: the plan's cost estimates (a lateral index scan per piece) pass jit_above_cost, and
--- compiling it took 35 ms of a 67 ms call on 100,000 chunks; the query itself runs in 30-60 ms.
+-- compiling the plan took longer than running it (README, Performance).
 create extension if not exists pgroonga with schema extensions;
 
 create index document_chunks_content_pgroonga_idx on public.document_chunks
@@ -40,6 +40,7 @@ alter table public.document_chunks add constraint document_chunks_embedding_has_
 update public.document_chunks c set embedding_model = d.embedding_model
   from public.documents d
   where d.id = c.document_id and c.embedding is not null and d.embedding_model is not null;
+-- A vector whose model is not known cannot be compared safely: dropped (reindex embeds it again).
 update public.document_chunks set embedding = null where embedding is not null and embedding_model is null;
 alter table public.document_chunks validate constraint document_chunks_embedding_has_model;
 
