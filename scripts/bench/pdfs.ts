@@ -144,7 +144,14 @@ export async function benchRetrieval(sql: Sql, dbUrl: string, user: BenchUser, e
   let owner = user;
   if (existing) owner = existing;
   else {
-    await seedChunks(sql, user);
+    // Bulk-loaded on a connection of its own, closed after: a search on the backend that did the
+    // load failed once with "pgroonga: column isn't found" (PGroonga 3.0.9).
+    const seeder = postgres(dbUrl, { max: 1, onnotice: () => {} });
+    try {
+      await seedChunks(seeder, user);
+    } finally {
+      await seeder.end();
+    }
   }
   const [conv] = await sql`insert into public.conversations (user_id, title) values (${owner.id}, 'retrieval bench') returning id`;
   await sql`insert into public.conversation_documents (conversation_id, document_id, user_id)
