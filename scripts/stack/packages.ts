@@ -15,6 +15,8 @@ export const DEBIAN_PACKAGES = [
   "libcurl4-openssl-dev", // curl/curl.h: pg_net is built against it
   "libgroonga-dev", // groonga.h: PGroonga is built against it
   "libgroonga0", // libgroonga.so.0, which PGroonga's library loads
+  "libmsgpackc2", // libmsgpackc.so.2, which PGroonga's library loads
+  "libxxhash0", // libxxhash.so.0, which PGroonga's library loads
   "libmsgpack-dev", // msgpack.h: PGroonga's MessagePack support (HAVE_MSGPACK)
   "libxxhash-dev", // xxhash.h: PGroonga's xxHash support (HAVE_XXHASH)
   "gcc", // the extensions

@@ -2549,8 +2549,9 @@ begin
     insert into private.ingest_jobs as j (document_id, kind, embedding_model)
     select s.id, 'embed', p_model from stale s
     on conflict (document_id) do update
+      -- created_at: at the back of the queue (jobs are claimed oldest first), behind new uploads
       set kind = 'embed', embedding_model = p_model, status = 'queued', failures = 0, last_error = null,
-          lease_token = null, lease_until = null
+          lease_token = null, lease_until = null, created_at = now()
       where j.status in ('done', 'failed')
     returning j.document_id;
   perform private.kick_ingest();
@@ -2730,13 +2731,36 @@ ALTER TEXT SEARCH CONFIGURATION private.document_text
 -- Functions
 -- ==============================================================================================
 
+-- The chunks of a conversation's attached documents that best answer a question.
 -- Security definer, in private, checking ownership itself: only the caller's conversation and its
 -- attached documents (which the foreign keys make the caller's).
+-- How a question is searched:
+--   pieces   its words (the English stop words dropped); a Korean word becomes its
+--            overlapping two-syllable pieces (각주를 -> 각주, 주를), so every form of a word shares
+--            pieces with the others; a syllable attached to Latin letters (LaTeX을) is dropped as
+--            the particle it is; a few pieces that only make a question a question (어떻게,
+--            무엇, 하나요, 있나요 ...) are dropped too;
+--   match    PGroonga (hosted Supabase offers it for exactly this) indexes chunk content with its
+--            default bigram tokenizer, which cuts Hangul into the same two-character pieces and
+--            keeps Latin words whole; each piece finds its chunks through that index (an index
+--            scan, not a bitmap: a common piece then stops at the first matches it needs);
+--   rank     Okapi BM25 (k1 = 0.9, b = 0.4) over the pieces: rare pieces weigh more, a piece
+--            repeated on a page counts less each time, long chunks are not favoured. Document
+--            frequencies are counted among the conversation's chunks (exact up to 500 matches
+--            of a piece; a piece matching more is common either way);
+--   vectors  when the question has an embedding, the nearest chunks of the same embedding model,
+--            fused with the BM25 list by reciprocal rank (k = 60).
+-- At most 100 chunks per piece are scored (all of them for any piece rarer than that, which are
+-- the pieces that decide), so a question of common words stays fast on a large conversation.
+-- No JIT: the plan's cost estimates (a lateral index scan per piece) pass jit_above_cost, and
+-- compiling the plan took longer than running it (docs/performance.md).
 CREATE FUNCTION private.search_conversation_chunks(p_conversation_id uuid, p_query text, p_query_embedding extensions.vector DEFAULT NULL::extensions.vector, p_match_count integer DEFAULT 8, p_embedding_model text DEFAULT NULL::text) RETURNS TABLE(chunk_id bigint, document_id uuid, page_number integer, start_offset integer, end_offset integer, content text, score double precision, lexical_rank integer, vector_rank integer)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     SET "hnsw.ef_search" TO '100'
     SET "hnsw.iterative_scan" TO 'relaxed_order'
+    SET enable_bitmapscan TO 'off'
+    SET jit TO 'off'
     AS $_$
   with docs as (
     select cd.document_id
@@ -2768,39 +2792,41 @@ CREATE FUNCTION private.search_conversation_chunks(p_conversation_id uuid, p_que
                                 '뭔가', '되나', '는데', '려면', '으면', '싶어', '싶으', '어요', '해야', '야하', '할까',
                                 '하려', '니까', '나는'])
   ),
-  -- Per piece: its matches in the conversation (up to 200 scored) and how many chunks have it.
+  -- Per piece: its matches in the conversation (up to 100 scored) and how many chunks have it
+  -- (counted again, up to 500, only when it has 100 matches or more).
   matched as materialized (
     select p.piece, m.id
     from pieces p,
     lateral (
       select c.id from public.document_chunks c
       where c.content operator(extensions.&@) p.piece and c.document_id in (select document_id from docs)
-      limit 200
+      limit 100
     ) m
   ),
   frequency as materialized (
-    select p.piece, (
+    select m.piece, case when m.n < 100 then m.n else (
       select pg_catalog.count(*) from (
         select 1 from public.document_chunks c
-        where c.content operator(extensions.&@) p.piece and c.document_id in (select document_id from docs)
-        limit 2000) f
-    )::double precision as df
-    from pieces p
+        where c.content operator(extensions.&@) m.piece and c.document_id in (select document_id from docs)
+        limit 500) f
+    ) end::double precision as df
+    from (select matched.piece, pg_catalog.count(*) as n from matched group by matched.piece) m
   ),
   corpus as (
     select greatest(pg_catalog.sum(d.chunk_count), (select pg_catalog.max(df) from frequency), 1)::double precision as n
     from public.documents d where d.id in (select document_id from docs)
   ),
   candidates as materialized (
-    select c.id, pg_catalog.lower(c.content) as text, pg_catalog.length(c.content)::double precision as len
+    select c.id, t.text, pg_catalog.length(t.text)::double precision as len
     from (select distinct id from matched) m
-    join public.document_chunks c on c.id = m.id
+    join public.document_chunks c on c.id = m.id,
+    lateral (select pg_catalog.lower(c.content) as text) t
   ),
   term_counts as (
     select c.id, c.len, f.piece, f.df,
-           ((pg_catalog.length(c.text) - pg_catalog.length(pg_catalog.replace(c.text, f.piece, ''))) / pg_catalog.length(f.piece))::double precision as tf
+           ((c.len - pg_catalog.length(pg_catalog.replace(c.text, f.piece, ''))) / pg_catalog.length(f.piece))::double precision as tf
     from candidates c cross join frequency f
-    where f.df > 0
+    where pg_catalog.strpos(c.text, f.piece) > 0
   ),
   lexical as (
     select t.id, pg_catalog.row_number() over (order by t.score desc, t.id) as rank
@@ -2809,7 +2835,6 @@ CREATE FUNCTION private.search_conversation_chunks(p_conversation_id uuid, p_que
              pg_catalog.sum(pg_catalog.ln(1 + ((select n from corpus) - t.df + 0.5) / (t.df + 0.5))
                             * t.tf * 1.9 / (t.tf + 0.9 * (0.6 + 0.4 * t.len / (select pg_catalog.avg(len) from candidates)))) as score
       from term_counts t
-      where t.tf > 0
       group by t.id
       order by 2 desc, 1
       limit 40

@@ -399,8 +399,9 @@ begin
     insert into private.ingest_jobs as j (document_id, kind, embedding_model)
     select s.id, 'embed', p_model from stale s
     on conflict (document_id) do update
+      -- created_at: at the back of the queue (jobs are claimed oldest first), behind new uploads
       set kind = 'embed', embedding_model = p_model, status = 'queued', failures = 0, last_error = null,
-          lease_token = null, lease_until = null
+          lease_token = null, lease_until = null, created_at = now()
       where j.status in ('done', 'failed')
     returning j.document_id;
   perform private.kick_ingest();
