@@ -16,6 +16,18 @@ export const sql = postgres(env.dbUrl, {
 });
 
 export type Tx = postgres.TransactionSql;
+export type Sql = typeof sql;
+
+/**
+ * The database as domain code reaches it for one verified caller whose session must still exist:
+ * `transaction` runs work in one transaction as the caller (RLS applies); `statement` runs one
+ * statement calling a private.* function with `claims`, which becomes the caller and checks the
+ * session itself (one round trip).
+ */
+export interface CallerDb {
+  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+  statement<T>(work: (sql: Sql, claims: string) => Promise<T>): Promise<T>;
+}
 
 export interface Claims {
   sub: string;
