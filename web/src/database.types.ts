@@ -105,6 +105,7 @@ export type Database = {
       }
       conversations: {
         Row: {
+          api_json: string
           api_key_id: string | null
           created_at: string
           id: string
@@ -119,6 +120,7 @@ export type Database = {
           user_id: string
         }
         Insert: {
+          api_json: string
           api_key_id?: string | null
           created_at?: string
           id?: string
@@ -133,6 +135,7 @@ export type Database = {
           user_id?: string
         }
         Update: {
+          api_json?: string
           api_key_id?: string | null
           created_at?: string
           id?: string
@@ -168,10 +171,10 @@ export type Database = {
           content: string
           document_id: string
           embedding: string | null
+          embedding_model: string | null
           end_offset: number
           id: number
           page_number: number
-          search_vector: unknown
           start_offset: number
           user_id: string
         }
@@ -179,10 +182,10 @@ export type Database = {
           content: string
           document_id: string
           embedding?: string | null
+          embedding_model?: string | null
           end_offset: number
           id?: never
           page_number: number
-          search_vector?: never
           start_offset: number
           user_id: string
         }
@@ -190,10 +193,10 @@ export type Database = {
           content?: string
           document_id?: string
           embedding?: string | null
+          embedding_model?: string | null
           end_offset?: number
           id?: never
           page_number?: number
-          search_vector?: never
           start_offset?: number
           user_id?: string
         }
@@ -540,21 +543,6 @@ export type Database = {
             referencedColumns: ["id"]
           },
         ]
-      }
-      user_search_terms: {
-        Row: {
-          term: string
-          user_id: string
-        }
-        Insert: {
-          term: string
-          user_id: string
-        }
-        Update: {
-          term?: string
-          user_id?: string
-        }
-        Relationships: []
       }
     }
     Views: {
