@@ -143,9 +143,10 @@ describe("a question's embedding call whose search never runs", () => {
     expect((await asked).status).toBe(401);
 
     // Settled on its own after the refused statement: recorded once, its reservation released.
-    const events = await db`select model, outcome, error_code from public.usage_events where api_key_id = ${key}`;
+    // (The new key also queued an embed job for the document: the worker's calls have no conversation.)
+    const events = await db`select model, outcome, error_code from public.usage_events where api_key_id = ${key} and conversation_id = ${conversation}`;
     expect(events).toEqual([{ model: "text-embedding-3-small", outcome: "error", error_code: "timeout" }]);
-    expect(await db`select 1 from private.budget_reservations where user_id = ${asker.id}`).toEqual([]);
+    expect(await db`select 1 from private.budget_reservations where user_id = ${asker.id} and conversation_id = ${conversation}`).toEqual([]);
     expect(await db`select 1 from public.messages where conversation_id = ${conversation}`).toEqual([]);
   }, 60_000);
 });

@@ -230,3 +230,26 @@ end;
 $$;
 revoke all on function private.ground_question(text, uuid, text, extensions.vector, integer, text, uuid, uuid, integer, text, integer, text)
   from public, anon, authenticated, service_role;
+
+-- ---- one statement as a user, without the session check -------------------------------------
+
+-- What asUser in _shared/db.ts does in a transaction of its own (role authenticated and the
+-- claims, for the statement's own transaction), as the first item of one statement's FROM:
+-- `select private.store_answer(...) from private.act_as($claims)`. For the calls that must work
+-- after the session ended (an answer or a failure to record, an embedding call to reserve or
+-- settle, the worker acting for a document's owner); only the functions' database user may call it.
+create or replace function private.act_as(p_claims text)
+returns uuid
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_user uuid := (p_claims::jsonb ->> 'sub')::uuid;
+begin
+  perform set_config('role', 'authenticated', true), set_config('request.jwt.claims', p_claims, true),
+          set_config('request.jwt.claim.sub', v_user::text, true);
+  return v_user;
+end;
+$$;
+revoke all on function private.act_as(text) from public, anon, authenticated, service_role;

@@ -2,7 +2,7 @@
 -- token), the owner's OpenAI key, and the exchange's grounding statement.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(24);
+select plan(29);
 
 select tests.create_user('lalice') as alice \gset
 select tests.create_user('lbob') as bob \gset
@@ -107,6 +107,30 @@ select results_eq(
   format($$ values (%L::uuid, 'sealed-openai', true) $$, :'openaikey'),
   'with documents attached it returns the owner''s OpenAI key too');
 select tests.as_postgres();
+
+-- ---- one statement as a user ----
+select is(private.act_as(json_build_object('sub', :'bob', 'role', 'authenticated')::text), :'bob'::uuid,
+  'act_as returns the user of the claims');
+select is(current_user::text, 'authenticated', 'and becomes them for the rest of the transaction');
+select is(auth.uid(), :'bob'::uuid, 'with their claims (and no session needed)');
+select tests.as_postgres();
+select ok(
+  not exists (
+    select 1 from unnest(array['private.act_as(text)'::regprocedure, 'private.ground_question(text,uuid,text,extensions.vector,integer,text,uuid,uuid,integer,text,integer,text)'::regprocedure,
+                               'private.progress_ingest_job(uuid,uuid,integer,integer)'::regprocedure, 'private.finish_ingest_job(uuid,uuid)'::regprocedure,
+                               'private.release_ingest_job(uuid,uuid)'::regprocedure, 'private.retry_ingest_job(uuid,uuid,text)'::regprocedure,
+                               'private.fail_ingest_job(uuid,text,text,uuid)'::regprocedure]) f(oid)
+    cross join unnest(array['anon', 'authenticated', 'service_role']) r(role)
+    where has_function_privilege(r.role, f.oid, 'execute')),
+  'no API role can execute act_as, ground_question or the ingest job''s functions');
+select is(
+  array(select p.proname::text from pg_proc p
+        where p.oid in ('private.ground_question(text,uuid,text,extensions.vector,integer,text,uuid,uuid,integer,text,integer,text)'::regprocedure,
+                        'private.prepare_exchange(text,uuid,integer)'::regprocedure)
+          and not p.prosecdef and 'jit=off' = any(p.proconfig)
+        order by p.proname),
+  array['ground_question', 'prepare_exchange'],
+  'the exchange''s statements as the caller are not security definer and run with JIT off');
 
 select * from finish();
 rollback;

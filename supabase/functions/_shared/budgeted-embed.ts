@@ -5,7 +5,7 @@
 // budget cannot cover it there is no call at all: the caller searches lexically. Used by the
 // ingest worker (as the document's owner) and the api function (as the caller).
 import { keepAlive, reservationSeconds, RETRY_RECORDING_MS, retryInBackground } from "./background.ts";
-import { asUser, type Claims, isDatabaseUnavailable } from "./db.ts";
+import { asUserStatement, type Claims, isDatabaseUnavailable } from "./db.ts";
 import { env } from "./env.ts";
 import { embed, EMBEDDING_MODEL, worstCaseEmbeddingTokens } from "./providers/embeddings.ts";
 import { ProviderError } from "./providers/errors.ts";
@@ -52,10 +52,11 @@ export async function embedUnsettled(
 ): Promise<{ result: BudgetedEmbeddings; settlement: EmbeddingSettlement | null }> {
   let reservation: string | null;
   try {
-    reservation = await asUser(owner, async (tx) => {
-      const [row] = await tx`
+    reservation = await asUserStatement(owner, async (sql, claims) => {
+      const [row] = await sql`
         select private.reserve_embedding(${key.id}::uuid, ${conversationId}::uuid, ${EMBEDDING_MODEL},
-          ${worstCaseEmbeddingTokens(inputs)}, ${reservationSeconds(env.providers.timeoutMs)}) as id`;
+          ${worstCaseEmbeddingTokens(inputs)}, ${reservationSeconds(env.providers.timeoutMs)}) as id
+        from private.act_as(${claims})`;
       return row.id as string | null;
     });
   } catch (err) {
@@ -91,9 +92,10 @@ export async function embedUnsettled(
 
 // Settling twice records once (private.settled_embeddings), so an unconfirmed one can be resent.
 const settle = (owner: Claims, s: EmbeddingSettlement) =>
-  asUser(owner, (tx) =>
-    tx`select private.settle_embedding(${s.reservationId}::uuid, ${s.keyId}::uuid, ${EMBEDDING_MODEL}, ${s.promptTokens},
-         ${s.usageSource}, ${s.latencyMs}, ${s.errorCode})`);
+  asUserStatement(owner, (sql, claims) =>
+    sql`select private.settle_embedding(${s.reservationId}::uuid, ${s.keyId}::uuid, ${EMBEDDING_MODEL}, ${s.promptTokens},
+         ${s.usageSource}, ${s.latencyMs}, ${s.errorCode})
+       from private.act_as(${claims})`);
 
 /**
  * Records the call's usage and releases its reservation. With the database gone the call is
