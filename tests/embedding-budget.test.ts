@@ -125,3 +125,28 @@ describe("embeddings on a budgeted key", () => {
     expect(await keyUsage()).toEqual(before);
   }, 60_000);
 });
+
+describe("a question's embedding call whose search never runs", () => {
+  it("is recorded all the same: the session ended during the call, so the grounding statement (settlement and search) was refused", async () => {
+    const asker = await createUser("embed_logout");
+    const up = await uploadPdf(asker, await makePdf([{ lines: factPage(1) }]), "one.pdf");
+    await settled(up.body.data.id);
+    // Registered after ingestion, so only the question is embedded; its embedding call is slow
+    // (FAKE_SLOW_MS, beyond the embedding timeout): an attempt that is recorded as such.
+    const key = (await registerKey(asker, "openai", ["slow", "chatonly"])).id;
+    const conversation = await createConversation(asker);
+    expect((await api("POST", `/conversations/${conversation}/documents`, { token: asker.token, body: { document_id: up.body.data.id } })).status).toBe(201);
+
+    const asked = api("POST", `/conversations/${conversation}/messages`, { token: asker.token, body: { message: "What is on page 1?" } });
+    await new Promise((r) => setTimeout(r, 1_000)); // the embedding call is under way
+    expect((await api("POST", "/users/logout", { token: asker.token })).status).toBe(200);
+    expect((await asked).status).toBe(401);
+
+    // Settled on its own after the refused statement: recorded once, its reservation released.
+    // (The new key also queued an embed job for the document: the worker's calls have no conversation.)
+    const events = await db`select model, outcome, error_code from public.usage_events where api_key_id = ${key} and conversation_id = ${conversation}`;
+    expect(events).toEqual([{ model: "text-embedding-3-small", outcome: "error", error_code: "timeout" }]);
+    expect(await db`select 1 from private.budget_reservations where user_id = ${asker.id} and conversation_id = ${conversation}`).toEqual([]);
+    expect(await db`select 1 from public.messages where conversation_id = ${conversation}`).toEqual([]);
+  }, 60_000);
+});

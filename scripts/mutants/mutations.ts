@@ -123,6 +123,21 @@ export const MUTATIONS: Mutation[] = [
     guards: ["tests/api/outage.test.ts"],
   },
   {
+    promise: "a question's embedding call is recorded even when the statement carrying its settlement is refused",
+    file: "supabase/functions/api/retrieval.ts",
+    from: "if (settlement) await settleAfterFailure(user, settlement, err);",
+    to: "",
+    guards: ["tests/embedding-budget.test.ts"],
+  },
+  {
+    promise: "an ingest worker that lost its job's lease stores nothing more for it",
+    file: "supabase/migrations/20261202060000_lifecycle_functions.sql",
+    after: "create or replace function private.progress_ingest_job(",
+    from: "where j.document_id = p_document_id and j.lease_token = p_lease_token;",
+    to: "where j.document_id = p_document_id;",
+    guards: ["supabase/tests/102-lifecycle-functions.test.sql"],
+  },
+  {
     promise: "an upload above DOCUMENT_MAX_BYTES is refused (413)",
     file: "supabase/functions/api/routes/documents.ts",
     from: "if (bytes.length > env.documents.maxBytes) throw tooLarge();",

@@ -128,6 +128,7 @@ select is(
     'private.fail_exchange(uuid,text,boolean,text,integer,integer,integer,text,integer)',
     'private.lock_user_api_keys(uuid)',
     'private.my_conversation_count()',
+    'private.owner_openai_key(uuid)',
     'private.queue_embedding(text,uuid)',
     'private.register_api_key(text,text,text,text,text)',
     'private.reserve_embedding(uuid,uuid,text,integer,integer)',

@@ -5,7 +5,7 @@
 // budget cannot cover it there is no call at all: the caller searches lexically. Used by the
 // ingest worker (as the document's owner) and the api function (as the caller).
 import { keepAlive, reservationSeconds, RETRY_RECORDING_MS, retryInBackground } from "./background.ts";
-import { asUser, type Claims, isDatabaseUnavailable } from "./db.ts";
+import { asUserStatement, type Claims, isDatabaseUnavailable } from "./db.ts";
 import { env } from "./env.ts";
 import { embed, EMBEDDING_MODEL, worstCaseEmbeddingTokens } from "./providers/embeddings.ts";
 import { ProviderError } from "./providers/errors.ts";
@@ -17,26 +17,54 @@ export type BudgetedEmbeddings =
   /** The call failed (its attempt is recorded), or the key is no longer usable. */
   | { outcome: "failed"; kind: string };
 
+/** What settling an embedding call records: private.settle_embedding's arguments after the model. */
+export interface EmbeddingSettlement {
+  reservationId: string;
+  keyId: string;
+  promptTokens: number;
+  usageSource: "provider" | "estimated";
+  latencyMs: number;
+  errorCode: string | null;
+}
+
+/** The embeddings (or why there are none), settled: the usage is recorded and the reservation gone. */
 export async function embedWithinBudget(
   owner: Claims,
   key: { id: string; apiKey: () => Promise<string> },
   inputs: string[],
   conversationId: string | null = null,
 ): Promise<BudgetedEmbeddings> {
+  const { result, settlement } = await embedUnsettled(owner, key, inputs, conversationId);
+  if (settlement) await settleEmbedding(owner, settlement);
+  return result;
+}
+
+/**
+ * Reserves and calls, but leaves the settlement to the caller, who sends it with its next
+ * statement (private.ground_question) and, if that statement fails, with settleAfterFailure.
+ * `settlement` is null when no call was made.
+ */
+export async function embedUnsettled(
+  owner: Claims,
+  key: { id: string; apiKey: () => Promise<string> },
+  inputs: string[],
+  conversationId: string | null = null,
+): Promise<{ result: BudgetedEmbeddings; settlement: EmbeddingSettlement | null }> {
   let reservation: string | null;
   try {
-    reservation = await asUser(owner, async (tx) => {
-      const [row] = await tx`
+    reservation = await asUserStatement(owner, async (sql, claims) => {
+      const [row] = await sql`
         select private.reserve_embedding(${key.id}::uuid, ${conversationId}::uuid, ${EMBEDDING_MODEL},
-          ${worstCaseEmbeddingTokens(inputs)}, ${reservationSeconds(env.providers.timeoutMs)}) as id`;
+          ${worstCaseEmbeddingTokens(inputs)}, ${reservationSeconds(env.providers.timeoutMs)}) as id
+        from private.act_as(${claims})`;
       return row.id as string | null;
     });
   } catch (err) {
     // The key was deleted or found invalid since it was chosen: nothing to call with.
-    if ((err as { code?: string }).code === "P0002") return { outcome: "failed", kind: "key_unavailable" };
+    if ((err as { code?: string }).code === "P0002") return { result: { outcome: "failed", kind: "key_unavailable" }, settlement: null };
     throw err;
   }
-  if (!reservation) return { outcome: "over_budget" };
+  if (!reservation) return { result: { outcome: "over_budget" }, settlement: null };
 
   const started = Date.now();
   let result: BudgetedEmbeddings;
@@ -49,20 +77,57 @@ export async function embedWithinBudget(
     result = { outcome: "failed", kind: err instanceof ProviderError ? err.kind : "unavailable" };
   }
   const errorCode = result.outcome === "failed" ? result.kind : null;
-  const latencyMs = Date.now() - started;
-  // Settling twice records once (private.settled_embeddings), so an unconfirmed one can be resent.
-  const settle = () =>
-    asUser(owner, (tx) =>
-      tx`select private.settle_embedding(${reservation}::uuid, ${key.id}::uuid, ${EMBEDDING_MODEL}, ${tokens},
-           ${errorCode ? "estimated" : "provider"}, ${latencyMs}, ${errorCode})`);
+  return {
+    result,
+    settlement: {
+      reservationId: reservation,
+      keyId: key.id,
+      promptTokens: tokens,
+      usageSource: errorCode ? "estimated" : "provider",
+      latencyMs: Date.now() - started,
+      errorCode,
+    },
+  };
+}
+
+// Settling twice records once (private.settled_embeddings), so an unconfirmed one can be resent.
+const settle = (owner: Claims, s: EmbeddingSettlement) =>
+  asUserStatement(owner, (sql, claims) =>
+    sql`select private.settle_embedding(${s.reservationId}::uuid, ${s.keyId}::uuid, ${EMBEDDING_MODEL}, ${s.promptTokens},
+         ${s.usageSource}, ${s.latencyMs}, ${s.errorCode})
+       from private.act_as(${claims})`);
+
+/**
+ * Records the call's usage and releases its reservation. With the database gone the call is
+ * billed once it is back (retried in the background) and the caller fails with the database
+ * (503 / the batch is tried again).
+ */
+async function settleEmbedding(owner: Claims, s: EmbeddingSettlement) {
   try {
-    await settle();
+    await settle(owner, s);
   } catch (err) {
     if (!isDatabaseUnavailable(err)) throw err;
-    // The call happened and may have cost money: it is billed once the database is back. The
-    // caller fails with the database (503 / the batch is tried again).
-    keepAlive(retryInBackground("settling an embedding call", settle, RETRY_RECORDING_MS));
+    keepAlive(retryInBackground("settling an embedding call", () => settle(owner, s), RETRY_RECORDING_MS));
     throw err;
   }
-  return result;
+}
+
+/**
+ * The statement that was to carry the settlement failed (`cause`), and the settlement with it:
+ * settled on its own now, or in the background while the database is gone. Never throws: the
+ * caller rethrows `cause`.
+ */
+export async function settleAfterFailure(owner: Claims, s: EmbeddingSettlement, cause: unknown) {
+  if (!isDatabaseUnavailable(cause)) {
+    try {
+      await settle(owner, s);
+      return;
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) {
+        console.error(`settling an embedding call failed: ${(err as Error).name} ${(err as { code?: string }).code ?? ""}`);
+        return;
+      }
+    }
+  }
+  keepAlive(retryInBackground("settling an embedding call", () => settle(owner, s), RETRY_RECORDING_MS));
 }

@@ -16,6 +16,18 @@ export const sql = postgres(env.dbUrl, {
 });
 
 export type Tx = postgres.TransactionSql;
+export type Sql = typeof sql;
+
+/**
+ * The database as domain code reaches it for one verified caller whose session must still exist:
+ * `transaction` runs work in one transaction as the caller (RLS applies); `statement` runs one
+ * statement calling a private.* function with `claims`, which becomes the caller and checks the
+ * session itself (one round trip).
+ */
+export interface CallerDb {
+  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+  statement<T>(work: (sql: Sql, claims: string) => Promise<T>): Promise<T>;
+}
 
 export interface Claims {
   sub: string;
@@ -36,9 +48,13 @@ function withClaims<T>(claims: { role: string }, work: (tx: Tx) => Promise<T>): 
   }) as Promise<T>;
 }
 
-/** A transaction as the caller of a verified token (role authenticated). */
-export function asUser<T>(claims: Claims, work: (tx: Tx) => Promise<T>): Promise<T> {
-  return withClaims(claims, work);
+/**
+ * One statement as the user of `claims` (role authenticated, no session check: for what must be
+ * recorded after a logout too). `work` sends one statement whose FROM starts with
+ * `private.act_as(${claims})`, which sets role and claims for that statement's transaction.
+ */
+export function asUserStatement<T>(claims: Claims, work: (sql: Sql, claims: string) => Promise<T>): Promise<T> {
+  return work(sql, JSON.stringify(claims));
 }
 
 /**

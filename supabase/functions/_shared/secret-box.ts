@@ -1,5 +1,5 @@
-// The function's one SecretBox, keyed from configuration: everything that encrypts, decrypts or
-// fingerprints a provider key uses this.
+// The one SecretBox of both functions (api and ingest), keyed from configuration: everything
+// that encrypts, decrypts or fingerprints a provider key uses this.
 import { env } from "./env.ts";
 import { SecretBox } from "./secrets.ts";
 

@@ -6,8 +6,7 @@
 // An answer the database does not take is retried in the background for a while, so a call
 // the provider billed is billed here too; a request that dies leaves a reservation that expires
 // and a pending message the sweeper fails.
-import type { Claims } from "../_shared/db.ts";
-import { asUser, isDatabaseUnavailable } from "../_shared/db.ts";
+import { asUserStatement, type CallerDb, type Claims, isDatabaseUnavailable } from "../_shared/db.ts";
 import { keepAlive, reservationSeconds, RETRY_RECORDING_MS, retryInBackground } from "../_shared/background.ts";
 import { env } from "../_shared/env.ts";
 import { ApiError, notFound } from "../_shared/http.ts";
@@ -20,7 +19,6 @@ import { buildContext, DEFAULT_MODELS, MAX_HISTORY_MESSAGES } from "./context.ts
 import { MESSAGE_COLUMNS } from "./data/messages.ts";
 import { citeAnswer } from "./citations.ts";
 import { type Grounding, sourcesPrompt } from "./retrieval.ts";
-import type { RouteContext } from "./route.ts";
 import type { MessageRow } from "./schemas.ts";
 
 export interface PreparedExchange {
@@ -48,7 +46,7 @@ function worstCasePromptTokens(req: Pick<ChatRequest, "system" | "messages">) {
   return Math.ceil(estimatePromptTokens(req) * 1.25) + 8 * (req.messages.length + 1);
 }
 
-/** What prepare_exchange read for an exchange: the conversation, its key, the answered history. */
+/** What prepare_exchange read for an exchange: the conversation, its key, the answered history, the key to embed with. */
 export interface ExchangeSetup {
   api_key_id: string | null;
   model: string | null;
@@ -59,17 +57,19 @@ export interface ExchangeSetup {
   key_is_valid: boolean | null;
   key_ciphertext: string | null;
   history: ChatMessage[];
+  /** With documents attached: the owner's OpenAI key to embed the question with (private.owner_openai_key). */
+  embedding_key_id: string | null;
+  embedding_key_ciphertext: string | null;
 }
-
-type Call = RouteContext<unknown, unknown>["call"];
 
 /**
  * One statement as the caller (session checked): the conversation (404 if it is not the
- * caller's), its key (or the selected one) with the ciphertext, whether documents are attached,
- * and the latest answered turns, oldest first.
+ * caller's), its key (or the selected one) with the ciphertext, whether documents are attached
+ * (and then the owner's OpenAI key to embed the question with), and the latest answered turns,
+ * oldest first.
  */
-export async function loadExchange(call: Call, conversationId: string): Promise<ExchangeSetup> {
-  const [row] = await call((sql, claims) =>
+export async function loadExchange(db: CallerDb, conversationId: string): Promise<ExchangeSetup> {
+  const [row] = await db.statement((sql, claims) =>
     sql`select * from private.prepare_exchange(${claims}, ${conversationId}::uuid, ${MAX_HISTORY_MESSAGES - 1})`
   );
   if (!row) throw notFound("Conversation");
@@ -81,7 +81,7 @@ export async function loadExchange(call: Call, conversationId: string): Promise<
  * statement as the caller, session checked, so the key's row lock lasts that statement only).
  */
 export async function prepareExchange(
-  call: Call,
+  db: CallerDb,
   setup: ExchangeSetup,
   conversationId: string,
   text: string,
@@ -100,7 +100,7 @@ export async function prepareExchange(
     const expiresInSeconds = reservationSeconds(env.providers.timeoutMs);
     // Decrypted before the message is stored: a key that cannot be decrypted leaves nothing behind.
     request.apiKey = await (await secretBox()).decrypt(setup.key_ciphertext as string);
-    const [userMessage] = await call((sql, claims) =>
+    const [userMessage] = await db.statement((sql, claims) =>
       sql.unsafe<MessageRow[]>(
         `select ${MESSAGE_COLUMNS} from private.begin_exchange_as($1, $2, $3, $4, $5, $6, $7, $8)`,
         [claims, conversationId, keyId, text, model, worstCasePromptTokens(request), MAX_OUTPUT_TOKENS, expiresInSeconds],
@@ -120,17 +120,18 @@ export async function prepareExchange(
   }
 }
 
-/** Stores the answer and its usage in one transaction. */
+/** Stores the answer and its usage in one statement. */
 function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult, latencyMs: number) {
   // With documents: citations checked against the stored pages (unverifiable quotes repaired or dropped).
   const cited = ex.grounding ? citeAnswer(result.text, ex.grounding) : { text: result.text, citations: [] };
-  return asUser(user, async (tx) => {
+  return asUserStatement(user, async (sql, claims) => {
     const u = result.usage;
-    // One statement: store_answer returns the answer, the question as it now stands and the usage
-    // event as jsonb; jsonb_populate_record gives them back their columns' types.
-    const rows = await tx.unsafe(
+    // One statement as the user: store_answer returns the answer, the question as it now stands
+    // and the usage event as jsonb; jsonb_populate_record gives them back their columns' types.
+    const rows = await sql.unsafe(
       `with s as materialized (
-         select private.store_answer($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb) as stored)
+         select private.store_answer($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb) as stored
+         from private.act_as($10))
        select coalesce((s.stored ->> 'already_stored')::boolean, false) as already_stored,
               coalesce((s.stored ->> 'answer_discarded')::boolean, false) as answer_discarded,
               m.which, ${MESSAGE_COLUMNS.split(", ").map((c) => `m.${c}`).join(", ")},
@@ -144,7 +145,7 @@ function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult
          select 'user' as which, * from jsonb_populate_record(null::public.messages, s.stored -> 'user_message')
        ) m on true`,
       [ex.userMessage.id, cited.text, result.model, u.promptTokens, u.cachedPromptTokens, u.completionTokens, u.source, latencyMs,
-        JSON.stringify(cited.citations)],
+        JSON.stringify(cited.citations), claims],
     );
     const first = rows[0];
     if (first.already_stored) return null; // a retry whose earlier attempt did commit
@@ -231,9 +232,10 @@ export async function failExchange(user: Claims, ex: PreparedExchange, err: unkn
   const zero: Usage = { promptTokens: 0, cachedPromptTokens: 0, completionTokens: 0, source: "estimated" };
   const u = pe.partial?.usage ?? zero;
   const record = () =>
-    asUser(user, (tx) => tx`
+    asUserStatement(user, (sql, claims) => sql`
       select private.fail_exchange(${ex.userMessage.id}::uuid, ${code}, ${pe.kind === "invalid_key"}, ${ex.request.model},
-        ${u.promptTokens}, ${u.cachedPromptTokens}, ${u.completionTokens}, ${u.source}, ${latencyMs})`);
+        ${u.promptTokens}, ${u.cachedPromptTokens}, ${u.completionTokens}, ${u.source}, ${latencyMs})
+      from private.act_as(${claims})`);
   const details = {
     provider: ex.provider.name,
     kind: pe.kind,

@@ -1,12 +1,11 @@
 // Retrieval for a question in a conversation with documents: the question's embedding (when
-// the owner has an OpenAI key and its budget covers it: reserved, then billed as usage), the hybrid search in SQL
-// (private.search_conversation_chunks), and the numbered sources the model is given.
-import { embedWithinBudget } from "../_shared/budgeted-embed.ts";
-import type { Claims } from "../_shared/db.ts";
-import { env } from "../_shared/env.ts";
+// the owner has an OpenAI key and its budget covers it: reserved, then billed as usage), then one
+// statement, private.ground_question, that settles the embedding call and runs the hybrid search
+// in SQL (private.search_conversation_chunks), and the numbered sources the model is given.
+import { embedUnsettled, type EmbeddingSettlement, settleAfterFailure } from "../_shared/budgeted-embed.ts";
+import type { CallerDb, Claims } from "../_shared/db.ts";
 import { EMBEDDING_MODEL, vectorLiteral } from "../_shared/providers/embeddings.ts";
-import type { RouteContext } from "./route.ts";
-import { SecretBox } from "../_shared/secrets.ts";
+import { secretBox } from "../_shared/secret-box.ts";
 
 export const SOURCES_PER_ANSWER = 6;
 
@@ -29,39 +28,53 @@ export interface Grounding {
   mode: "hybrid" | "lexical";
 }
 
-const boxPromise = SecretBox.fromBase64(env.encryptionKey);
+/** The owner's OpenAI key to embed the question with, as private.prepare_exchange returned it. */
+export interface EmbeddingKey {
+  id: string;
+  ciphertext: string;
+}
 
 /**
- * Null when the conversation has no documents attached. `db` is the route's transaction as the
- * caller (session checked); the embedding call happens outside any transaction.
+ * For a conversation with documents attached (prepare_exchange said so and returned the owner's
+ * OpenAI key, if any). The embedding call happens outside any transaction; its settlement goes
+ * with the search, in one statement as the caller (session checked).
  */
-export async function groundQuestion(db: RouteContext<unknown, unknown>["db"], user: Claims, conversationId: string, question: string): Promise<Grounding | null> {
-  const setup = await db(async (tx) => {
-    const [{ attached }] = await tx`select count(*)::int as attached from public.conversation_documents where conversation_id = ${conversationId}`;
-    if (!attached) return null;
-    const [key] = await tx`
-      select k.id, private.api_key_secret(k.id) as ciphertext from public.api_keys k
-      where k.provider = 'openai' and k.is_valid
-      order by k.is_selected desc, k.last_used_at desc nulls last, k.created_at desc limit 1`;
-    return { key: key as { id: string; ciphertext: string } | undefined };
-  });
-  if (!setup) return null;
-
+export async function groundQuestion(
+  db: CallerDb,
+  user: Claims,
+  conversationId: string,
+  question: string,
+  embeddingKey: EmbeddingKey | null,
+): Promise<Grounding> {
   let embedding: string | null = null;
-  if (setup.key) {
-    const ciphertext = setup.key.ciphertext;
+  let settlement: EmbeddingSettlement | null = null;
+  if (embeddingKey) {
+    const ciphertext = embeddingKey.ciphertext;
     // Reserved against the key's budget first; a question the budget cannot cover is searched
     // lexically, with no provider call. A failed call is recorded and searched lexically too.
-    const res = await embedWithinBudget(user, { id: setup.key.id, apiKey: async () => await (await boxPromise).decrypt(ciphertext) }, [question], conversationId);
-    if (res.outcome === "embedded") embedding = vectorLiteral(res.vectors[0]);
+    const embedded = await embedUnsettled(
+      user,
+      { id: embeddingKey.id, apiKey: async () => await (await secretBox()).decrypt(ciphertext) },
+      [question],
+      conversationId,
+    );
+    settlement = embedded.settlement;
+    if (embedded.result.outcome === "embedded") embedding = vectorLiteral(embedded.result.vectors[0]);
   }
 
-  const rows = await db((tx) => tx`
-    select s.chunk_id, s.document_id, d.filename, s.page_number as page, s.start_offset, s.end_offset, s.content, p.text as page_text
-    from private.search_conversation_chunks(${conversationId}::uuid, ${question}, ${embedding}::extensions.vector, ${SOURCES_PER_ANSWER}, ${EMBEDDING_MODEL}) s
-    join public.documents d on d.id = s.document_id
-    join public.document_pages p on p.document_id = s.document_id and p.page_number = s.page_number
-    order by s.score desc, s.chunk_id`);
+  let rows;
+  try {
+    rows = await db.statement((sql, claims) => sql`
+      select chunk_id, document_id, filename, page, start_offset, end_offset, content, page_text
+      from private.ground_question(${claims}, ${conversationId}::uuid, ${question}, ${embedding}::extensions.vector,
+        ${SOURCES_PER_ANSWER}, ${EMBEDDING_MODEL}, ${settlement?.reservationId ?? null}::uuid, ${settlement?.keyId ?? null}::uuid,
+        ${settlement?.promptTokens ?? null}::integer, ${settlement?.usageSource ?? null}, ${settlement?.latencyMs ?? null}::integer,
+        ${settlement?.errorCode ?? null})`);
+  } catch (err) {
+    // The settlement went down with the search: the call is billed all the same.
+    if (settlement) await settleAfterFailure(user, settlement, err);
+    throw err;
+  }
   return {
     mode: embedding ? "hybrid" : "lexical",
     sources: rows.map((r, i) => ({ n: i + 1, ...r }) as unknown as Source),

@@ -4,13 +4,12 @@ import type { Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
-import { asSessionUser, type Claims, sql, type Tx } from "../_shared/db.ts";
+import { asSessionUser, type CallerDb, type Claims, type Sql, sql, type Tx } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
 import { ApiError, envelope, envelopeText, JsonText } from "../_shared/http.ts";
 import { bearerToken, sessionClaims, sessionEnded, verifyAccessToken } from "../_shared/identity.ts";
 
 type Method = "get" | "post" | "patch" | "delete";
-type Sql = typeof sql;
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -41,6 +40,8 @@ export interface RouteContext<B, Q> {
    * function becomes the caller, checks the session and does the work (the reads, create).
    */
   call<T>(work: (sql: Sql, claims: string) => Promise<T>): Promise<T>;
+  /** The same two as domain code takes them (chat.ts, retrieval.ts, answers.ts). */
+  caller: CallerDb;
 }
 
 export interface EventStream {
@@ -174,20 +175,23 @@ export function route<B extends z.ZodType | undefined = undefined, Q extends z.Z
       if (!parsed.success) throw validationError(parsed.error, "query");
       query = parsed.data as Parsed<Q>;
     }
+    const db = <T>(work: (tx: Tx) => Promise<T>) => {
+      if (!user) throw new Error("db() needs an authenticated route");
+      return asSessionUser(sessionClaims(user), work).catch(sessionEnded);
+    };
+    const call = <T>(work: (sql: Sql, claims: string) => Promise<T>) => {
+      if (!user) throw new Error("call() needs an authenticated route");
+      return work(sql, sessionClaims(user)).catch(sessionEnded);
+    };
     const ctx: RouteContext<Parsed<B>, Parsed<Q>> = {
       c,
       body,
       query,
       params: c.req.param() as Record<string, string>,
       user: user as Claims,
-      db: <T>(work: (tx: Tx) => Promise<T>) => {
-        if (!user) throw new Error("db() needs an authenticated route");
-        return asSessionUser(sessionClaims(user), work).catch(sessionEnded);
-      },
-      call: <T>(work: (sql: Sql, claims: string) => Promise<T>) => {
-        if (!user) throw new Error("call() needs an authenticated route");
-        return work(sql, sessionClaims(user)).catch(sessionEnded);
-      },
+      db,
+      call,
+      caller: { transaction: db, statement: call },
     };
     const reply = await def.handler(ctx);
     if (reply instanceof Response) return reply;

@@ -5,12 +5,14 @@
 // few seconds, or the kick at the end of this one) carries on from there. An `embed` job (queued
 // by POST /documents/{id}/reindex or a new OpenAI key: private.queue_embedding) embeds a ready
 // document's chunks that lack a vector of the current model, a batch at a time, the same way.
+// The job's lifecycle is SQL (private.claim/progress/finish/retry/release/fail_ingest_job): this
+// file writes no private table itself.
 import { createClient } from "@supabase/supabase-js";
 import { embedWithinBudget } from "../_shared/budgeted-embed.ts";
 import { sql, type Tx } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
 import { EMBEDDING_MODEL, vectorLiteral } from "../_shared/providers/embeddings.ts";
-import { SecretBox } from "../_shared/secrets.ts";
+import { secretBox } from "../_shared/secret-box.ts";
 import { chunkPage } from "./chunk.ts";
 import { openPdf, type PdfDocument, pageText, structuralProblem, UnreadablePdf } from "./extract.ts";
 
@@ -20,7 +22,6 @@ const EMBED_BATCH = 100;
 
 const storage = createClient(env.supabaseUrl, env.serviceRoleKey, { auth: { persistSession: false, autoRefreshToken: false } })
   .storage.from("documents");
-const boxPromise = SecretBox.fromBase64(env.encryptionKey);
 
 interface Job {
   document_id: string;
@@ -101,7 +102,7 @@ async function processJob(job: Job, deadline: number, report: RunReport): Promis
       report.pages += pages.length;
     }
     if (next > total) {
-      await sql`update private.ingest_jobs set status = 'done', lease_token = null, lease_until = null where document_id = ${job.document_id} and lease_token = ${job.lease_token}`;
+      await sql`select private.finish_ingest_job(${job.document_id}::uuid, ${job.lease_token}::uuid)`;
       if (cached?.documentId === doc.id) cached = null;
       report.finished.push(doc.id);
     } else {
@@ -119,11 +120,8 @@ async function processJob(job: Job, deadline: number, report: RunReport): Promis
     // Only our own messages are shown; anything unexpected is named by its kind alone.
     const reason = err instanceof RetryableError ? err.message : `ingestion failed: ${(err as Error)?.name ?? "error"}`;
     console.error(`ingest ${doc.id}: ${reason}`);
-    const [row] = await sql`
-      update private.ingest_jobs set failures = failures + 1, last_error = ${reason}, status = 'queued', lease_token = null, lease_until = null
-      where document_id = ${job.document_id} and lease_token = ${job.lease_token}
-      returning failures`;
-    if (row && row.failures >= MAX_FAILURES) await giveUp({ ...job, failures: row.failures }, reason, report, true);
+    const [{ failures }] = await sql`select private.retry_ingest_job(${job.document_id}::uuid, ${job.lease_token}::uuid, ${reason}) as failures`;
+    if (failures !== null && failures >= MAX_FAILURES) await giveUp({ ...job, failures }, reason, report, true);
     return false;
   }
 }
@@ -132,8 +130,7 @@ async function processJob(job: Job, deadline: number, report: RunReport): Promis
 async function giveUp(job: Job, reason: string, report: RunReport, afterRetries = false) {
   if (job.kind === "embed") {
     console.error(`ingest ${job.document_id}: re-embedding given up: ${reason}`);
-    await sql`update private.ingest_jobs set status = 'failed', last_error = ${reason}, lease_token = null, lease_until = null
-              where document_id = ${job.document_id}`;
+    await sql`select private.fail_ingest_job(${job.document_id}::uuid, ${reason})`;
     return;
   }
   await failDocument(job, reason, null, afterRetries);
@@ -151,8 +148,7 @@ async function embedChunks(job: Job, doc: Doc, deadline: number): Promise<boolea
   const embedder = await embedderFor(doc.user_id);
   const finish = (skipped: "budget" | null) =>
     sql.begin(async (tx: Tx) => {
-      await tx`update private.ingest_jobs set status = 'done', lease_token = null, lease_until = null
-               where document_id = ${job.document_id} and lease_token = ${job.lease_token}`;
+      await tx`select private.finish_ingest_job(${job.document_id}::uuid, ${job.lease_token}::uuid)`;
       if (skipped) await tx`update public.documents set embeddings_skipped = ${skipped} where id = ${doc.id}`;
       else if (embedder) {
         await tx`update public.documents set embedding_model = ${EMBEDDING_MODEL}, embeddings_skipped = null
@@ -181,16 +177,12 @@ async function embedChunks(job: Job, doc: Doc, deadline: number): Promise<boolea
     if (res.outcome === "failed") throw new RetryableError(`embedding failed (${res.kind})`);
     const vectors = res.vectors;
     const stored = await sql.begin(async (tx: Tx) => {
-      const [held] = await tx`
-        select 1 from private.ingest_jobs where document_id = ${job.document_id} and lease_token = ${job.lease_token} for update`;
-      if (!held) return false;
+      if (!(await holdLease(tx, job))) return false;
       await tx`
         update public.document_chunks c
         set embedding = v.embedding::extensions.vector, embedding_model = ${EMBEDDING_MODEL}
         from unnest(${chunks.map((c) => c.id)}::bigint[], ${vectors.map(vectorLiteral)}::text[]) as v(id, embedding)
         where c.id = v.id`;
-      await tx`update private.ingest_jobs set lease_until = now() + make_interval(secs => ${env.ingest.leaseSeconds})
-               where document_id = ${job.document_id}`;
       return true;
     }) as boolean;
     if (!stored) return false;
@@ -236,14 +228,10 @@ interface Embedder {
 
 /** The owner's OpenAI key to embed with: the selected one if it is OpenAI's, else their most recently used valid one. */
 async function embedderFor(userId: string): Promise<Embedder | null> {
-  const [key] = await sql`
-    select id, secret_ciphertext from public.api_keys
-    where user_id = ${userId} and provider = 'openai' and is_valid
-    order by is_selected desc, last_used_at desc nulls last, created_at desc
-    limit 1`;
+  const [key] = await sql`select id, ciphertext from private.owner_openai_key(${userId}::uuid)`;
   if (!key) return null;
-  const ciphertext = key.secret_ciphertext;
-  return { id: key.id, apiKey: async () => await (await boxPromise).decrypt(ciphertext) };
+  const ciphertext = key.ciphertext;
+  return { id: key.id, apiKey: async () => await (await secretBox()).decrypt(ciphertext) };
 }
 
 /** Stores a batch of pages with their chunks and moves the resume point, in one transaction; false if the lease was lost. */
@@ -260,10 +248,9 @@ async function storeBatch(job: Job, doc: Doc, pages: { number: number; text: str
     else console.error(`ingest ${doc.id}: embeddings failed (${res.kind}); these chunks are searchable lexically only`);
   }
   const withoutText = pages.filter((p) => p.text === "").length;
+  const done = pages.at(-1)!.number;
   return await sql.begin(async (tx: Tx) => {
-    const [held] = await tx`
-      select 1 from private.ingest_jobs where document_id = ${job.document_id} and lease_token = ${job.lease_token} for update`;
-    if (!held) return false;
+    if (!(await holdLease(tx, job, done + 1))) return false;
     await tx`
       insert into public.document_pages ${tx(pages.map((p) => ({ document_id: doc.id, user_id: doc.user_id, page_number: p.number, text: p.text, has_text: p.text !== "" })))}`;
     if (chunks.length) {
@@ -279,7 +266,6 @@ async function storeBatch(job: Job, doc: Doc, pages: { number: number; text: str
           embedding_model: vectors ? EMBEDDING_MODEL : null,
         })))}`;
     }
-    const done = pages.at(-1)!.number;
     await tx`
       update public.documents
       set pages_done = ${done},
@@ -290,27 +276,26 @@ async function storeBatch(job: Job, doc: Doc, pages: { number: number; text: str
           status = case when ${done >= total} then 'ready' else 'processing' end,
           ready_at = case when ${done >= total} then now() end
       where id = ${doc.id}`;
-    await tx`
-      update private.ingest_jobs
-      set next_page = ${done + 1}, lease_until = now() + make_interval(secs => ${env.ingest.leaseSeconds})
-      where document_id = ${job.document_id}`;
     return true;
   }) as boolean;
 }
 
+/**
+ * First in a transaction that stores work under the job's lease: extends the lease (and moves
+ * the resume point to `nextPage`), holding the job's row to the commit. False if the lease was lost.
+ */
+async function holdLease(tx: Tx, job: Job, nextPage: number | null = null): Promise<boolean> {
+  const [{ held }] = await tx`
+    select private.progress_ingest_job(${job.document_id}::uuid, ${job.lease_token}::uuid, ${env.ingest.leaseSeconds}, ${nextPage}::integer) as held`;
+  return held;
+}
+
 /** Hands the job back (time budget spent) so the next call takes it at once. */
 function releaseJob(job: Job) {
-  return sql`update private.ingest_jobs set status = 'queued', lease_token = null, lease_until = null
-             where document_id = ${job.document_id} and lease_token = ${job.lease_token}`;
+  return sql`select private.release_ingest_job(${job.document_id}::uuid, ${job.lease_token}::uuid)`;
 }
 
 async function failDocument(job: Job, reason: string, duplicateOf: string | null, afterRetries = false) {
   const shown = afterRetries || job.failures >= MAX_FAILURES ? `${reason} (failed ${MAX_FAILURES} times)` : reason;
-  await sql.begin(async (tx: Tx) => {
-    await tx`update private.ingest_jobs set status = 'failed', last_error = ${reason}, lease_token = null, lease_until = null
-             where document_id = ${job.document_id}`;
-    await tx`update public.documents set status = 'failed', failure_reason = ${shown}, duplicate_of = ${duplicateOf},
-               content_sha256 = case when ${duplicateOf}::uuid is null then content_sha256 else (select content_sha256 from public.documents where id = ${duplicateOf}) end
-             where id = ${job.document_id}`;
-  });
+  await sql`select private.fail_ingest_job(${job.document_id}::uuid, ${reason}, ${shown}, ${duplicateOf}::uuid)`;
 }

@@ -123,18 +123,19 @@ export function messageRoutes(app: Hono) {
       503:
         "The database is unavailable; the provider's answer, or its failure (errors.kind), is recorded once it is back (errors.user_message_id; the message shows pending until then)",
     },
-    handler: async ({ c, db, call, user, params, body }) => {
+    handler: async ({ c, caller, user, params, body }) => {
       const id = pathId(params.id, "Conversation");
-      // One statement: the conversation (404), its key, whether documents are attached, the history.
-      const setup = await loadExchange(call, id);
+      // One statement: the conversation (404), its key, whether documents are attached (and the OpenAI key to embed with), the history.
+      const setup = await loadExchange(caller, id);
       // Documents attached: retrieve passages for the model (and cite them), or answer extractively without a key.
-      const grounding = setup.documents_attached ? await groundQuestion(db, user, id, body.message) : null;
+      const embeddingKey = setup.embedding_key_id ? { id: setup.embedding_key_id, ciphertext: setup.embedding_key_ciphertext as string } : null;
+      const grounding = setup.documents_attached ? await groundQuestion(caller, user, id, body.message, embeddingKey) : null;
       let ex: PreparedExchange;
       try {
-        ex = await prepareExchange(call, setup, id, body.message, body.model, grounding);
+        ex = await prepareExchange(caller, setup, id, body.message, body.model, grounding);
       } catch (err) {
         if (!(err instanceof NoKeyError && grounding)) throw err;
-        const stored = await storeExtractiveExchange(db, id, body.message, grounding);
+        const stored = await storeExtractiveExchange(caller, id, body.message, grounding);
         return wantsStream(c, body.stream) ? streamStored(c, stored) : { status: 201, message: "Answered extractively (no API key)", data: stored };
       }
       if (wantsStream(c, body.stream)) return streamExchange(c, user, ex);
