@@ -131,8 +131,8 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     promise: "an ingest worker that lost its job's lease stores nothing more for it",
-    file: "supabase/migrations/20261202060000_lifecycle_functions.sql",
-    after: "create or replace function private.progress_ingest_job(",
+    file: BASELINE,
+    after: "CREATE FUNCTION private.progress_ingest_job(",
     from: "where j.document_id = p_document_id and j.lease_token = p_lease_token;",
     to: "where j.document_id = p_document_id;",
     guards: ["supabase/tests/102-lifecycle-functions.test.sql"],

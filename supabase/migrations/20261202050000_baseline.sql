@@ -310,6 +310,24 @@ begin
 end;
 $$;
 
+-- What asUser in _shared/db.ts does in a transaction of its own (role authenticated and the
+-- claims, for the statement's own transaction), as the first item of one statement's FROM:
+-- `select private.store_answer(...) from private.act_as($claims)`. For the calls that must work
+-- after the session ended (an answer or a failure to record, an embedding call to reserve or
+-- settle, the worker acting for a document's owner); only the functions' database user may call it.
+CREATE FUNCTION private.act_as(p_claims text) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_user uuid := (p_claims::jsonb ->> 'sub')::uuid;
+begin
+  perform set_config('role', 'authenticated', true), set_config('request.jwt.claims', p_claims, true),
+          set_config('request.jwt.claim.sub', v_user::text, true);
+  return v_user;
+end;
+$$;
+
 -- ==============================================================================================
 -- Triggers
 -- ==============================================================================================
@@ -337,6 +355,8 @@ GRANT SELECT ON TABLE public.profiles TO authenticated;
 GRANT UPDATE(username) ON TABLE public.profiles TO authenticated;
 
 --
+
+REVOKE ALL ON FUNCTION private.act_as(p_claims text) FROM PUBLIC;
 
 -- ==============================================================================================
 -- Triggers on Auth's table
@@ -551,6 +571,27 @@ begin
 end;
 $$;
 
+-- The key to embed with: the selected one if it is OpenAI's, else the most recently used valid
+-- OpenAI key. The worker (the functions' own database user, postgres, with no other role set)
+-- may ask for any owner; any other role (a caller as authenticated) only for themself.
+CREATE FUNCTION private.owner_openai_key(p_user_id uuid) RETURNS TABLE(id uuid, ciphertext text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+begin
+  if pg_catalog.current_setting('role') not in ('none', 'postgres') and p_user_id is distinct from (select auth.uid()) then
+    return;
+  end if;
+  return query
+    select k.id, k.secret_ciphertext
+    from public.api_keys k
+    where k.user_id = p_user_id and k.provider = 'openai' and k.is_valid
+    order by k.is_selected desc, k.last_used_at desc nulls last, k.created_at desc
+    limit 1;
+end;
+$$;
+
 -- ==============================================================================================
 -- Triggers
 -- ==============================================================================================
@@ -610,6 +651,10 @@ GRANT SELECT(updated_at) ON TABLE public.api_keys TO authenticated;
 GRANT SELECT(last_used_at) ON TABLE public.api_keys TO authenticated;
 
 GRANT SELECT(last_validated_at) ON TABLE public.api_keys TO authenticated;
+
+REVOKE ALL ON FUNCTION private.owner_openai_key(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.owner_openai_key(p_user_id uuid) TO authenticated;
+
 
 -- ##############################################################################################
 -- supabase/schemas/30_conversations_and_messages.sql
@@ -1836,8 +1881,10 @@ $$;
 -- What an exchange in p_conversation_id needs before the provider call. No row: not the
 -- caller's conversation. key_id is null when there is no key to answer with (neither the
 -- conversation's nor a selected one). history: the latest p_history_limit answered turns,
--- oldest first, [{role, content}] (pending and failed messages are not part of it).
-CREATE FUNCTION private.prepare_exchange(p_claims text, p_conversation_id uuid, p_history_limit integer) RETURNS TABLE(api_key_id uuid, model text, system_prompt text, documents_attached boolean, key_id uuid, key_provider text, key_is_valid boolean, key_ciphertext text, history jsonb)
+-- oldest first, [{role, content}] (pending and failed messages are not part of it). With
+-- documents attached, also the owner's OpenAI key to embed the question with
+-- (private.owner_openai_key), so grounding needs no statement of its own for it.
+CREATE FUNCTION private.prepare_exchange(p_claims text, p_conversation_id uuid, p_history_limit integer) RETURNS TABLE(api_key_id uuid, model text, system_prompt text, documents_attached boolean, key_id uuid, key_provider text, key_is_valid boolean, key_ciphertext text, history jsonb, embedding_key_id uuid, embedding_key_ciphertext text)
     LANGUAGE plpgsql
     SET search_path TO ''
     SET jit TO 'off'
@@ -1847,8 +1894,7 @@ declare
   v_user uuid := private.begin_request(p_claims);
 begin
   return query
-    select c.api_key_id, c.model, c.system_prompt,
-           exists (select 1 from public.conversation_documents d where d.conversation_id = c.id and d.user_id = v_user),
+    select c.api_key_id, c.model, c.system_prompt, c.documents_attached,
            k.id, k.provider, k.is_valid, case when k.id is not null then private.api_key_secret(k.id) end,
            coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('role', h.role, 'content', h.content)
                                                  order by h.created_at, h.id)
@@ -1859,12 +1905,17 @@ begin
                            where m.conversation_id = p_conversation_id and m.user_id = (select v_user)
                              and m.status = 'complete' and m.role <> 'system'
                            order by m.created_at desc, m.id desc limit p_history_limit) h),
-                    '[]'::jsonb)
-    from public.conversations c
+                    '[]'::jsonb),
+           e.id, e.ciphertext
+    from (select c.id, c.api_key_id, c.model, c.system_prompt,
+                 exists (select 1 from public.conversation_documents d where d.conversation_id = c.id and d.user_id = v_user)
+                   as documents_attached
+          from public.conversations c
+          where c.id = p_conversation_id and c.user_id = v_user) c
     left join public.api_keys k
       on k.user_id = v_user
      and k.id = coalesce(c.api_key_id, (select s.id from public.api_keys s where s.user_id = v_user and s.is_selected))
-    where c.id = p_conversation_id and c.user_id = v_user;
+    left join lateral private.owner_openai_key(case when c.documents_attached then v_user end) e on true;
 end;
 $$;
 
@@ -2100,6 +2151,32 @@ begin
 end;
 $$;
 
+-- Grounding a question, one statement as the caller of p_claims (session checked): the
+-- settlement of its embedding call when there was one (private.settle_embedding, with
+-- p_reservation_id), then the passages of the conversation's documents that answer it best,
+-- with their documents' filenames and their whole pages' text (private.search_conversation_chunks:
+-- lexical, and by vector too with p_embedding).
+CREATE FUNCTION private.ground_question(p_claims text, p_conversation_id uuid, p_question text, p_embedding extensions.vector, p_match_count integer, p_embedding_model text, p_reservation_id uuid DEFAULT NULL::uuid, p_api_key_id uuid DEFAULT NULL::uuid, p_prompt_tokens integer DEFAULT NULL::integer, p_usage_source text DEFAULT NULL::text, p_latency_ms integer DEFAULT NULL::integer, p_error_code text DEFAULT NULL::text) RETURNS TABLE(chunk_id bigint, document_id uuid, filename text, page integer, start_offset integer, end_offset integer, content text, page_text text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET jit TO 'off'
+    AS $$
+#variable_conflict use_column
+begin
+  perform private.begin_request(p_claims);
+  if p_reservation_id is not null then
+    perform private.settle_embedding(p_reservation_id, p_api_key_id, p_embedding_model, p_prompt_tokens, p_usage_source,
+                                     p_latency_ms, p_error_code);
+  end if;
+  return query
+    select s.chunk_id, s.document_id, d.filename, s.page_number, s.start_offset, s.end_offset, s.content, p.text
+    from private.search_conversation_chunks(p_conversation_id, p_question, p_embedding, p_match_count, p_embedding_model) s
+    join public.documents d on d.id = s.document_id
+    join public.document_pages p on p.document_id = s.document_id and p.page_number = s.page_number
+    order by s.score desc, s.chunk_id;
+end;
+$$;
+
 -- ==============================================================================================
 -- Grants
 -- ==============================================================================================
@@ -2134,6 +2211,8 @@ GRANT ALL ON FUNCTION private.store_extractive_exchange(p_conversation_id uuid, 
 
 REVOKE ALL ON FUNCTION private.sweep_stale_exchanges(p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.sweep_stale_exchanges(p_user_id uuid) TO authenticated;
+
+REVOKE ALL ON FUNCTION private.ground_question(p_claims text, p_conversation_id uuid, p_question text, p_embedding extensions.vector, p_match_count integer, p_embedding_model text, p_reservation_id uuid, p_api_key_id uuid, p_prompt_tokens integer, p_usage_source text, p_latency_ms integer, p_error_code text) FROM PUBLIC;
 
 -- ==============================================================================================
 -- Schedule
@@ -2558,6 +2637,83 @@ begin
 end;
 $$;
 
+-- Progress under the lease: the lease is extended and (for an ingestion) the resume point moved.
+-- Run first in the transaction that stores a batch: it locks the job, so the batch commits only
+-- while its worker holds the lease. False (nothing changed) when the lease was lost.
+CREATE FUNCTION private.progress_ingest_job(p_document_id uuid, p_lease_token uuid, p_lease_seconds integer, p_next_page integer DEFAULT NULL::integer) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  update private.ingest_jobs j
+    set next_page = coalesce(p_next_page, j.next_page),
+        lease_until = now() + pg_catalog.make_interval(secs => p_lease_seconds)
+  where j.document_id = p_document_id and j.lease_token = p_lease_token;
+  return found;
+end;
+$$;
+
+-- Done: every page stored (or every chunk embedded). False when the lease was lost.
+CREATE FUNCTION private.finish_ingest_job(p_document_id uuid, p_lease_token uuid) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  update private.ingest_jobs j set status = 'done', lease_token = null, lease_until = null
+  where j.document_id = p_document_id and j.lease_token = p_lease_token;
+  return found;
+end;
+$$;
+
+-- Handed back untouched (the worker's time is spent), so the next call takes it at once.
+CREATE FUNCTION private.release_ingest_job(p_document_id uuid, p_lease_token uuid) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  update private.ingest_jobs j set status = 'queued', lease_token = null, lease_until = null
+  where j.document_id = p_document_id and j.lease_token = p_lease_token;
+  return found;
+end;
+$$;
+
+-- A failure that may pass: counted, its reason kept, the job queued for a later call. Returns
+-- the failures so far (the caller gives up at its limit); null when the lease was lost.
+CREATE FUNCTION private.retry_ingest_job(p_document_id uuid, p_lease_token uuid, p_reason text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_failures integer;
+begin
+  update private.ingest_jobs j
+    set failures = j.failures + 1, last_error = p_reason, status = 'queued', lease_token = null, lease_until = null
+  where j.document_id = p_document_id and j.lease_token = p_lease_token
+  returning j.failures into v_failures;
+  return v_failures;
+end;
+$$;
+
+-- Given up: the job fails with its reason, whoever holds it (after the last retry the lease is
+-- already gone). With p_document_failure the document fails too, showing that reason; with
+-- p_duplicate_of it is named the duplicate of that document and takes its content hash.
+CREATE FUNCTION private.fail_ingest_job(p_document_id uuid, p_reason text, p_document_failure text DEFAULT NULL::text, p_duplicate_of uuid DEFAULT NULL::uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  update private.ingest_jobs j set status = 'failed', last_error = p_reason, lease_token = null, lease_until = null
+  where j.document_id = p_document_id;
+  if p_document_failure is not null then
+    update public.documents d
+      set status = 'failed', failure_reason = p_document_failure, duplicate_of = p_duplicate_of,
+          content_sha256 = case when p_duplicate_of is null then d.content_sha256
+                                else (select o.content_sha256 from public.documents o where o.id = p_duplicate_of) end
+    where d.id = p_document_id;
+  end if;
+end;
+$$;
+
 -- ==============================================================================================
 -- Triggers
 -- ==============================================================================================
@@ -2598,6 +2754,16 @@ GRANT SELECT ON TABLE public.document_chunks TO authenticated;
 GRANT SELECT ON TABLE public.document_pages TO authenticated;
 
 GRANT SELECT ON TABLE public.documents TO authenticated;
+
+REVOKE ALL ON FUNCTION private.progress_ingest_job(p_document_id uuid, p_lease_token uuid, p_lease_seconds integer, p_next_page integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.finish_ingest_job(p_document_id uuid, p_lease_token uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.release_ingest_job(p_document_id uuid, p_lease_token uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.retry_ingest_job(p_document_id uuid, p_lease_token uuid, p_reason text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.fail_ingest_job(p_document_id uuid, p_reason text, p_document_failure text, p_duplicate_of uuid) FROM PUBLIC;
 
 -- ==============================================================================================
 -- Storage: the documents bucket, its policies and triggers; the ingest schedule

@@ -168,6 +168,24 @@ begin
 end;
 $$;
 
+-- What asUser in _shared/db.ts does in a transaction of its own (role authenticated and the
+-- claims, for the statement's own transaction), as the first item of one statement's FROM:
+-- `select private.store_answer(...) from private.act_as($claims)`. For the calls that must work
+-- after the session ended (an answer or a failure to record, an embedding call to reserve or
+-- settle, the worker acting for a document's owner); only the functions' database user may call it.
+CREATE FUNCTION private.act_as(p_claims text) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_user uuid := (p_claims::jsonb ->> 'sub')::uuid;
+begin
+  perform set_config('role', 'authenticated', true), set_config('request.jwt.claims', p_claims, true),
+          set_config('request.jwt.claim.sub', v_user::text, true);
+  return v_user;
+end;
+$$;
+
 -- ==============================================================================================
 -- Triggers
 -- ==============================================================================================
@@ -195,6 +213,8 @@ GRANT SELECT ON TABLE public.profiles TO authenticated;
 GRANT UPDATE(username) ON TABLE public.profiles TO authenticated;
 
 --
+
+REVOKE ALL ON FUNCTION private.act_as(p_claims text) FROM PUBLIC;
 
 -- ==============================================================================================
 -- Triggers on Auth's table

@@ -193,6 +193,27 @@ begin
 end;
 $$;
 
+-- The key to embed with: the selected one if it is OpenAI's, else the most recently used valid
+-- OpenAI key. The worker (the functions' own database user, postgres, with no other role set)
+-- may ask for any owner; any other role (a caller as authenticated) only for themself.
+CREATE FUNCTION private.owner_openai_key(p_user_id uuid) RETURNS TABLE(id uuid, ciphertext text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+begin
+  if pg_catalog.current_setting('role') not in ('none', 'postgres') and p_user_id is distinct from (select auth.uid()) then
+    return;
+  end if;
+  return query
+    select k.id, k.secret_ciphertext
+    from public.api_keys k
+    where k.user_id = p_user_id and k.provider = 'openai' and k.is_valid
+    order by k.is_selected desc, k.last_used_at desc nulls last, k.created_at desc
+    limit 1;
+end;
+$$;
+
 -- ==============================================================================================
 -- Triggers
 -- ==============================================================================================
@@ -252,3 +273,7 @@ GRANT SELECT(updated_at) ON TABLE public.api_keys TO authenticated;
 GRANT SELECT(last_used_at) ON TABLE public.api_keys TO authenticated;
 
 GRANT SELECT(last_validated_at) ON TABLE public.api_keys TO authenticated;
+
+REVOKE ALL ON FUNCTION private.owner_openai_key(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.owner_openai_key(p_user_id uuid) TO authenticated;
+

@@ -272,8 +272,10 @@ $$;
 -- What an exchange in p_conversation_id needs before the provider call. No row: not the
 -- caller's conversation. key_id is null when there is no key to answer with (neither the
 -- conversation's nor a selected one). history: the latest p_history_limit answered turns,
--- oldest first, [{role, content}] (pending and failed messages are not part of it).
-CREATE FUNCTION private.prepare_exchange(p_claims text, p_conversation_id uuid, p_history_limit integer) RETURNS TABLE(api_key_id uuid, model text, system_prompt text, documents_attached boolean, key_id uuid, key_provider text, key_is_valid boolean, key_ciphertext text, history jsonb)
+-- oldest first, [{role, content}] (pending and failed messages are not part of it). With
+-- documents attached, also the owner's OpenAI key to embed the question with
+-- (private.owner_openai_key), so grounding needs no statement of its own for it.
+CREATE FUNCTION private.prepare_exchange(p_claims text, p_conversation_id uuid, p_history_limit integer) RETURNS TABLE(api_key_id uuid, model text, system_prompt text, documents_attached boolean, key_id uuid, key_provider text, key_is_valid boolean, key_ciphertext text, history jsonb, embedding_key_id uuid, embedding_key_ciphertext text)
     LANGUAGE plpgsql
     SET search_path TO ''
     SET jit TO 'off'
@@ -283,8 +285,7 @@ declare
   v_user uuid := private.begin_request(p_claims);
 begin
   return query
-    select c.api_key_id, c.model, c.system_prompt,
-           exists (select 1 from public.conversation_documents d where d.conversation_id = c.id and d.user_id = v_user),
+    select c.api_key_id, c.model, c.system_prompt, c.documents_attached,
            k.id, k.provider, k.is_valid, case when k.id is not null then private.api_key_secret(k.id) end,
            coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('role', h.role, 'content', h.content)
                                                  order by h.created_at, h.id)
@@ -295,12 +296,17 @@ begin
                            where m.conversation_id = p_conversation_id and m.user_id = (select v_user)
                              and m.status = 'complete' and m.role <> 'system'
                            order by m.created_at desc, m.id desc limit p_history_limit) h),
-                    '[]'::jsonb)
-    from public.conversations c
+                    '[]'::jsonb),
+           e.id, e.ciphertext
+    from (select c.id, c.api_key_id, c.model, c.system_prompt,
+                 exists (select 1 from public.conversation_documents d where d.conversation_id = c.id and d.user_id = v_user)
+                   as documents_attached
+          from public.conversations c
+          where c.id = p_conversation_id and c.user_id = v_user) c
     left join public.api_keys k
       on k.user_id = v_user
      and k.id = coalesce(c.api_key_id, (select s.id from public.api_keys s where s.user_id = v_user and s.is_selected))
-    where c.id = p_conversation_id and c.user_id = v_user;
+    left join lateral private.owner_openai_key(case when c.documents_attached then v_user end) e on true;
 end;
 $$;
 
@@ -536,6 +542,32 @@ begin
 end;
 $$;
 
+-- Grounding a question, one statement as the caller of p_claims (session checked): the
+-- settlement of its embedding call when there was one (private.settle_embedding, with
+-- p_reservation_id), then the passages of the conversation's documents that answer it best,
+-- with their documents' filenames and their whole pages' text (private.search_conversation_chunks:
+-- lexical, and by vector too with p_embedding).
+CREATE FUNCTION private.ground_question(p_claims text, p_conversation_id uuid, p_question text, p_embedding extensions.vector, p_match_count integer, p_embedding_model text, p_reservation_id uuid DEFAULT NULL::uuid, p_api_key_id uuid DEFAULT NULL::uuid, p_prompt_tokens integer DEFAULT NULL::integer, p_usage_source text DEFAULT NULL::text, p_latency_ms integer DEFAULT NULL::integer, p_error_code text DEFAULT NULL::text) RETURNS TABLE(chunk_id bigint, document_id uuid, filename text, page integer, start_offset integer, end_offset integer, content text, page_text text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET jit TO 'off'
+    AS $$
+#variable_conflict use_column
+begin
+  perform private.begin_request(p_claims);
+  if p_reservation_id is not null then
+    perform private.settle_embedding(p_reservation_id, p_api_key_id, p_embedding_model, p_prompt_tokens, p_usage_source,
+                                     p_latency_ms, p_error_code);
+  end if;
+  return query
+    select s.chunk_id, s.document_id, d.filename, s.page_number, s.start_offset, s.end_offset, s.content, p.text
+    from private.search_conversation_chunks(p_conversation_id, p_question, p_embedding, p_match_count, p_embedding_model) s
+    join public.documents d on d.id = s.document_id
+    join public.document_pages p on p.document_id = s.document_id and p.page_number = s.page_number
+    order by s.score desc, s.chunk_id;
+end;
+$$;
+
 -- ==============================================================================================
 -- Grants
 -- ==============================================================================================
@@ -570,6 +602,8 @@ GRANT ALL ON FUNCTION private.store_extractive_exchange(p_conversation_id uuid, 
 
 REVOKE ALL ON FUNCTION private.sweep_stale_exchanges(p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.sweep_stale_exchanges(p_user_id uuid) TO authenticated;
+
+REVOKE ALL ON FUNCTION private.ground_question(p_claims text, p_conversation_id uuid, p_question text, p_embedding extensions.vector, p_match_count integer, p_embedding_model text, p_reservation_id uuid, p_api_key_id uuid, p_prompt_tokens integer, p_usage_source text, p_latency_ms integer, p_error_code text) FROM PUBLIC;
 
 -- ==============================================================================================
 -- Schedule

@@ -408,6 +408,83 @@ begin
 end;
 $$;
 
+-- Progress under the lease: the lease is extended and (for an ingestion) the resume point moved.
+-- Run first in the transaction that stores a batch: it locks the job, so the batch commits only
+-- while its worker holds the lease. False (nothing changed) when the lease was lost.
+CREATE FUNCTION private.progress_ingest_job(p_document_id uuid, p_lease_token uuid, p_lease_seconds integer, p_next_page integer DEFAULT NULL::integer) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  update private.ingest_jobs j
+    set next_page = coalesce(p_next_page, j.next_page),
+        lease_until = now() + pg_catalog.make_interval(secs => p_lease_seconds)
+  where j.document_id = p_document_id and j.lease_token = p_lease_token;
+  return found;
+end;
+$$;
+
+-- Done: every page stored (or every chunk embedded). False when the lease was lost.
+CREATE FUNCTION private.finish_ingest_job(p_document_id uuid, p_lease_token uuid) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  update private.ingest_jobs j set status = 'done', lease_token = null, lease_until = null
+  where j.document_id = p_document_id and j.lease_token = p_lease_token;
+  return found;
+end;
+$$;
+
+-- Handed back untouched (the worker's time is spent), so the next call takes it at once.
+CREATE FUNCTION private.release_ingest_job(p_document_id uuid, p_lease_token uuid) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  update private.ingest_jobs j set status = 'queued', lease_token = null, lease_until = null
+  where j.document_id = p_document_id and j.lease_token = p_lease_token;
+  return found;
+end;
+$$;
+
+-- A failure that may pass: counted, its reason kept, the job queued for a later call. Returns
+-- the failures so far (the caller gives up at its limit); null when the lease was lost.
+CREATE FUNCTION private.retry_ingest_job(p_document_id uuid, p_lease_token uuid, p_reason text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_failures integer;
+begin
+  update private.ingest_jobs j
+    set failures = j.failures + 1, last_error = p_reason, status = 'queued', lease_token = null, lease_until = null
+  where j.document_id = p_document_id and j.lease_token = p_lease_token
+  returning j.failures into v_failures;
+  return v_failures;
+end;
+$$;
+
+-- Given up: the job fails with its reason, whoever holds it (after the last retry the lease is
+-- already gone). With p_document_failure the document fails too, showing that reason; with
+-- p_duplicate_of it is named the duplicate of that document and takes its content hash.
+CREATE FUNCTION private.fail_ingest_job(p_document_id uuid, p_reason text, p_document_failure text DEFAULT NULL::text, p_duplicate_of uuid DEFAULT NULL::uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  update private.ingest_jobs j set status = 'failed', last_error = p_reason, lease_token = null, lease_until = null
+  where j.document_id = p_document_id;
+  if p_document_failure is not null then
+    update public.documents d
+      set status = 'failed', failure_reason = p_document_failure, duplicate_of = p_duplicate_of,
+          content_sha256 = case when p_duplicate_of is null then d.content_sha256
+                                else (select o.content_sha256 from public.documents o where o.id = p_duplicate_of) end
+    where d.id = p_document_id;
+  end if;
+end;
+$$;
+
 -- ==============================================================================================
 -- Triggers
 -- ==============================================================================================
@@ -448,6 +525,16 @@ GRANT SELECT ON TABLE public.document_chunks TO authenticated;
 GRANT SELECT ON TABLE public.document_pages TO authenticated;
 
 GRANT SELECT ON TABLE public.documents TO authenticated;
+
+REVOKE ALL ON FUNCTION private.progress_ingest_job(p_document_id uuid, p_lease_token uuid, p_lease_seconds integer, p_next_page integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.finish_ingest_job(p_document_id uuid, p_lease_token uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.release_ingest_job(p_document_id uuid, p_lease_token uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.retry_ingest_job(p_document_id uuid, p_lease_token uuid, p_reason text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.fail_ingest_job(p_document_id uuid, p_reason text, p_document_failure text, p_duplicate_of uuid) FROM PUBLIC;
 
 -- ==============================================================================================
 -- Storage: the documents bucket, its policies and triggers; the ingest schedule
