@@ -139,7 +139,13 @@ interface Sample {
 type Call = (i: number, worker: number) => Promise<void>;
 
 /** Runs `one()` with `concurrency` in flight until `total` calls are done or `seconds` have passed. */
-async function sample(sql: postgres.Sql, total: number, concurrency: number, one: Call, seconds = SECONDS): Promise<Sample> {
+async function sample(
+  sql: postgres.Sql,
+  total: number,
+  concurrency: number,
+  one: Call,
+  seconds = SECONDS,
+): Promise<Sample> {
   await resetStatements(sql);
   const cpu0 = await cpuNow();
   const times: number[] = [];
@@ -165,9 +171,17 @@ function row(name: string, samples: Sample[]): Row {
   const sum = (f: (s: Sample) => number) => samples.reduce((acc, s) => acc + f(s), 0);
   const pct = (p: number) => times[Math.min(n - 1, Math.floor((p / 100) * n))];
   return {
-    name, n, rps: (n / sum((s) => s.wallMs)) * 1000, p50: pct(50), p99: pct(99),
+    name,
+    n,
+    rps: (n / sum((s) => s.wallMs)) * 1000,
+    p50: pct(50),
+    p99: pct(99),
     pgStatementMs: samples.some((s) => s.pgMs === null) ? null : sum((s) => s.pgMs!) / n,
-    cpu: { postgres: sum((s) => s.cpu.postgres) / n, fn: sum((s) => s.cpu.fn) / n, gateway: sum((s) => s.cpu.gateway) / n },
+    cpu: {
+      postgres: sum((s) => s.cpu.postgres) / n,
+      fn: sum((s) => s.cpu.fn) / n,
+      gateway: sum((s) => s.cpu.gateway) / n,
+    },
   };
 }
 
@@ -192,12 +206,20 @@ async function interleaved(sql: postgres.Sql, calls: [string, Call][], rounds = 
 function printTable(title: string, rows: Row[]) {
   const w = Math.max(...rows.map((r) => r.name.length));
   console.log(`\n${title}\n`);
-  console.log(`${"".padEnd(w)}      n   req/s   p50 ms   p99 ms  p99/p50 | pg stmt ms  pg CPU ms  fn CPU ms  gw CPU ms  (per request)`);
+  console.log(
+    `${
+      "".padEnd(w)
+    }      n   req/s   p50 ms   p99 ms  p99/p50 | pg stmt ms  pg CPU ms  fn CPU ms  gw CPU ms  (per request)`,
+  );
   for (const r of rows) {
     const f = (v: number, d = 2, p = 8) => v.toFixed(d).padStart(p);
     console.log(
-      `${r.name.padEnd(w)} ${String(r.n).padStart(6)} ${f(r.rps, 0, 7)} ${f(r.p50)} ${f(r.p99)} ${f(r.p99 / r.p50, 1)} |` +
-        ` ${(r.pgStatementMs === null ? "n/a" : r.pgStatementMs.toFixed(3)).padStart(10)} ${f(r.cpu.postgres, 2, 10)} ${f(r.cpu.fn, 2, 10)} ${f(r.cpu.gateway, 2, 10)}`,
+      `${r.name.padEnd(w)} ${String(r.n).padStart(6)} ${f(r.rps, 0, 7)} ${f(r.p50)} ${f(r.p99)} ${
+        f(r.p99 / r.p50, 1)
+      } |` +
+        ` ${(r.pgStatementMs === null ? "n/a" : r.pgStatementMs.toFixed(3)).padStart(10)} ${f(r.cpu.postgres, 2, 10)} ${
+          f(r.cpu.fn, 2, 10)
+        } ${f(r.cpu.gateway, 2, 10)}`,
     );
   }
 }
@@ -219,17 +241,36 @@ const RACERS = 50;
 async function budgetRace(users: typeof import("../tests/support/users.ts"), sql: postgres.Sql) {
   const racer = await users.createUser("bench_budget");
   const auth = { authorization: `Bearer ${racer.token}`, "content-type": "application/json" };
-  const keyRes = await fetch(`${API}/keys`, { method: "POST", headers: auth, body: JSON.stringify({ name: "budgeted", api_key: "sk-ant-bench-0123456789abcdefghij", provider: "anthropic" }) });
+  const keyRes = await fetch(`${API}/keys`, {
+    method: "POST",
+    headers: auth,
+    body: JSON.stringify({ name: "budgeted", api_key: "sk-ant-bench-0123456789abcdefghij", provider: "anthropic" }),
+  });
   const keyId = (await keyRes.json()).data.id;
-  await expectOk(await fetch(`${API}/keys/${keyId}`, { method: "PATCH", headers: auth, body: JSON.stringify({ monthly_budget_usd: BUDGET_USD }) }), 200);
+  await expectOk(
+    await fetch(`${API}/keys/${keyId}`, {
+      method: "PATCH",
+      headers: auth,
+      body: JSON.stringify({ monthly_budget_usd: BUDGET_USD }),
+    }),
+    200,
+  );
   const rooms: string[] = [];
   for (let i = 0; i < 5; i++) {
-    const res = await fetch(`${API}/conversations`, { method: "POST", headers: auth, body: JSON.stringify({ model: "claude-opus-4-0" }) });
+    const res = await fetch(`${API}/conversations`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ model: "claude-opus-4-0" }),
+    });
     rooms.push((await res.json()).data.id);
   }
   const message = "budget ".repeat(600);
   const statuses = await Promise.all(Array.from({ length: RACERS }, async (_, i) => {
-    const res = await fetch(`${API}/conversations/${rooms[i % rooms.length]}/messages`, { method: "POST", headers: auth, body: JSON.stringify({ message }) });
+    const res = await fetch(`${API}/conversations/${rooms[i % rooms.length]}/messages`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ message }),
+    });
     await res.body?.cancel();
     return res.status;
   }));
@@ -239,8 +280,12 @@ async function budgetRace(users: typeof import("../tests/support/users.ts"), sql
   const count = (s: number) => statuses.filter((x) => x === s).length;
   const others = statuses.filter((s) => s !== 201 && s !== 429);
   console.log(`\nbudget race: ${RACERS} messages at once on one key, claude-opus-4-0, about $0.09 per answer`);
-  console.log(`  budget $${BUDGET_USD.toFixed(2)}   recorded spend $${spent} (${answers} answers)   answered ${count(201)}   refused 429: ${count(429)}` +
-    (others.length ? `   other: ${others.join(",")}` : ""));
+  console.log(
+    `  budget $${BUDGET_USD.toFixed(2)}   recorded spend $${spent} (${answers} answers)   answered ${
+      count(201)
+    }   refused 429: ${count(429)}` +
+      (others.length ? `   other: ${others.join(",")}` : ""),
+  );
   if (Number(spent) > BUDGET_USD) console.log("  OVER BUDGET");
 }
 
@@ -266,7 +311,8 @@ async function seedConversations(sql: postgres.Sql, userId: string, count: numbe
 
 /** Grows one conversation to `target` messages, 1,000 per statement. */
 async function seedMessages(sql: postgres.Sql, userId: string, conversationId: string, target: number) {
-  const [{ have }] = await sql`select count(*)::int as have from public.messages where conversation_id = ${conversationId}`;
+  const [{ have }] =
+    await sql`select count(*)::int as have from public.messages where conversation_id = ${conversationId}`;
   for (let from = have; from < target; from += 1000) {
     const to = Math.min(target, from + 1000);
     await sql`
@@ -305,12 +351,22 @@ await withStack("bench", async () => {
       // A realistic account: a key, 50 conversations with 20 messages each.
       const user = await users.createUser(PREFIX);
       const auth = { authorization: `Bearer ${user.token}`, "content-type": "application/json" };
-      await expectOk(await fetch(`${API}/keys`, { method: "POST", headers: auth, body: JSON.stringify({ name: "bench", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }) }), 201);
+      await expectOk(
+        await fetch(`${API}/keys`, {
+          method: "POST",
+          headers: auth,
+          body: JSON.stringify({ name: "bench", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }),
+        }),
+        201,
+      );
       await seedConversations(sql, user.id, 50, 20);
       await settle(sql);
-      const conversations = (await sql`select id from public.conversations where user_id = ${user.id} order by id limit ${CONCURRENCY}`).map((r) => r.id);
+      const conversations =
+        (await sql`select id from public.conversations where user_id = ${user.id} order by id limit ${CONCURRENCY}`)
+          .map((r) => r.id);
 
-      const get = (base: string, path: string, headers: Record<string, string> = auth) => async () => expectOk(await fetch(`${base}${path}`, { headers }), 200);
+      const get = (base: string, path: string, headers: Record<string, string> = auth) => async () =>
+        expectOk(await fetch(`${base}${path}`, { headers }), 200);
       // Each route first warms up (connections, plpgsql's plans in each backend), then is measured.
       const timed = async (name: string, one: Call) => {
         await sample(sql, 300, CONCURRENCY, one);
@@ -318,7 +374,9 @@ await withStack("bench", async () => {
       };
 
       console.log(`\nup to ${REQUESTS} requests per row (at most ${SECONDS} s), fake provider answering at once.`);
-      console.log(`pg stmt: pg_stat_statements planning + execution time (n/a: not in shared_preload_libraries). CPU: /proc (Postgres: the backends serving connections).`);
+      console.log(
+        `pg stmt: pg_stat_statements planning + execution time (n/a: not in shared_preload_libraries). CPU: /proc (Postgres: the backends serving connections).`,
+      );
 
       // The servers were just started: V8 still compiles the function's and the gateway's hot code
       // (on background threads, counted in their CPU). With only the per-row warm-up, the first row
@@ -334,26 +392,50 @@ await withStack("bench", async () => {
       throughput.push(await timed("GET /conversations (unpaged: 50)", get(API, "/conversations")));
       // The floor: the list route's one statement, sent straight to Postgres (no gateway, no function).
       const claims = JSON.stringify({ sub: user.id, role: "authenticated", session_id: user.sessionId });
-      throughput.push(await timed("  its one statement, straight to Postgres", async () => {
-        await sql`select * from private.list_conversations(${claims}, 20, 0)`;
-      }));
-      throughput.push(await timed("GET /conversations/{id}/messages", async (_, worker) => {
-        await get(API, `/conversations/${conversations[worker % conversations.length]}/messages`)();
-      }));
-      throughput.push(await timed("POST /conversations", async (i) => {
-        await expectOk(await fetch(`${API}/conversations`, { method: "POST", headers: auth, body: JSON.stringify({ title: `new ${i}` }) }), 201);
-      }));
-      throughput.push(await timed("POST /conversations/{id}/messages", async (i, worker) => {
-        await expectOk(await fetch(`${API}/conversations/${conversations[worker % conversations.length]}/messages`, {
-          method: "POST", headers: auth, body: JSON.stringify({ message: `question ${i}` }),
-        }), 201);
-      }));
+      throughput.push(
+        await timed("  its one statement, straight to Postgres", async () => {
+          await sql`select * from private.list_conversations(${claims}, 20, 0)`;
+        }),
+      );
+      throughput.push(
+        await timed("GET /conversations/{id}/messages", async (_, worker) => {
+          await get(API, `/conversations/${conversations[worker % conversations.length]}/messages`)();
+        }),
+      );
+      throughput.push(
+        await timed("POST /conversations", async (i) => {
+          await expectOk(
+            await fetch(`${API}/conversations`, {
+              method: "POST",
+              headers: auth,
+              body: JSON.stringify({ title: `new ${i}` }),
+            }),
+            201,
+          );
+        }),
+      );
+      throughput.push(
+        await timed("POST /conversations/{id}/messages", async (i, worker) => {
+          await expectOk(
+            await fetch(`${API}/conversations/${conversations[worker % conversations.length]}/messages`, {
+              method: "POST",
+              headers: auth,
+              body: JSON.stringify({ message: `question ${i}` }),
+            }),
+            201,
+          );
+        }),
+      );
       printTable(`throughput at concurrency ${CONCURRENCY} (user with 50 conversations x 20 messages)`, throughput);
       // The api function should cost no more CPU per request than the database behind it.
       console.log("");
       for (const r of throughput.filter((r) => /^(GET|POST) \S+$/.test(r.name))) {
         const within = r.cpu.fn <= r.cpu.postgres;
-        console.log(`${r.name.padEnd(36)} function CPU ${r.cpu.fn.toFixed(2)} ms ${within ? "<=" : "> "} Postgres ${r.cpu.postgres.toFixed(2)} ms per request: ${within ? "yes" : "NO"}`);
+        console.log(
+          `${r.name.padEnd(36)} function CPU ${r.cpu.fn.toFixed(2)} ms ${within ? "<=" : "> "} Postgres ${
+            r.cpu.postgres.toFixed(2)
+          } ms per request: ${within ? "yes" : "NO"}`,
+        );
       }
       if (ONLY === "throughput") break api;
 
@@ -366,7 +448,14 @@ await withStack("bench", async () => {
       // in rounds of 40 requests.
       const small = await users.createUser(PREFIX);
       const smallAuth = { authorization: `Bearer ${small.token}` };
-      await expectOk(await fetch(`${API}/keys`, { method: "POST", headers: { ...smallAuth, "content-type": "application/json" }, body: JSON.stringify({ name: "bench", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }) }), 201);
+      await expectOk(
+        await fetch(`${API}/keys`, {
+          method: "POST",
+          headers: { ...smallAuth, "content-type": "application/json" },
+          body: JSON.stringify({ name: "bench", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }),
+        }),
+        201,
+      );
       await seedConversations(sql, small.id, 50, 20);
       await settle(sql);
       const smallList = get(API, LIST_PAGE, smallAuth);
@@ -380,7 +469,10 @@ await withStack("bench", async () => {
       for (const size of [50, 5_000, 50_000]) {
         const big = await users.createUser(PREFIX);
         await seedConversations(sql, big.id, size, 2);
-        sizes.push([`list, user with ${size.toLocaleString("en")} conversations`, get(API, LIST_PAGE, { authorization: `Bearer ${big.token}` })]);
+        sizes.push([
+          `list, user with ${size.toLocaleString("en")} conversations`,
+          get(API, LIST_PAGE, { authorization: `Bearer ${big.token}` }),
+        ]);
       }
       await settle(sql);
       const [smallAfter, controlAfter] = await interleaved(sql, [
@@ -393,10 +485,18 @@ await withStack("bench", async () => {
       const readerAuth = { authorization: `Bearer ${reader.token}` };
       const lengths: [string, Call][] = [];
       for (const size of [20, 2_000, 20_000]) {
-        const [{ id }] = await sql`insert into public.conversations (user_id, title) values (${reader.id}, ${"long " + size}) returning id`;
+        const [{ id }] = await sql`insert into public.conversations (user_id, title) values (${reader.id}, ${
+          "long " + size
+        }) returning id`;
         await seedMessages(sql, reader.id, id, size);
-        lengths.push([`messages page, ${size.toLocaleString("en")} in the conversation`, get(API, `/conversations/${id}/messages`, readerAuth)]);
-        lengths.push([`conversation + latest 100, ${size.toLocaleString("en")} messages`, get(API, `/conversations/${id}`, readerAuth)]);
+        lengths.push([
+          `messages page, ${size.toLocaleString("en")} in the conversation`,
+          get(API, `/conversations/${id}/messages`, readerAuth),
+        ]);
+        lengths.push([
+          `conversation + latest 100, ${size.toLocaleString("en")} messages`,
+          get(API, `/conversations/${id}`, readerAuth),
+        ]);
       }
       await settle(sql);
       const conversationRows = await interleaved(sql, lengths);
@@ -407,41 +507,100 @@ await withStack("bench", async () => {
         const owner = await users.createUser(PREFIX);
         const ownerAuth = { authorization: `Bearer ${owner.token}`, "content-type": "application/json" };
         const keyRes = await fetch(`${API}/keys`, {
-          method: "POST", headers: ownerAuth, body: JSON.stringify({ name: "budgeted", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }),
+          method: "POST",
+          headers: ownerAuth,
+          body: JSON.stringify({ name: "budgeted", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }),
         });
         const keyId = (await keyRes.json()).data.id;
-        await expectOk(await fetch(`${API}/keys/${keyId}`, { method: "PATCH", headers: ownerAuth, body: JSON.stringify({ monthly_budget_usd: 1_000_000 }) }), 200);
-        const room = (await (await fetch(`${API}/conversations`, { method: "POST", headers: ownerAuth, body: JSON.stringify({ model: "gpt-4o" }) })).json()).data.id;
+        await expectOk(
+          await fetch(`${API}/keys/${keyId}`, {
+            method: "PATCH",
+            headers: ownerAuth,
+            body: JSON.stringify({ monthly_budget_usd: 1_000_000 }),
+          }),
+          200,
+        );
+        const room = (await (await fetch(`${API}/conversations`, {
+          method: "POST",
+          headers: ownerAuth,
+          body: JSON.stringify({ model: "gpt-4o" }),
+        })).json()).data.id;
         await sql`
           insert into public.usage_events (user_id, api_key_id, provider, model, prompt_tokens, usage_source, outcome)
           select ${owner.id}, ${keyId}, 'openai', 'gpt-4o', 1, 'provider', 'ok' from generate_series(1, ${calls})`;
         budgeted.push([`message, budgeted key, ${calls.toLocaleString("en")} calls this month`, async (i) => {
-          await expectOk(await fetch(`${API}/conversations/${room}/messages`, {
-            method: "POST", headers: ownerAuth, body: JSON.stringify({ message: `question ${i}` }),
-          }), 201);
+          await expectOk(
+            await fetch(`${API}/conversations/${room}/messages`, {
+              method: "POST",
+              headers: ownerAuth,
+              body: JSON.stringify({ message: `question ${i}` }),
+            }),
+            201,
+          );
         }]);
-        budgeted.push([`key statistics, ${calls.toLocaleString("en")} calls this month`,
-          get(API, `/keys/${keyId}/statistics`, { authorization: `Bearer ${owner.token}` })]);
+        budgeted.push([
+          `key statistics, ${calls.toLocaleString("en")} calls this month`,
+          get(API, `/keys/${keyId}/statistics`, { authorization: `Bearer ${owner.token}` }),
+        ]);
       }
       await settle(sql);
       const budgetRows = await interleaved(sql, budgeted);
-      const scale = [smallBefore, controlBefore, smallAfter, controlAfter, ...lists, ...conversationRows, ...budgetRows];
+      const scale = [
+        smallBefore,
+        controlBefore,
+        smallAfter,
+        controlAfter,
+        ...lists,
+        ...conversationRows,
+        ...budgetRows,
+      ];
       printTable(`scale, one request at a time (${ROUNDS} interleaved rounds)`, scale);
 
-      const ratio = (a: number | null, b: number | null) => (a === null || b === null ? "n/a" : `${(a / b).toFixed(2)}x`);
-      console.log(`\nlist at 50,000 / at 50 conversations: p50 ${ratio(lists[2].p50, lists[0].p50)} (goal <= 1.5x), ` +
-        `pg stmt ${ratio(lists[2].pgStatementMs, lists[0].pgStatementMs)}, pg CPU ${ratio(lists[2].cpu.postgres, lists[0].cpu.postgres)}`);
+      const ratio = (
+        a: number | null,
+        b: number | null,
+      ) => (a === null || b === null ? "n/a" : `${(a / b).toFixed(2)}x`);
+      console.log(
+        `\nlist at 50,000 / at 50 conversations: p50 ${ratio(lists[2].p50, lists[0].p50)} (goal <= 1.5x), ` +
+          `pg stmt ${ratio(lists[2].pgStatementMs, lists[0].pgStatementMs)}, pg CPU ${
+            ratio(lists[2].cpu.postgres, lists[0].cpu.postgres)
+          }`,
+      );
       // Drift removed: how much more the list moved than its control did over the same minutes.
       const drift = (after: number | null, before: number | null, cAfter: number | null, cBefore: number | null) =>
-        after === null || before === null || cAfter === null || cBefore === null ? null : (after / before) / (cAfter / cBefore);
-      console.log(`small user's list with / without the big users' rows: p50 ${ratio(smallAfter.p50, smallBefore.p50)}, ` +
-        `pg stmt ${ratio(smallAfter.pgStatementMs, smallBefore.pgStatementMs)}, pg CPU ${ratio(smallAfter.cpu.postgres, smallBefore.cpu.postgres)}; ` +
-        `its control ${ratio(controlAfter.p50, controlBefore.p50)}`);
-      console.log(`  against the control (the machine's drift removed): p50 ${ratio(drift(smallAfter.p50, smallBefore.p50, controlAfter.p50, controlBefore.p50), 1)} ` +
-        `(goal 0.9x-1.1x), pg stmt ${ratio(drift(smallAfter.pgStatementMs, smallBefore.pgStatementMs, controlAfter.pgStatementMs, controlBefore.pgStatementMs), 1)}`);
+        after === null || before === null || cAfter === null || cBefore === null
+          ? null
+          : (after / before) / (cAfter / cBefore);
+      console.log(
+        `small user's list with / without the big users' rows: p50 ${ratio(smallAfter.p50, smallBefore.p50)}, ` +
+          `pg stmt ${ratio(smallAfter.pgStatementMs, smallBefore.pgStatementMs)}, pg CPU ${
+            ratio(smallAfter.cpu.postgres, smallBefore.cpu.postgres)
+          }; ` +
+          `its control ${ratio(controlAfter.p50, controlBefore.p50)}`,
+      );
+      console.log(
+        `  against the control (the machine's drift removed): p50 ${
+          ratio(drift(smallAfter.p50, smallBefore.p50, controlAfter.p50, controlBefore.p50), 1)
+        } ` +
+          `(goal 0.9x-1.1x), pg stmt ${
+            ratio(
+              drift(
+                smallAfter.pgStatementMs,
+                smallBefore.pgStatementMs,
+                controlAfter.pgStatementMs,
+                controlBefore.pgStatementMs,
+              ),
+              1,
+            )
+          }`,
+      );
       for (const [what, small, big] of [["message on a budgeted key", 0, 2], ["key statistics", 1, 3]] as const) {
-        console.log(`${what}, 100,000 / 1,000 calls this month: p50 ${ratio(budgetRows[big].p50, budgetRows[small].p50)}, ` +
-          `pg stmt ${ratio(budgetRows[big].pgStatementMs, budgetRows[small].pgStatementMs)}, pg CPU ${ratio(budgetRows[big].cpu.postgres, budgetRows[small].cpu.postgres)}`);
+        console.log(
+          `${what}, 100,000 / 1,000 calls this month: p50 ${ratio(budgetRows[big].p50, budgetRows[small].p50)}, ` +
+            `pg stmt ${ratio(budgetRows[big].pgStatementMs, budgetRows[small].pgStatementMs)}, pg CPU ${
+              ratio(budgetRows[big].cpu.postgres, budgetRows[small].cpu.postgres)
+            }`,
+        );
       }
 
       await budgetRace(users, sql);
@@ -449,11 +608,14 @@ await withStack("bench", async () => {
     if (ONLY === "" || ONLY === "pdf") {
       // PDFs: a user with an OpenAI key (embeddings through the fake provider) and one without.
       const keyed = await users.createUser(`${PREFIX}_pdf`);
-      await expectOk(await fetch(`${API}/keys`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${keyed.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ name: "bench", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }),
-      }), 201);
+      await expectOk(
+        await fetch(`${API}/keys`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${keyed.token}`, "content-type": "application/json" },
+          body: JSON.stringify({ name: "bench", api_key: "sk-bench-0123456789abcdefghij", kind: "open_ai" }),
+        }),
+        201,
+      );
       const keyless = await users.createUser(`${PREFIX}_nokey`);
       const documentReady = async (id: string) => {
         for (;;) {
@@ -464,7 +626,9 @@ await withStack("bench", async () => {
         }
       };
       await benchIngestion(API, keyless, documentReady);
-      console.log(`\nRetrieval: one SQL call of private.search_conversation_chunks as the user (security definer, ownership checked)`);
+      console.log(
+        `\nRetrieval: one SQL call of private.search_conversation_chunks as the user (security definer, ownership checked)`,
+      );
       await benchRetrieval(sql, cfg.dbUrl, keyed, null);
       await benchRecall(sql, API, keyed, keyless, documentReady, cfg.fakeProviderUrl);
     }

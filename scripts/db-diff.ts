@@ -8,7 +8,16 @@
 // rows (prices, the storage bucket) are named here but must be written by hand.
 import { stackConfig } from "./stack/config.ts";
 import { runningPid } from "./stack/proc.ts";
-import { buildBoth, describe, type Difference, differences, dropDatabase, MIGRATIONS_DIR, migraDiff, report } from "./stack/schema.ts";
+import {
+  buildBoth,
+  describe,
+  type Difference,
+  differences,
+  dropDatabase,
+  migraDiff,
+  MIGRATIONS_DIR,
+  report,
+} from "./stack/schema.ts";
 
 const writeAs = Deno.args.includes("--write") ? Deno.args[Deno.args.indexOf("--write") + 1] : undefined;
 if (Deno.args.includes("--write") && !/^[a-z0-9_]+$/.test(writeAs ?? "")) {
@@ -18,7 +27,9 @@ if (Deno.args.includes("--write") && !/^[a-z0-9_]+$/.test(writeAs ?? "")) {
 const fromMigrations = Deno.args.includes("--from-migrations");
 const cfg = stackConfig("test");
 if ((await runningPid(cfg.pidFile)) === null) {
-  console.error("db:diff builds scratch databases in the test stack's cluster: start it first (npm run start:background -- --profile test)");
+  console.error(
+    "db:diff builds scratch databases in the test stack's cluster: start it first (npm run start:background -- --profile test)",
+  );
   Deno.exit(1);
 }
 
@@ -36,7 +47,13 @@ try {
 
 function printDefinitions(diffs: Difference[]) {
   for (const d of diffs) {
-    console.log(`-- ${d.key}: ${d.migrations === null ? "not made by the migrations (drop it from supabase/schemas)" : "as the migrations make it"}`);
+    console.log(
+      `-- ${d.key}: ${
+        d.migrations === null
+          ? "not made by the migrations (drop it from supabase/schemas)"
+          : "as the migrations make it"
+      }`,
+    );
     // The owner is the migrations' role either way: a schema file does not say it.
     const definition = d.migrations?.split("\n").filter((l) => !/^ALTER .* OWNER TO /.test(l)).join("\n").trim();
     if (definition) console.log(`${definition}\n`);
@@ -46,8 +63,12 @@ function printDefinitions(diffs: Difference[]) {
 async function printMigration(diffs: Difference[], migrations: string, schemas: string) {
   console.log(`-- ${diffs.length} objects differ between supabase/migrations and supabase/schemas:`);
   console.log(report(diffs).replace(/^/gm, "--   "));
-  const handWritten = diffs.filter((d) => /^(CRON JOB|ROW|EXTENSION|DEFAULT PRIVILEGES|SCHEMA PRIVILEGES) /.test(d.key));
-  if (handWritten.length) console.log(`-- migra does not write: ${handWritten.map((d) => d.key).join(", ")} (write those by hand)`);
+  const handWritten = diffs.filter((d) =>
+    /^(CRON JOB|ROW|EXTENSION|DEFAULT PRIVILEGES|SCHEMA PRIVILEGES) /.test(d.key)
+  );
+  if (handWritten.length) {
+    console.log(`-- migra does not write: ${handWritten.map((d) => d.key).join(", ")} (write those by hand)`);
+  }
   const sql = await migraDiff(migrations, schemas);
   console.log(sql ? `\n${sql}` : "-- migra: no DDL needed");
   if (writeAs && sql) {

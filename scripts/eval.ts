@@ -17,7 +17,7 @@
 import postgres from "postgres";
 import { ANON_KEY, type Profile, stackConfig } from "./stack/config.ts";
 import { withStack } from "./stack/with-stack.ts";
-import { DOCUMENTS, documentBytes, type Language } from "./eval/documents.ts";
+import { documentBytes, DOCUMENTS, type Language } from "./eval/documents.ts";
 import { type EvalQuestion, isHeldOut, QUESTIONS } from "./eval/questions.ts";
 
 const PROFILE = (Deno.env.get("EVAL_PROFILE") ?? "bench") as Profile;
@@ -59,22 +59,28 @@ await withStack(PROFILE, async () => {
 
     const keyless = await users.createUser("eval_lexical");
     const keyed = await users.createUser("eval_hybrid");
-    await expectStatus(await fetch(`${API}/keys`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${keyed.token}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: "eval", api_key: FAKE_OPENAI_KEY, kind: "open_ai" }),
-    }), 201);
+    await expectStatus(
+      await fetch(`${API}/keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${keyed.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "eval", api_key: FAKE_OPENAI_KEY, kind: "open_ai" }),
+      }),
+      201,
+    );
 
     // Upload everything, then wait for all of it (the worker takes them in turn).
     const started = performance.now();
     const uploaded: { user: typeof keyless; key: string; id: string }[] = [];
     for (const user of [keyless, keyed]) {
       for (const doc of DOCUMENTS) {
-        const res = await expectStatus(await fetch(`${API}/documents?filename=${encodeURIComponent(`${doc.key}.pdf`)}`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${user.token}`, "content-type": "application/pdf" },
-          body: pdfs.get(doc.key)!,
-        }), 201);
+        const res = await expectStatus(
+          await fetch(`${API}/documents?filename=${encodeURIComponent(`${doc.key}.pdf`)}`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${user.token}`, "content-type": "application/pdf" },
+            body: pdfs.get(doc.key)!,
+          }),
+          201,
+        );
         uploaded.push({ user, key: doc.key, id: (await res.json()).data.id });
       }
     }
@@ -86,8 +92,15 @@ await withStack(PROFILE, async () => {
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    const [{ pages, chunks }] = await sql`select sum(pages_total)::int as pages, sum(chunk_count)::int as chunks from public.documents where id = any(${uploaded.map((u) => u.id)})`;
-    console.log(`ingested ${DOCUMENTS.length} PDFs for each of 2 users (${pages} pages, ${chunks} chunks) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const [{ pages, chunks }] =
+      await sql`select sum(pages_total)::int as pages, sum(chunk_count)::int as chunks from public.documents where id = any(${
+        uploaded.map((u) => u.id)
+      })`;
+    console.log(
+      `ingested ${DOCUMENTS.length} PDFs for each of 2 users (${pages} pages, ${chunks} chunks) in ${
+        ((performance.now() - started) / 1000).toFixed(1)
+      } s`,
+    );
 
     const docKey = new Map(uploaded.map((u) => [u.id, u.key]));
     const docId = (user: typeof keyless, key: string) => uploaded.find((u) => u.user === user && u.key === key)!.id;
@@ -95,18 +108,27 @@ await withStack(PROFILE, async () => {
     // Each question's evidence must be on one of its pages as stored: a wrong page number is an error, not a miss.
     const wrong: string[] = [];
     for (const q of QUESTIONS) {
-      const rows = await sql`select text from public.document_pages where document_id = ${docId(keyless, q.doc)} and page_number = any(${q.pages})`;
-      if (!rows.some((r) => squash(r.text).includes(squash(q.evidence)))) wrong.push(`${q.doc} ${q.pages.join(",")}: "${q.evidence}" (${q.q})`);
+      const rows = await sql`select text from public.document_pages where document_id = ${
+        docId(keyless, q.doc)
+      } and page_number = any(${q.pages})`;
+      if (!rows.some((r) => squash(r.text).includes(squash(q.evidence)))) {
+        wrong.push(`${q.doc} ${q.pages.join(",")}: "${q.evidence}" (${q.q})`);
+      }
     }
-    if (wrong.length) throw new Error(`the evidence of ${wrong.length} question(s) is not on their pages:\n  ${wrong.join("\n  ")}`);
+    if (wrong.length) {
+      throw new Error(`the evidence of ${wrong.length} question(s) is not on their pages:\n  ${wrong.join("\n  ")}`);
+    }
 
     const conversations = new Map<typeof keyless, string>();
     for (const user of [keyless, keyed]) {
-      const res = await expectStatus(await fetch(`${API}/conversations`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ title: "eval" }),
-      }), 201);
+      const res = await expectStatus(
+        await fetch(`${API}/conversations`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" },
+          body: JSON.stringify({ title: "eval" }),
+        }),
+        201,
+      );
       const id = (await res.json()).data.id as string;
       await sql`insert into public.conversation_documents (conversation_id, document_id, user_id)
                 select ${id}, d.id, d.user_id from public.documents d where d.user_id = ${user.id}`;
@@ -114,11 +136,14 @@ await withStack(PROFILE, async () => {
     }
 
     const embed = async (text: string) => {
-      const res = await expectStatus(await fetch(`${cfg.fakeProviderUrl}/v1/embeddings`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${FAKE_OPENAI_KEY}`, "content-type": "application/json" },
-        body: JSON.stringify({ model: EMBEDDING_MODEL, input: text }),
-      }), 200);
+      const res = await expectStatus(
+        await fetch(`${cfg.fakeProviderUrl}/v1/embeddings`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${FAKE_OPENAI_KEY}`, "content-type": "application/json" },
+          body: JSON.stringify({ model: EMBEDDING_MODEL, input: text }),
+        }),
+        200,
+      );
       return `[${(await res.json()).data[0].embedding.join(",")}]`;
     };
 
@@ -126,10 +151,13 @@ await withStack(PROFILE, async () => {
     for (const mode of ["lexical", "hybrid"] as const) {
       const user = mode === "lexical" ? keyless : keyed;
       const claims = JSON.stringify({ sub: user.id, role: "authenticated", session_id: user.sessionId });
-      const search = (q: string, vector: string | null) => sql.begin(async (tx) => {
-        await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
-        return tx`select document_id, page_number from private.search_conversation_chunks(${conversations.get(user)!}::uuid, ${q}, ${vector}::extensions.vector, ${DEPTH}, ${EMBEDDING_MODEL})`;
-      });
+      const search = (q: string, vector: string | null) =>
+        sql.begin(async (tx) => {
+          await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
+          return tx`select document_id, page_number from private.search_conversation_chunks(${conversations.get(
+            user,
+          )!}::uuid, ${q}, ${vector}::extensions.vector, ${DEPTH}, ${EMBEDDING_MODEL})`;
+        });
       await search(QUESTIONS[0].q, mode === "hybrid" ? await embed(QUESTIONS[0].q) : null); // warm the connection's plans
       for (const question of QUESTIONS) {
         const vector = mode === "hybrid" ? await embed(question.q) : null;
@@ -137,7 +165,9 @@ await withStack(PROFILE, async () => {
         const rows = await search(question.q, vector);
         const ms = performance.now() - t0;
         const got = rows.map((r) => `${docKey.get(r.document_id)}:${r.page_number}`);
-        const at = rows.findIndex((r) => docKey.get(r.document_id) === question.doc && question.pages.includes(r.page_number));
+        const at = rows.findIndex((r) =>
+          docKey.get(r.document_id) === question.doc && question.pages.includes(r.page_number)
+        );
         outcomes.push({ question, mode, rank: at < 0 ? null : at + 1, ms, got });
       }
     }
@@ -150,24 +180,44 @@ await withStack(PROFILE, async () => {
     };
     const f2 = (x: number) => x.toFixed(2);
     const languages: [Language, string][] = [["ko", "Korean"], ["en", "English"]];
-    console.log(`\n${new Date().toISOString().slice(0, 10)}, retrieval: private.search_conversation_chunks, ${DOCUMENTS.length} documents attached to one conversation, first ${DEPTH} passages`);
+    console.log(
+      `\n${
+        new Date().toISOString().slice(0, 10)
+      }, retrieval: private.search_conversation_chunks, ${DOCUMENTS.length} documents attached to one conversation, first ${DEPTH} passages`,
+    );
     console.log("| language | questions | mode | top-1 | recall@3 | recall@5 | MRR |");
     console.log("| --- | --- | --- | --- | --- | --- | --- |");
     for (const [language, name] of languages) {
       for (const mode of ["lexical", "hybrid"] as const) {
         for (const [split, keep] of [["tuned", false], ["held out", true]] as const) {
-          const f = figures(outcomes.filter((o) => o.mode === mode && o.question.language === language && isHeldOut(o.question) === keep));
-          console.log(`| ${name} | ${split} (${f.n}) | ${mode} | ${f2(f.top1)} | ${f2(f.r3)} | ${f2(f.r5)} | ${f2(f.mrr)} |`);
+          const f = figures(
+            outcomes.filter((o) =>
+              o.mode === mode && o.question.language === language && isHeldOut(o.question) === keep
+            ),
+          );
+          console.log(
+            `| ${name} | ${split} (${f.n}) | ${mode} | ${f2(f.top1)} | ${f2(f.r3)} | ${f2(f.r5)} | ${f2(f.mrr)} |`,
+          );
         }
       }
     }
     for (const mode of ["lexical", "hybrid"] as const) {
       const times = outcomes.filter((o) => o.mode === mode).map((o) => o.ms).sort((a, b) => a - b);
-      console.log(`retrieval latency, ${mode}: p50 ${pct(times, 50).toFixed(1)} ms, p95 ${pct(times, 95).toFixed(1)} ms (${times.length} questions, ${chunks / 2} chunks per user)`);
+      console.log(
+        `retrieval latency, ${mode}: p50 ${pct(times, 50).toFixed(1)} ms, p95 ${
+          pct(times, 95).toFixed(1)
+        } ms (${times.length} questions, ${chunks / 2} chunks per user)`,
+      );
     }
     if (Deno.env.get("EVAL_VERBOSE")) {
       for (const o of outcomes.filter((o) => o.rank !== 1)) {
-        console.log(`  ${o.mode} ${isHeldOut(o.question) ? "held-out" : "tuned"} miss${o.rank ? ` (rank ${o.rank})` : ""}: ${o.question.q} -> want ${o.question.doc}:${o.question.pages.join(",")}, got ${o.got.slice(0, 5).join(" ")}`);
+        console.log(
+          `  ${o.mode} ${isHeldOut(o.question) ? "held-out" : "tuned"} miss${
+            o.rank ? ` (rank ${o.rank})` : ""
+          }: ${o.question.q} -> want ${o.question.doc}:${o.question.pages.join(",")}, got ${
+            o.got.slice(0, 5).join(" ")
+          }`,
+        );
       }
     }
 
@@ -176,17 +226,30 @@ await withStack(PROFILE, async () => {
     const pageText = new Map<string, string>();
     const isWordChar = (ch: string | undefined) => ch !== undefined && /[\p{L}\p{N}]/u.test(ch);
     for (const question of QUESTIONS) {
-      const res = await expectStatus(await fetch(`${API}/conversations/${conversations.get(keyless)}/messages`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${keyless.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ message: question.q }),
-      }), 201);
-      const citations = (await res.json()).data.assistant_message.citations as { document_id: string; page: number; quote: string; start_offset: number; end_offset: number }[];
-      if (citations[0] && docKey.get(citations[0].document_id) === question.doc && question.pages.includes(citations[0].page)) onPage++;
+      const res = await expectStatus(
+        await fetch(`${API}/conversations/${conversations.get(keyless)}/messages`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${keyless.token}`, "content-type": "application/json" },
+          body: JSON.stringify({ message: question.q }),
+        }),
+        201,
+      );
+      const citations = (await res.json()).data.assistant_message.citations as {
+        document_id: string;
+        page: number;
+        quote: string;
+        start_offset: number;
+        end_offset: number;
+      }[];
+      if (
+        citations[0] && docKey.get(citations[0].document_id) === question.doc &&
+        question.pages.includes(citations[0].page)
+      ) onPage++;
       for (const c of citations) {
         const key = `${c.document_id}:${c.page}`;
         if (!pageText.has(key)) {
-          const [row] = await sql`select text from public.document_pages where document_id = ${c.document_id} and page_number = ${c.page}`;
+          const [row] =
+            await sql`select text from public.document_pages where document_id = ${c.document_id} and page_number = ${c.page}`;
           pageText.set(key, row.text);
         }
         const text = pageText.get(key)!;
@@ -195,8 +258,10 @@ await withStack(PROFILE, async () => {
         if (isWordChar(text[c.end_offset - 1]) && isWordChar(text[c.end_offset])) insideWord++;
       }
     }
-    console.log(`extractive answers (no key): first citation on an answering page ${onPage} of ${QUESTIONS.length}; ` +
-      `${quotes} quotes, ${verbatim} verbatim at their offsets, ${insideWord} ending inside a word`);
+    console.log(
+      `extractive answers (no key): first citation on an answering page ${onPage} of ${QUESTIONS.length}; ` +
+        `${quotes} quotes, ${verbatim} verbatim at their offsets, ${insideWord} ending inside a word`,
+    );
 
     await users.db.end();
   } finally {

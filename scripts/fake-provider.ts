@@ -92,12 +92,28 @@ function switchedFailure(flavor: Flavor, key: string): Response | null {
   }
   if (key.includes("-quota")) {
     return openai
-      ? providerError(flavor, 429, "insufficient_quota", "You exceeded your current quota, please check your plan and billing details.", "insufficient_quota")
-      : providerError(flavor, 400, "invalid_request_error", "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.");
+      ? providerError(
+        flavor,
+        429,
+        "insufficient_quota",
+        "You exceeded your current quota, please check your plan and billing details.",
+        "insufficient_quota",
+      )
+      : providerError(
+        flavor,
+        400,
+        "invalid_request_error",
+        "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.",
+      );
   }
   if (key.includes("-fail500")) {
     return openai
-      ? providerError(flavor, 500, "server_error", "The server had an error while processing your request. Sorry about that!")
+      ? providerError(
+        flavor,
+        500,
+        "server_error",
+        "The server had an error while processing your request. Sorry about that!",
+      )
       : providerError(flavor, 500, "api_error", "Internal server error");
   }
   if (key.includes("-fail529")) {
@@ -111,7 +127,10 @@ function switchedFailure(flavor: Flavor, key: string): Response | null {
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
   });
 }
 
@@ -188,8 +207,14 @@ export function fakeEmbedding(text: string, dimensions = 1536): number[] {
 
 function embeddings(body: Record<string, unknown>): Response {
   const input = body.input;
-  const texts = typeof input === "string" ? [input] : Array.isArray(input) && input.every((t) => typeof t === "string") ? (input as string[]) : null;
-  if (!texts || texts.length === 0) return providerError("openai", 400, "invalid_request_error", "'input' must be a string or an array of strings.");
+  const texts = typeof input === "string"
+    ? [input]
+    : Array.isArray(input) && input.every((t) => typeof t === "string")
+    ? (input as string[])
+    : null;
+  if (!texts || texts.length === 0) {
+    return providerError("openai", 400, "invalid_request_error", "'input' must be a string or an array of strings.");
+  }
   const dimensions = typeof body.dimensions === "number" ? body.dimensions : 1536;
   const base64 = body.encoding_format === "base64";
   const data = texts.map((t, index) => {
@@ -198,7 +223,12 @@ function embeddings(body: Record<string, unknown>): Response {
     return { object: "embedding", index, embedding };
   });
   const promptTokens = texts.reduce((n, t) => n + tokens(t.length), 0);
-  return json(200, { object: "list", data, model: body.model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
+  return json(200, {
+    object: "list",
+    data,
+    model: body.model,
+    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+  });
 }
 
 const DRIP_MS = 40;
@@ -234,10 +264,21 @@ function cutWithoutBody(): Response {
 function openaiChat(body: Record<string, unknown>, key: string): Response {
   const messages = Array.isArray(body.messages) ? (body.messages as Msg[]) : [];
   if (typeof body.model !== "string" || !body.model || messages.length === 0) {
-    return providerError("openai", 400, "invalid_request_error", "`model` and a non-empty `messages` array are required.");
+    return providerError(
+      "openai",
+      400,
+      "invalid_request_error",
+      "`model` and a non-empty `messages` array are required.",
+    );
   }
   if (body.model === "unknown-model") {
-    return providerError("openai", 404, "invalid_request_error", "The model `unknown-model` does not exist or you do not have access to it.", "model_not_found");
+    return providerError(
+      "openai",
+      404,
+      "invalid_request_error",
+      "The model `unknown-model` does not exist or you do not have access to it.",
+      "model_not_found",
+    );
   }
   const chat = messages.filter((m) => m.role !== "system" && m.role !== "developer");
   const system = messages.filter((m) => !chat.includes(m)).map((m) => textOf(m.content)).join("");
@@ -255,14 +296,34 @@ function openaiChat(body: Record<string, unknown>, key: string): Response {
   if (body.stream !== true) {
     if (key.includes("-cut")) return cutWithoutBody();
     return json(200, {
-      id, object: "chat.completion", created, model: t.model, system_fingerprint: "fp_fake",
-      choices: [{ index: 0, message: { role: "assistant", content: t.text, refusal: null }, logprobs: null, finish_reason: finish }],
+      id,
+      object: "chat.completion",
+      created,
+      model: t.model,
+      system_fingerprint: "fp_fake",
+      choices: [{
+        index: 0,
+        message: { role: "assistant", content: t.text, refusal: null },
+        logprobs: null,
+        finish_reason: finish,
+      }],
       usage,
     });
   }
   const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
   const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
-    `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: t.model, system_fingerprint: "fp_fake", choices, ...(includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
+    `data: ${
+      JSON.stringify({
+        id,
+        object: "chat.completion.chunk",
+        created,
+        model: t.model,
+        system_fingerprint: "fp_fake",
+        choices,
+        ...(includeUsage ? { usage: null } : {}),
+        ...extra,
+      })
+    }\n\n`;
   const delta = (d: Record<string, unknown>, finish_reason: string | null = null) =>
     chunk([{ index: 0, delta: d, logprobs: null, finish_reason }]);
   const deltas = pieces(t.text).map((content) => delta({ content }));
@@ -295,8 +356,14 @@ function anthropicMessages(body: Record<string, unknown>, key: string): Response
   if (body.stream !== true) {
     if (key.includes("-cut")) return cutWithoutBody();
     return json(200, {
-      id, type: "message", role: "assistant", model: t.model,
-      content: [{ type: "text", text: t.text }], stop_reason, stop_sequence: null, usage,
+      id,
+      type: "message",
+      role: "assistant",
+      model: t.model,
+      content: [{ type: "text", text: t.text }],
+      stop_reason,
+      stop_sequence: null,
+      usage,
     });
   }
   const event = (type: string, data: Record<string, unknown>) =>
@@ -307,15 +374,24 @@ function anthropicMessages(body: Record<string, unknown>, key: string): Response
   const frames = [
     event("message_start", {
       message: {
-        id, type: "message", role: "assistant", model: t.model, content: [], stop_reason: null,
-        stop_sequence: null, usage: { ...usage, output_tokens: 1 },
+        id,
+        type: "message",
+        role: "assistant",
+        model: t.model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { ...usage, output_tokens: 1 },
       },
     }),
     event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
     event("ping", {}),
     ...deltas,
     event("content_block_stop", { index: 0 }),
-    event("message_delta", { delta: { stop_reason, stop_sequence: null }, usage: { output_tokens: t.completionTokens } }),
+    event("message_delta", {
+      delta: { stop_reason, stop_sequence: null },
+      usage: { output_tokens: t.completionTokens },
+    }),
     event("message_stop", {}),
   ];
   return sse(frames, [3, 3 + deltas.length], key.includes("-cut"), key.includes("-drip"));
@@ -323,10 +399,20 @@ function anthropicMessages(body: Record<string, unknown>, key: string): Response
 
 function models(flavor: Flavor): Response {
   if (flavor === "openai") {
-    const data = ["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini"].map((id) => ({ id, object: "model", created: 1715367049, owned_by: "system" }));
+    const data = ["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini"].map((id) => ({
+      id,
+      object: "model",
+      created: 1715367049,
+      owned_by: "system",
+    }));
     return json(200, { object: "list", data });
   }
-  const data = ["claude-sonnet-4-5", "claude-haiku-4-5"].map((id) => ({ type: "model", id, display_name: id, created_at: "2025-10-01T00:00:00Z" }));
+  const data = ["claude-sonnet-4-5", "claude-haiku-4-5"].map((id) => ({
+    type: "model",
+    id,
+    display_name: id,
+    created_at: "2025-10-01T00:00:00Z",
+  }));
   return json(200, { data, has_more: false, first_id: data[0].id, last_id: data[data.length - 1].id });
 }
 
@@ -334,9 +420,18 @@ export async function handleFakeProvider(req: Request, slowMs: number): Promise<
   const path = new URL(req.url).pathname.replace(/\/+$/, "");
   if (path === "/health") return json(200, { status: "ok" });
   const route = `${req.method} ${path}`;
-  const flavor: Flavor = path === "/v1/messages" || (path === "/v1/models" && req.headers.has("x-api-key")) ? "anthropic" : "openai";
+  const flavor: Flavor = path === "/v1/messages" || (path === "/v1/models" && req.headers.has("x-api-key"))
+    ? "anthropic"
+    : "openai";
   const known = ["POST /v1/chat/completions", "POST /v1/messages", "GET /v1/models", "POST /v1/embeddings"];
-  if (!known.includes(route)) return providerError(flavor, 404, flavor === "openai" ? "invalid_request_error" : "not_found_error", `Unknown route: ${route}`);
+  if (!known.includes(route)) {
+    return providerError(
+      flavor,
+      404,
+      flavor === "openai" ? "invalid_request_error" : "not_found_error",
+      `Unknown route: ${route}`,
+    );
+  }
 
   const key = flavor === "openai"
     ? (req.headers.get("authorization") ?? "").replace(/^Bearer\s+/i, "")

@@ -23,14 +23,20 @@ export async function generateTypes(dbUrl: string): Promise<string> {
     stderr: "piped",
   }).output();
   const dec = new TextDecoder();
-  if (code !== 0) throw new Error(`postgres-meta's type generator failed (exit ${code}): ${dec.decode(stderr).slice(-2000)}`);
+  if (code !== 0) {
+    throw new Error(`postgres-meta's type generator failed (exit ${code}): ${dec.decode(stderr).slice(-2000)}`);
+  }
   return dec.decode(stdout);
 }
 
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { profile: { type: "string", default: "dev" }, "db-url": { type: "string" }, stdout: { type: "boolean", default: false } },
+    options: {
+      profile: { type: "string", default: "dev" },
+      "db-url": { type: "string" },
+      stdout: { type: "boolean", default: false },
+    },
   });
   const types = await generateTypes(values["db-url"] ?? stackConfig(values.profile as Profile).dbUrl);
   if (values.stdout) await Deno.stdout.write(new TextEncoder().encode(types));

@@ -7,7 +7,7 @@
 // a test stack of its own, at STACK_PORT_OFFSET + 50, so the stack `npm test` uses is untouched.
 // Its database is reset before each guard; its functions are restarted when a mutation changes
 // their code and a guard goes through the gateway. Guards' output: .supabase-local/mutants/logs/.
-import { MUTATIONS, type Mutation } from "./mutants/mutations.ts";
+import { type Mutation, MUTATIONS } from "./mutants/mutations.ts";
 import { ROOT } from "./stack/config.ts";
 import { DENO } from "./stack/functions.ts";
 
@@ -17,7 +17,8 @@ const LOGS = `${HOME}/logs`;
 const PORT_OFFSET = String(Number(Deno.env.get("STACK_PORT_OFFSET") ?? "0") + 50);
 
 type Kind = "pgtap" | "vitest" | "deno";
-const kindOf = (guard: string): Kind => guard.endsWith(".test.sql") ? "pgtap" : guard.startsWith("tests/") ? "vitest" : "deno";
+const kindOf = (guard: string): Kind =>
+  guard.endsWith(".test.sql") ? "pgtap" : guard.startsWith("tests/") ? "vitest" : "deno";
 
 /** The line `m` changes: its index in `lines`, or why it cannot be found. */
 function mutatedLine(lines: string[], m: Mutation): number | string {
@@ -34,7 +35,11 @@ function mutatedLine(lines: string[], m: Mutation): number | string {
   return at;
 }
 
-async function run(cmd: string, args: string[], opts: { env?: Record<string, string>; log?: string; cwd?: string } = {}) {
+async function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; log?: string; cwd?: string } = {},
+) {
   const out = await new Deno.Command(cmd, {
     args,
     cwd: opts.cwd ?? TREE,
@@ -61,7 +66,9 @@ async function copyCheckout() {
   for await (const e of Deno.readDir(TREE)) {
     if (e.name !== ".supabase-local") await Deno.remove(`${TREE}/${e.name}`, { recursive: true });
   }
-  const listed = await run("git", ["-C", ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT });
+  const listed = await run("git", ["-C", ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
+    cwd: ROOT,
+  });
   for (const path of listed.text.split("\0").filter(Boolean)) {
     try {
       const info = await Deno.lstat(`${ROOT}/${path}`);
@@ -86,11 +93,15 @@ async function runGuards(kind: Kind, guards: string[], log: string) {
   if (!reset.ok) return { ok: false, text: reset.text };
   const files = guards.map((g) => `${TREE}/${g}`);
   if (kind === "pgtap") {
-    const helpers = [`${TREE}/supabase/tests/000-helpers.test.sql`], cleanup = [`${TREE}/supabase/tests/999-cleanup.test.sql`];
+    const helpers = [`${TREE}/supabase/tests/000-helpers.test.sql`],
+      cleanup = [`${TREE}/supabase/tests/999-cleanup.test.sql`];
     return await run("pg_prove", ["--ext", ".sql", "-d", dbUrl, ...helpers, ...files, ...cleanup], { log });
   }
   if (kind === "vitest") return await run(`${TREE}/node_modules/.bin/vitest`, ["run", ...files], { env: testEnv, log });
-  return await run(DENO, ["test", "-A", "--config", `${TREE}/supabase/functions/api/deno.json`, ...files], { env: testEnv, log });
+  return await run(DENO, ["test", "-A", "--config", `${TREE}/supabase/functions/api/deno.json`, ...files], {
+    env: testEnv,
+    log,
+  });
 }
 
 const filters = Deno.args.map((a) => a.toLowerCase());
@@ -119,10 +130,14 @@ try {
 
   // Every guard passes on the unchanged copy, or its failing under a mutation proves nothing.
   const byKind = new Map<Kind, string[]>();
-  for (const g of new Set(chosen.flatMap((m) => m.guards))) byKind.set(kindOf(g), [...(byKind.get(kindOf(g)) ?? []), g]);
+  for (const g of new Set(chosen.flatMap((m) => m.guards))) {
+    byKind.set(kindOf(g), [...(byKind.get(kindOf(g)) ?? []), g]);
+  }
   for (const [kind, guards] of byKind) {
     const baseline = await runGuards(kind, guards, `${LOGS}/baseline.log`);
-    console.log(`${baseline.ok ? "ok  " : "FAIL"}  baseline: ${guards.length} ${kind} guard(s) pass without any mutation`);
+    console.log(
+      `${baseline.ok ? "ok  " : "FAIL"}  baseline: ${guards.length} ${kind} guard(s) pass without any mutation`,
+    );
     if (!baseline.ok) problems.push(`the ${kind} guards fail without any mutation (see ${LOGS}/baseline.log)`);
   }
   if (problems.length) throw new Error(problems.join("\n"));
@@ -141,7 +156,10 @@ try {
     }
     lines[at] = lines[at].replace(m.from, m.to);
     const log = `${LOGS}/${String(i + 1).padStart(2, "0")}.log`;
-    await Deno.writeTextFile(log, `${m.promise}\n${m.file}:${at + 1}\n- ${original.split("\n")[at]}\n+ ${lines[at]}\n\n`);
+    await Deno.writeTextFile(
+      log,
+      `${m.promise}\n${m.file}:${at + 1}\n- ${original.split("\n")[at]}\n+ ${lines[at]}\n\n`,
+    );
     await Deno.writeTextFile(path, lines.join("\n"));
     let caughtBy: string | null = null;
     try {
@@ -173,7 +191,11 @@ try {
   await stack("stop");
 }
 
-console.log(`\n${chosen.length} mutations in ${Math.round((Date.now() - started) / 1000)} s: ` +
-  `${chosen.length - survivors.length - problems.length} killed, ${survivors.length} survived, ${problems.length} problems`);
+console.log(
+  `\n${chosen.length} mutations in ${Math.round((Date.now() - started) / 1000)} s: ` +
+    `${
+      chosen.length - survivors.length - problems.length
+    } killed, ${survivors.length} survived, ${problems.length} problems`,
+);
 for (const p of problems) console.log(`problem: ${p}`);
 Deno.exit(survivors.length || problems.length ? 1 : 0);

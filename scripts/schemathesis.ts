@@ -17,17 +17,30 @@ interface Accepted {
 }
 
 const ACCEPTED: Accepted[] = [
-  { operation: "POST /users/join", statuses: [400], reason: "the Auth server refuses some addresses and passwords the schema admits (its own rules)" },
-  { operation: "POST /keys", statuses: [400, 422], reason: "`provider` and `kind` must name the same provider; a key the provider rejects is 422" },
+  {
+    operation: "POST /users/join",
+    statuses: [400],
+    reason: "the Auth server refuses some addresses and passwords the schema admits (its own rules)",
+  },
+  {
+    operation: "POST /keys",
+    statuses: [400, 422],
+    reason: "`provider` and `kind` must name the same provider; a key the provider rejects is 422",
+  },
   { operation: "POST /conversations", statuses: [400], reason: "`api_key_id` must be one of the caller's keys" },
   { operation: "PATCH /conversations/{id}", statuses: [400], reason: "`api_key_id` must be one of the caller's keys" },
   { operation: "POST /conversations/{id}/documents", statuses: [400], reason: "`document_id` must be an id (a uuid)" },
   {
     operation: "POST /conversations/{id}/messages",
     statuses: [400, 502],
-    reason: "no key to answer with, or a model the provider does not know (400); the fake provider fails models it does not know (502)",
+    reason:
+      "no key to answer with, or a model the provider does not know (400); the fake provider fails models it does not know (502)",
   },
-  { operation: "POST /documents", statuses: [400, 415], reason: "an empty file is 400; bytes that are not a PDF (no %PDF header) are 415" },
+  {
+    operation: "POST /documents",
+    statuses: [400, 415],
+    reason: "an empty file is 400; bytes that are not a PDF (no %PDF header) are 415",
+  },
 ];
 const DEFAULT_EXPECTED = ["2XX", "3XX", 401, 403, 404, 409, 429];
 
@@ -35,11 +48,19 @@ const cfg = stackConfig("test");
 const API = `${cfg.apiUrl}/api/v1`;
 const EXAMPLES = Deno.env.get("SCHEMATHESIS_EXAMPLES") ?? "15";
 
-async function call(method: string, url: string, init: { token?: string; json?: unknown; body?: BodyInit; headers?: Record<string, string> } = {}) {
+async function call(
+  method: string,
+  url: string,
+  init: { token?: string; json?: unknown; body?: BodyInit; headers?: Record<string, string> } = {},
+) {
   const headers: Record<string, string> = { ...init.headers };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.json !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(url, { method, headers, body: init.json !== undefined ? JSON.stringify(init.json) : init.body });
+  const res = await fetch(url, {
+    method,
+    headers,
+    body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
+  });
   const body = await res.json().catch(() => null);
   if (!res.ok) throw new Error(`${method} ${url.replace(cfg.apiUrl, "")}: ${res.status} ${JSON.stringify(body)}`);
   return body;
@@ -58,15 +79,24 @@ async function signUp(name: string) {
 // Data for the operations with ids (schemathesis takes ids from the lists it reads): a key
 // (one the fake provider accepts), a conversation answered with it, a document.
 const token = await signUp("schemathesis");
-const key = await call("POST", `${API}/keys`, { token, json: { name: "schemathesis", provider: "openai", api_key: `sk-test${crypto.randomUUID().replace(/-/g, "")}` } });
+const key = await call("POST", `${API}/keys`, {
+  token,
+  json: { name: "schemathesis", provider: "openai", api_key: `sk-test${crypto.randomUUID().replace(/-/g, "")}` },
+});
 await call("POST", `${API}/conversations`, { token, json: { title: "schemathesis", api_key_id: key.data.id } });
 const pdf = await makePdf([{ lines: ["The harbour bell rings at noon."] }]);
-await call("POST", `${API}/documents?filename=harbour.pdf`, { token, body: pdf, headers: { "content-type": "application/pdf" } });
+await call("POST", `${API}/documents?filename=harbour.pdf`, {
+  token,
+  body: pdf,
+  headers: { "content-type": "application/pdf" },
+});
 
 const toml = (v: unknown) => JSON.stringify(v); // a JSON string or array of strings and numbers is TOML too
 const operations = [
   // Logging out ends the session every other operation runs with: it gets a user of its own.
-  `[[operations]]\ninclude-name = ${toml("POST /users/logout")}\nheaders = { Authorization = ${toml(`Bearer ${await signUp("logout")}`)} }`,
+  `[[operations]]\ninclude-name = ${toml("POST /users/logout")}\nheaders = { Authorization = ${
+    toml(`Bearer ${await signUp("logout")}`)
+  } }`,
   // Schemathesis's coverage phase fails inside Debian's Python 3.11.2 on this operation's multipart
   // schema ("AST constructor recursion depth mismatch", CPython gh-106905); fuzzing still covers it.
   `[[operations]]\ninclude-name = ${toml("POST /documents")}\nphases.coverage.enabled = false`,
@@ -80,7 +110,9 @@ await Deno.writeTextFile(
   config,
   `headers = { Authorization = ${toml(`Bearer ${token}`)} }\n` +
     // Ids from earlier responses (the key, conversation and document made above, and those made meanwhile) fill path parameters.
-    `phases.coverage.extra-data-sources.responses = true\nphases.fuzzing.extra-data-sources.responses = true\n\n${operations.join("\n\n")}\n`,
+    `phases.coverage.extra-data-sources.responses = true\nphases.fuzzing.extra-data-sources.responses = true\n\n${
+      operations.join("\n\n")
+    }\n`,
 );
 
 console.log(`schemathesis: ${EXAMPLES} examples per operation against ${API}; accepted beyond the schema:`);
@@ -88,9 +120,21 @@ for (const a of ACCEPTED) console.log(`  ${a.operation}: ${a.statuses.join(", ")
 const st = await ensureSchemathesis();
 const { code } = await new Deno.Command(st, {
   args: [
-    "--config-file", config, "run", `${API}/openapi.json`,
-    "--max-examples", EXAMPLES, "--seed", "1", "--workers", "1", "--no-color", "--phases", "examples,coverage,fuzzing,stateful",
-    "--request-timeout", "10",
+    "--config-file",
+    config,
+    "run",
+    `${API}/openapi.json`,
+    "--max-examples",
+    EXAMPLES,
+    "--seed",
+    "1",
+    "--workers",
+    "1",
+    "--no-color",
+    "--phases",
+    "examples,coverage,fuzzing,stateful",
+    "--request-timeout",
+    "10",
   ],
   cwd: cfg.home, // its .schemathesis cache goes with the stack's data, not into the checkout
   env: { SCHEMATHESIS_HOOKS: "" },

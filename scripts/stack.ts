@@ -12,7 +12,19 @@ import { buildWeb, WEB_DIST } from "./stack/web.ts";
 import { initCluster, postgresRunning, startPostgres, stopPostgres } from "./stack/postgres.ts";
 import { ensurePackages } from "./stack/packages.ts";
 import { buildStorage, startStorage } from "./stack/storage.ts";
-import { exists, httpOk, keepLedger, portInUse, run, runningPid, services, spawnLogged, StackError, stopLeftovers, waitFor } from "./stack/proc.ts";
+import {
+  exists,
+  httpOk,
+  keepLedger,
+  portInUse,
+  run,
+  runningPid,
+  services,
+  spawnLogged,
+  StackError,
+  stopLeftovers,
+  waitFor,
+} from "./stack/proc.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -74,11 +86,15 @@ async function startInBackground() {
 
 async function start() {
   const pid = await runningPid(cfg.pidFile);
-  if (pid && pid !== Deno.pid) return console.log(`the ${profile} stack is already running (pid ${pid}); \`npm stop\` stops it`);
+  if (pid && pid !== Deno.pid) {
+    return console.log(`the ${profile} stack is already running (pid ${pid}); \`npm stop\` stops it`);
+  }
   // A stack killed with SIGKILL could not stop its servers: they would hold the ports.
   await stopLeftovers(cfg.ledgerFile, STOP_GRACE_MS);
   keepLedger(cfg.ledgerFile);
-  if (await portInUse(cfg.ports.gateway)) throw new StackError(`port ${cfg.ports.gateway} (gateway) is already in use by another program`);
+  if (await portInUse(cfg.ports.gateway)) {
+    throw new StackError(`port ${cfg.ports.gateway} (gateway) is already in use by another program`);
+  }
   await Deno.mkdir(cfg.home, { recursive: true });
   await Deno.writeTextFile(cfg.pidFile, String(Deno.pid));
 
@@ -94,7 +110,10 @@ async function start() {
     // A server that is still draining connections (Storage waits for idle keep-alive sockets)
     // gets a few seconds, then is killed: stopping must not hang, and Postgres must stop last.
     const exited = Promise.allSettled(services.map((c) => c.status));
-    const graceful = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), STOP_GRACE_MS))]);
+    const graceful = await Promise.race([
+      exited.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), STOP_GRACE_MS)),
+    ]);
     if (!graceful) {
       for (const c of services) {
         try {
@@ -125,13 +144,20 @@ async function start() {
     const authServer = await startAuth(cfg, auth);
     const storageServer = await startStorage(cfg, storage);
     // Which process is which, for tests that pause a part to see how the rest copes.
-    await Deno.writeTextFile(cfg.servicesFile, JSON.stringify({ auth: authServer.pid, storage: storageServer.pid }) + "\n");
+    await Deno.writeTextFile(
+      cfg.servicesFile,
+      JSON.stringify({ auth: authServer.pid, storage: storageServer.pid }) + "\n",
+    );
 
     const extraEnv: Record<string, string> = {};
     if (values["fake-provider"]) {
       const log = `${cfg.logDir}/fake-provider.log`;
-      if (await portInUse(cfg.ports.fakeProvider)) throw new StackError(`port ${cfg.ports.fakeProvider} (fake provider) is already in use`);
-      const fake = await spawnLogged(DENO, ["run", "-A", `${ROOT}/scripts/fake-provider.ts`], { PORT: String(cfg.ports.fakeProvider) }, log);
+      if (await portInUse(cfg.ports.fakeProvider)) {
+        throw new StackError(`port ${cfg.ports.fakeProvider} (fake provider) is already in use`);
+      }
+      const fake = await spawnLogged(DENO, ["run", "-A", `${ROOT}/scripts/fake-provider.ts`], {
+        PORT: String(cfg.ports.fakeProvider),
+      }, log);
       await waitFor("the fake provider", () => httpOk(`${cfg.fakeProviderUrl}/health`), 30_000, log, fake);
       extraEnv.OPENAI_BASE_URL = `${cfg.fakeProviderUrl}/v1`;
       extraEnv.ANTHROPIC_BASE_URL = cfg.fakeProviderUrl;
@@ -174,7 +200,9 @@ async function stopCommand() {
     // The stack gives its servers STOP_GRACE_MS, then kills them and stops Postgres.
     const deadline = Date.now() + STOP_GRACE_MS + 30_000;
     while (await runningPid(cfg.pidFile)) {
-      if (Date.now() > deadline) throw new StackError(`the ${profile} stack (pid ${pid}) did not stop; see ${cfg.logDir}/stack.log`);
+      if (Date.now() > deadline) {
+        throw new StackError(`the ${profile} stack (pid ${pid}) did not stop; see ${cfg.logDir}/stack.log`);
+      }
       await new Promise((r) => setTimeout(r, 150));
     }
     console.log(`stopped the ${profile} stack`);

@@ -18,7 +18,11 @@ const password = "a-long-password-for-auth-tests";
 describe("supabase-js against the local Auth server", () => {
   it("signs up (autoconfirmed: a session at once), signs in, gets the user", async () => {
     const email = newEmail();
-    const signUp = await client().auth.signUp({ email, password, options: { data: { username: email.split("@")[0] } } });
+    const signUp = await client().auth.signUp({
+      email,
+      password,
+      options: { data: { username: email.split("@")[0] } },
+    });
     expect(signUp.error).toBeNull();
     expect(signUp.data.session?.access_token).toBeTruthy();
     const id = signUp.data.user!.id;

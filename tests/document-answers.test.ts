@@ -22,11 +22,15 @@ beforeAll(async () => {
   const [a, b] = await Promise.all([uploadPdf(keyed, bytes, "facts.pdf"), uploadPdf(keyless, bytes, "facts.pdf")]);
   keyedDoc = a.body.data.id;
   keylessDoc = b.body.data.id;
-  const korean = await uploadPdf(keyless, await makePdf([
-    { lines: ["이 문서는 여러 도시를 설명한다."] },
-    { lines: ["대한민국의 수도는 서울이다.", "서울은 한강을 따라 자리한다."] },
-    { lines: ["부산은 항구 도시이다."] },
-  ]), "korean.pdf");
+  const korean = await uploadPdf(
+    keyless,
+    await makePdf([
+      { lines: ["이 문서는 여러 도시를 설명한다."] },
+      { lines: ["대한민국의 수도는 서울이다.", "서울은 한강을 따라 자리한다."] },
+      { lines: ["부산은 항구 도시이다."] },
+    ]),
+    "korean.pdf",
+  );
   koreanDoc = korean.body.data.id;
   await Promise.all([settled(keyedDoc), settled(keylessDoc), settled(koreanDoc)]);
 }, 120_000);
@@ -35,34 +39,64 @@ afterAll(() => db.end());
 const ask = (user: TestUser, conversationId: string, message: string) =>
   api("POST", `/conversations/${conversationId}/messages`, { token: user.token, body: { message } });
 
-async function quoteIsOnPage(c: { document_id: string; page: number; quote: string; start_offset: number; end_offset: number }) {
-  const [page] = await db`select text from public.document_pages where document_id = ${c.document_id} and page_number = ${c.page}`;
+async function quoteIsOnPage(
+  c: { document_id: string; page: number; quote: string; start_offset: number; end_offset: number },
+) {
+  const [page] =
+    await db`select text from public.document_pages where document_id = ${c.document_id} and page_number = ${c.page}`;
   return page.text.slice(c.start_offset, c.end_offset) === c.quote && page.text.includes(c.quote);
 }
 
 describe("attaching documents to a conversation", () => {
   it("attach (201, then 200 again), list, detach (then 404)", async () => {
     const conversation = await createConversation(keyed);
-    const first = await api("POST", `/conversations/${conversation}/documents`, { token: keyed.token, body: { document_id: keyedDoc } });
+    const first = await api("POST", `/conversations/${conversation}/documents`, {
+      token: keyed.token,
+      body: { document_id: keyedDoc },
+    });
     expect(first.status).toBe(201);
     expect(first.body.data).toMatchObject([{ id: keyedDoc, filename: "facts.pdf", status: "ready" }]);
-    expect((await api("POST", `/conversations/${conversation}/documents`, { token: keyed.token, body: { document_id: keyedDoc } })).status).toBe(200);
+    expect(
+      (await api("POST", `/conversations/${conversation}/documents`, {
+        token: keyed.token,
+        body: { document_id: keyedDoc },
+      })).status,
+    ).toBe(200);
     const list = await api("GET", `/conversations/${conversation}/documents`, { token: keyed.token });
     expect(list.body.data.map((d: { id: string }) => d.id)).toEqual([keyedDoc]);
-    expect((await api("DELETE", `/conversations/${conversation}/documents/${keyedDoc}`, { token: keyed.token })).status).toBe(200);
-    expect((await api("DELETE", `/conversations/${conversation}/documents/${keyedDoc}`, { token: keyed.token })).status).toBe(404);
-    expect((await api("GET", `/conversations/${conversation}/documents`, { token: keyed.token })).body.data).toEqual([]);
+    expect((await api("DELETE", `/conversations/${conversation}/documents/${keyedDoc}`, { token: keyed.token })).status)
+      .toBe(200);
+    expect((await api("DELETE", `/conversations/${conversation}/documents/${keyedDoc}`, { token: keyed.token })).status)
+      .toBe(404);
+    expect((await api("GET", `/conversations/${conversation}/documents`, { token: keyed.token })).body.data).toEqual(
+      [],
+    );
   });
 
   it("bad input: a malformed id is a field error, an unknown one 404, and nothing is attached", async () => {
     const conversation = await createConversation(keyed);
-    const bad = await api("POST", `/conversations/${conversation}/documents`, { token: keyed.token, body: { document_id: "nope" } });
+    const bad = await api("POST", `/conversations/${conversation}/documents`, {
+      token: keyed.token,
+      body: { document_id: "nope" },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.errors).toHaveProperty("document_id");
-    expect((await api("POST", `/conversations/${conversation}/documents`, { token: keyed.token, body: { document_id: crypto.randomUUID() } })).status).toBe(404);
-    expect((await api("POST", `/conversations/${crypto.randomUUID()}/documents`, { token: keyed.token, body: { document_id: keyedDoc } })).status).toBe(404);
-    expect((await api("POST", `/conversations/${conversation}/documents`, { token: keyed.token, body: {} })).status).toBe(400);
-    const [{ n }] = await db`select count(*)::int as n from public.conversation_documents where conversation_id = ${conversation}`;
+    expect(
+      (await api("POST", `/conversations/${conversation}/documents`, {
+        token: keyed.token,
+        body: { document_id: crypto.randomUUID() },
+      })).status,
+    ).toBe(404);
+    expect(
+      (await api("POST", `/conversations/${crypto.randomUUID()}/documents`, {
+        token: keyed.token,
+        body: { document_id: keyedDoc },
+      })).status,
+    ).toBe(404);
+    expect((await api("POST", `/conversations/${conversation}/documents`, { token: keyed.token, body: {} })).status)
+      .toBe(400);
+    const [{ n }] =
+      await db`select count(*)::int as n from public.conversation_documents where conversation_id = ${conversation}`;
     expect(n).toBe(0);
   });
 });
@@ -71,14 +105,19 @@ describe("an answer with a key: numbered sources, citations on the right pages",
   let conversation: string;
   beforeAll(async () => {
     conversation = await createConversation(keyed);
-    await api("POST", `/conversations/${conversation}/documents`, { token: keyed.token, body: { document_id: keyedDoc } });
+    await api("POST", `/conversations/${conversation}/documents`, {
+      token: keyed.token,
+      body: { document_id: keyedDoc },
+    });
   });
 
   it("the chunks were embedded with the owner's key, billed as usage priced from model_prices", async () => {
     expect(await settled(keyedDoc)).toMatchObject({ embedding_model: "text-embedding-3-small" });
-    const [{ missing }] = await db`select count(*)::int as missing from public.document_chunks where document_id = ${keyedDoc} and embedding is null`;
+    const [{ missing }] =
+      await db`select count(*)::int as missing from public.document_chunks where document_id = ${keyedDoc} and embedding is null`;
     expect(missing).toBe(0);
-    const [usage] = await db`select count(*)::int as calls, sum(prompt_tokens)::int as tokens, sum(cost_usd)::text as cost, bool_and(priced) as priced
+    const [usage] =
+      await db`select count(*)::int as calls, sum(prompt_tokens)::int as tokens, sum(cost_usd)::text as cost, bool_and(priced) as priced
                              from public.usage_events where user_id = ${keyed.id} and model = 'text-embedding-3-small' and outcome = 'ok'`;
     expect(usage.calls).toBeGreaterThan(0);
     expect(usage.priced).toBe(true);
@@ -104,7 +143,10 @@ describe("an answer with a key: numbered sources, citations on the right pages",
   }
 
   it("streamed: the deltas are the model's text, the done event carries the stored answer with its checked citations", async () => {
-    const res = await postMessageStream(keyed.token, conversation, { message: "misquote: what is the archive code for section 18?", stream: true });
+    const res = await postMessageStream(keyed.token, conversation, {
+      message: "misquote: what is the archive code for section 18?",
+      stream: true,
+    });
     expect(res.status).toBe(200);
     const done = res.events.find((e) => e.event === "done")!;
     const [c] = done.data.assistant_message.citations;
@@ -112,7 +154,8 @@ describe("an answer with a key: numbered sources, citations on the right pages",
     expect(await quoteIsOnPage(c)).toBe(true);
     const streamed = res.events.filter((e) => e.event === "delta").map((e) => e.data.text).join("");
     expect(streamed).toContain(c.quote.toUpperCase().replace(/ /g, "  "));
-    const [stored] = await db`select content, citations from public.messages where id = ${done.data.assistant_message.id}`;
+    const [stored] =
+      await db`select content, citations from public.messages where id = ${done.data.assistant_message.id}`;
     expect(stored.citations).toEqual(done.data.assistant_message.citations);
     expect(stored.content).toContain(`"${c.quote}" [1]`);
   });
@@ -144,7 +187,10 @@ describe("an answer with a key: numbered sources, citations on the right pages",
 describe("no key at all: an extractive answer", () => {
   it("the best passages with their pages, labelled extractive, no usage", async () => {
     const conversation = await createConversation(keyless);
-    await api("POST", `/conversations/${conversation}/documents`, { token: keyless.token, body: { document_id: keylessDoc } });
+    await api("POST", `/conversations/${conversation}/documents`, {
+      token: keyless.token,
+      body: { document_id: keylessDoc },
+    });
     const res = await ask(keyless, conversation, `Which animal lives in region 21?`);
     expect(res.status).toBe(201);
     expect(res.body.data.usage).toBeNull();
@@ -165,7 +211,10 @@ describe("no key at all: an extractive answer", () => {
 
   it("Korean: a question with other particles than the text finds the right page (trigram, not stemming)", async () => {
     const conversation = await createConversation(keyless);
-    await api("POST", `/conversations/${conversation}/documents`, { token: keyless.token, body: { document_id: koreanDoc } });
+    await api("POST", `/conversations/${conversation}/documents`, {
+      token: keyless.token,
+      body: { document_id: koreanDoc },
+    });
     const res = await ask(keyless, conversation, "대한민국 수도는 어디인가?");
     expect(res.body.data.assistant_message.citations[0]).toMatchObject({ page: 2, document_id: koreanDoc });
   });
@@ -176,11 +225,16 @@ describe("retrieval is limited to the conversation's attached documents and to t
     const conversation = await createConversation(keyless);
     const asUser = (user: TestUser, conversationId: string, q: string) =>
       db.begin(async (tx) => {
-        await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${JSON.stringify({ sub: user.id, role: "authenticated" })}, true)`;
+        await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${
+          JSON.stringify({ sub: user.id, role: "authenticated" })
+        }, true)`;
         return tx`select document_id, page_number from private.search_conversation_chunks(${conversationId}::uuid, ${q})`;
       });
     expect(await asUser(keyless, conversation, `archive code for section 5`)).toEqual([]);
-    await api("POST", `/conversations/${conversation}/documents`, { token: keyless.token, body: { document_id: keylessDoc } });
+    await api("POST", `/conversations/${conversation}/documents`, {
+      token: keyless.token,
+      body: { document_id: keylessDoc },
+    });
     const hits = await asUser(keyless, conversation, `archive code for section 5 ${codeFor(5)}`);
     expect(hits[0]).toEqual({ document_id: keylessDoc, page_number: 5 });
     expect(await asUser(keyed, conversation, `archive code for section 5`)).toEqual([]);
@@ -193,13 +247,23 @@ describe("deleting a document keeps old answers' citations, marked as gone", () 
     const up = await uploadPdf(keyless, bytes, "temporary.pdf");
     await settled(up.body.data.id);
     const conversation = await createConversation(keyless);
-    await api("POST", `/conversations/${conversation}/documents`, { token: keyless.token, body: { document_id: up.body.data.id } });
+    await api("POST", `/conversations/${conversation}/documents`, {
+      token: keyless.token,
+      body: { document_id: up.body.data.id },
+    });
     const res = await ask(keyless, conversation, "Which animal lives in region 2?");
     const before = res.body.data.assistant_message.citations[0];
     expect(before.page).toBe(2);
     expect((await api("DELETE", `/documents/${up.body.data.id}`, { token: keyless.token })).status).toBe(200);
     const messages = await api("GET", `/conversations/${conversation}/messages`, { token: keyless.token });
-    const after = messages.body.data.find((m: { id: string }) => m.id === res.body.data.assistant_message.id).citations[0];
-    expect(after).toMatchObject({ quote: before.quote, page: 2, document_id: up.body.data.id, chunk_id: null, document_deleted: true });
+    const after =
+      messages.body.data.find((m: { id: string }) => m.id === res.body.data.assistant_message.id).citations[0];
+    expect(after).toMatchObject({
+      quote: before.quote,
+      page: 2,
+      document_id: up.body.data.id,
+      chunk_id: null,
+      document_deleted: true,
+    });
   });
 });

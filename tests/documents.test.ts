@@ -40,7 +40,13 @@ async function withStackWorkerAway<T>(work: () => Promise<T>): Promise<T> {
 async function startWorker(extraEnv: Record<string, string>) {
   const [{ value: secret }] = await db`select value from private.settings where name = 'ingest_secret'`;
   const port = 40000 + Math.floor(Math.random() * 9000);
-  const child = spawn(`${process.cwd()}/node_modules/deno/deno`, ["run", "-A", "--config", "supabase/functions/ingest/deno.json", "supabase/functions/ingest/index.ts"], {
+  const child = spawn(`${process.cwd()}/node_modules/deno/deno`, [
+    "run",
+    "-A",
+    "--config",
+    "supabase/functions/ingest/deno.json",
+    "supabase/functions/ingest/index.ts",
+  ], {
     env: {
       ...process.env,
       DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
@@ -54,7 +60,10 @@ async function startWorker(extraEnv: Record<string, string>) {
     },
     stdio: "ignore",
   });
-  await eventually(() => fetch(`http://127.0.0.1:${port}/`).then((r) => (r.ok ? true : undefined), () => undefined), 30_000);
+  await eventually(
+    () => fetch(`http://127.0.0.1:${port}/`).then((r) => (r.ok ? true : undefined), () => undefined),
+    30_000,
+  );
   const call = () => fetch(`http://127.0.0.1:${port}/`, { method: "POST", headers: { "x-ingest-secret": secret } });
   return { child, call };
 }
@@ -67,23 +76,43 @@ describe("upload through the API", () => {
     bytes = await makePdf(pages(12), { title: "twelve" });
     const res = await uploadPdf(alice, bytes, "twelve.pdf");
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ success: true, errors: null, data: { filename: "twelve.pdf", size_bytes: bytes.length } });
+    expect(res.body).toMatchObject({
+      success: true,
+      errors: null,
+      data: { filename: "twelve.pdf", size_bytes: bytes.length },
+    });
     id = res.body.data.id;
     expect(["queued", "processing", "ready"]).toContain(res.body.data.status);
-    const [object] = await db`select owner_id, metadata->>'mimetype' as mime from storage.objects where bucket_id = 'documents' and name = ${`${alice.id}/${id}.pdf`}`;
+    const [object] =
+      await db`select owner_id, metadata->>'mimetype' as mime from storage.objects where bucket_id = 'documents' and name = ${`${alice.id}/${id}.pdf`}`;
     expect(object).toEqual({ owner_id: alice.id, mime: "application/pdf" });
   });
 
   it("is ingested: ready, every page and its chunks stored, 100%", async () => {
     const row = await settled(id);
-    expect(row).toMatchObject({ status: "ready", pages_total: 12, pages_done: 12, pages_without_text: 0, embedding_model: null });
+    expect(row).toMatchObject({
+      status: "ready",
+      pages_total: 12,
+      pages_done: 12,
+      pages_without_text: 0,
+      embedding_model: null,
+    });
     const res = await api("GET", `/documents/${id}`, { token: alice.token });
     expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ id, status: "ready", pages_done: 12, pages_total: 12, progress_percent: 100, failure_reason: null });
+    expect(res.body.data).toMatchObject({
+      id,
+      status: "ready",
+      pages_done: 12,
+      pages_total: 12,
+      progress_percent: 100,
+      failure_reason: null,
+    });
     expect(res.body.data.object_path).toBeUndefined();
-    const [page7] = await db`select text, has_text from public.document_pages where document_id = ${id} and page_number = 7`;
+    const [page7] =
+      await db`select text, has_text from public.document_pages where document_id = ${id} and page_number = 7`;
     expect(page7.text).toContain(factPage(7)[1]);
-    const chunks = await db`select page_number, start_offset, end_offset, content from public.document_chunks where document_id = ${id} order by page_number`;
+    const chunks =
+      await db`select page_number, start_offset, end_offset, content from public.document_chunks where document_id = ${id} order by page_number`;
     expect(chunks.map((c) => c.page_number)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     const [chunk] = chunks.filter((c) => c.page_number === 7);
     expect(page7.text.slice(chunk.start_offset, chunk.end_offset)).toBe(chunk.content);
@@ -140,7 +169,12 @@ describe("what is refused before anything is stored", () => {
     const res = await uploadPdf(bob, big, "big.pdf", "body");
     expect(res.status).toBe(413);
     // The API's own limit refused it, before Storage (whose bucket limit would also say 413) saw it.
-    expect(res.body).toEqual({ success: false, message: `The file is larger than the limit of ${25 * 1024 * 1024} bytes`, data: null, errors: null });
+    expect(res.body).toEqual({
+      success: false,
+      message: `The file is larger than the limit of ${25 * 1024 * 1024} bytes`,
+      data: null,
+      errors: null,
+    });
   });
 
   it("415 for another content type, 400 for a form without a file, 401 without a token", async () => {
@@ -148,7 +182,11 @@ describe("what is refused before anything is stored", () => {
     expect(json.status).toBe(415);
     const form = new FormData();
     form.set("other", "value");
-    const noFile = await fetch(`${API_URL}/api/v1/documents`, { method: "POST", headers: { authorization: `Bearer ${bob.token}` }, body: form });
+    const noFile = await fetch(`${API_URL}/api/v1/documents`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${bob.token}` },
+      body: form,
+    });
     expect(noFile.status).toBe(400);
     expect((await noFile.json()).errors).toHaveProperty("file");
     expect((await api("POST", "/documents", { body: "x" })).status).toBe(401);
@@ -170,18 +208,26 @@ describe("PDFs that fail, with their reason", () => {
     const whole = await makePdf(pages(20));
     const res = await uploadPdf(bob, whole.slice(0, Math.floor(whole.length * 0.6)), "cut.pdf");
     expect(res.status).toBe(201);
-    expect(await settled(res.body.data.id)).toMatchObject({ status: "failed", failure_reason: expect.stringMatching(/truncated|damaged/) });
+    expect(await settled(res.body.data.id)).toMatchObject({
+      status: "failed",
+      failure_reason: expect.stringMatching(/truncated|damaged/),
+    });
   });
 
   it("a supabase-js upload of a non-PDF (Storage accepts it by its declared type): failed, not a PDF", async () => {
     const name = `${bob.id}/${crypto.randomUUID()}.pdf`;
-    const { error } = await storageOf(bob).upload(name, new TextEncoder().encode("hello, I am plain text"), { contentType: "application/pdf" });
+    const { error } = await storageOf(bob).upload(name, new TextEncoder().encode("hello, I am plain text"), {
+      contentType: "application/pdf",
+    });
     expect(error).toBeNull();
     const [doc] = await eventually(async () => {
       const rows = await db`select id from public.documents where object_path = ${name}`;
       return rows.length ? rows : undefined;
     });
-    expect(await settled(doc.id)).toMatchObject({ status: "failed", failure_reason: expect.stringMatching(/not a PDF/) });
+    expect(await settled(doc.id)).toMatchObject({
+      status: "failed",
+      failure_reason: expect.stringMatching(/not a PDF/),
+    });
   });
 });
 
@@ -191,10 +237,12 @@ describe("pages without text, Korean, and supabase-js uploads", () => {
     const res = await uploadPdf(alice, bytes, "scan.pdf");
     const row = await settled(res.body.data.id);
     expect(row).toMatchObject({ status: "ready", pages_total: 3, pages_without_text: 1 });
-    const marks = await db`select page_number, has_text, text from public.document_pages where document_id = ${res.body.data.id} order by 1`;
+    const marks =
+      await db`select page_number, has_text, text from public.document_pages where document_id = ${res.body.data.id} order by 1`;
     expect(marks.map((p) => [p.page_number, p.has_text])).toEqual([[1, true], [2, false], [3, true]]);
     expect(marks[1].text).toBe("");
-    const chunkPages = await db`select distinct page_number from public.document_chunks where document_id = ${res.body.data.id} order by 1`;
+    const chunkPages =
+      await db`select distinct page_number from public.document_chunks where document_id = ${res.body.data.id} order by 1`;
     expect(chunkPages.map((c) => c.page_number)).toEqual([1, 3]);
   });
 
@@ -216,12 +264,21 @@ describe("pages without text, Korean, and supabase-js uploads", () => {
     const first = await uploadPdf(alice, bytes, "orig.pdf");
     await settled(first.body.data.id);
     const id = crypto.randomUUID();
-    expect((await storageOf(alice).upload(`${alice.id}/${id}.pdf`, bytes, { contentType: "application/pdf" })).error).toBeNull();
-    expect(await settled(id)).toMatchObject({ status: "failed", duplicate_of: first.body.data.id, failure_reason: expect.stringMatching(/same file/) });
+    expect((await storageOf(alice).upload(`${alice.id}/${id}.pdf`, bytes, { contentType: "application/pdf" })).error)
+      .toBeNull();
+    expect(await settled(id)).toMatchObject({
+      status: "failed",
+      duplicate_of: first.body.data.id,
+      failure_reason: expect.stringMatching(/same file/),
+    });
   });
 
   it("Korean text is extracted as written", async () => {
-    const res = await uploadPdf(alice, await makePdf([{ lines: ["대한민국의 수도는 서울이다.", "서울은 한강을 따라 자리한다."] }]), "korean.pdf");
+    const res = await uploadPdf(
+      alice,
+      await makePdf([{ lines: ["대한민국의 수도는 서울이다.", "서울은 한강을 따라 자리한다."] }]),
+      "korean.pdf",
+    );
     expect(await settled(res.body.data.id)).toMatchObject({ status: "ready", pages_total: 1 });
     const [page] = await db`select text from public.document_pages where document_id = ${res.body.data.id}`;
     expect(page.text).toBe("대한민국의 수도는 서울이다.\n서울은 한강을 따라 자리한다.");
@@ -242,7 +299,8 @@ describe("a 300-page PDF", () => {
     const done = sse.events.at(-1)!;
     expect(done.event).toBe("done");
     expect(done.data).toMatchObject({ status: "ready", pages_done: 300, pages_total: 300, progress_percent: 100 });
-    const [{ n }] = await db`select count(distinct page_number)::int as n from public.document_chunks where document_id = ${res.body.data.id}`;
+    const [{ n }] =
+      await db`select count(distinct page_number)::int as n from public.document_chunks where document_id = ${res.body.data.id}`;
     expect(n).toBe(300);
   });
 
@@ -269,13 +327,15 @@ describe("a 300-page PDF", () => {
     const [midway] = await db`select status, pages_done from public.documents where id = ${id!}`;
     expect(midway.status).toBe("processing");
     expect(midway.pages_done).toBeLessThan(300);
-    const [job] = await db`select status, next_page, lease_until > now() as leased from private.ingest_jobs where document_id = ${id!}`;
+    const [job] =
+      await db`select status, next_page, lease_until > now() as leased from private.ingest_jobs where document_id = ${id!}`;
     expect(job).toMatchObject({ status: "running", next_page: midway.pages_done + 1, leased: true });
 
     // The dead worker's lease runs out (moved to now rather than waited for); pg_cron's next call takes over.
     await db`update private.ingest_jobs set lease_until = now() where document_id = ${id!}`;
     expect(await settled(id!, 90_000)).toMatchObject({ status: "ready", pages_done: 300, pages_total: 300 });
-    const [pagesStored] = await db`select count(*)::int as n, count(distinct page_number)::int as d from public.document_pages where document_id = ${id!}`;
+    const [pagesStored] =
+      await db`select count(*)::int as n, count(distinct page_number)::int as d from public.document_pages where document_id = ${id!}`;
     expect(pagesStored).toEqual({ n: 300, d: 300 });
     const [after] = await db`select status, failures from private.ingest_jobs where document_id = ${id!}`;
     expect(after).toEqual({ status: "done", failures: 1 });
@@ -294,7 +354,11 @@ describe("limits and retries", () => {
         child.kill("SIGKILL");
       }
     });
-    expect(await settled(id)).toMatchObject({ status: "failed", failure_reason: "the PDF has 8 pages, above the limit of 5", pages_done: 0 });
+    expect(await settled(id)).toMatchObject({
+      status: "failed",
+      failure_reason: "the PDF has 8 pages, above the limit of 5",
+      pages_done: 0,
+    });
   });
 
   it("a job that fails three times (its file unreadable) fails the document with the reason", async () => {
@@ -303,12 +367,17 @@ describe("limits and retries", () => {
       id = (await uploadPdf(bob, await makePdf(pages(2, 5100)), "vanishing.pdf")).body.data.id;
       // The stored file disappears from Storage's file backend under the object.
       const storageDir = `${dirname(STACK_SERVICES)}/storage`;
-      const files = execFileSync("find", [storageDir, "-path", `*${id}.pdf*`, "-type", "f"]).toString().trim().split("\n").filter(Boolean);
+      const files = execFileSync("find", [storageDir, "-path", `*${id}.pdf*`, "-type", "f"]).toString().trim().split(
+        "\n",
+      ).filter(Boolean);
       expect(files.length).toBeGreaterThan(0);
       for (const f of files) rmSync(f);
     });
     const row = await settled(id, 60_000);
-    expect(row).toMatchObject({ status: "failed", failure_reason: "the file could not be read from Storage (failed 3 times)" });
+    expect(row).toMatchObject({
+      status: "failed",
+      failure_reason: "the file could not be read from Storage (failed 3 times)",
+    });
     const [job] = await db`select status, failures from private.ingest_jobs where document_id = ${id}`;
     expect(job).toEqual({ status: "failed", failures: 3 });
   });
@@ -327,7 +396,12 @@ describe("another user's document is invisible", () => {
   it("in every route: 404, exactly as for an id that does not exist", async () => {
     const missing = crypto.randomUUID();
     for (const target of [id, missing]) {
-      for (const [method, route] of [["GET", `/documents/${target}`], ["GET", `/documents/${target}/file`], ["GET", `/documents/${target}/progress`], ["DELETE", `/documents/${target}`]]) {
+      for (
+        const [method, route] of [["GET", `/documents/${target}`], ["GET", `/documents/${target}/file`], [
+          "GET",
+          `/documents/${target}/progress`,
+        ], ["DELETE", `/documents/${target}`]]
+      ) {
         const res = await api(method, route, { token: bob.token });
         expect(res.status, `${method} ${route}`).toBe(404);
         expect(res.body).toMatchObject({ success: false, message: "Document not found" });
@@ -336,11 +410,19 @@ describe("another user's document is invisible", () => {
     const list = await api("GET", "/documents", { token: bob.token });
     expect(list.body.data.map((d: { id: string }) => d.id)).not.toContain(id);
     const bobsConversation = await createConversation(bob);
-    const attach = await api("POST", `/conversations/${bobsConversation}/documents`, { token: bob.token, body: { document_id: id } });
+    const attach = await api("POST", `/conversations/${bobsConversation}/documents`, {
+      token: bob.token,
+      body: { document_id: id },
+    });
     expect(attach.status).toBe(404);
     // Nor can bob attach to alice's conversation.
     const alicesConversation = await createConversation(alice);
-    expect((await api("POST", `/conversations/${alicesConversation}/documents`, { token: bob.token, body: { document_id: id } })).status).toBe(404);
+    expect(
+      (await api("POST", `/conversations/${alicesConversation}/documents`, {
+        token: bob.token,
+        body: { document_id: id },
+      })).status,
+    ).toBe(404);
   });
 
   it("in Storage: bob can neither download, sign nor remove it", async () => {
@@ -354,13 +436,19 @@ describe("another user's document is invisible", () => {
 
   it("in the database: bob's session reads none of its rows, and cannot attach it directly either", async () => {
     await db.begin(async (tx) => {
-      await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${JSON.stringify({ sub: bob.id, role: "authenticated" })}, true)`;
+      await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${
+        JSON.stringify({ sub: bob.id, role: "authenticated" })
+      }, true)`;
       const [counts] = await tx`select (select count(*) from public.documents where id = ${id})::int as docs,
                                         (select count(*) from public.document_pages where document_id = ${id})::int as pages,
                                         (select count(*) from public.document_chunks where document_id = ${id})::int as chunks`;
       expect(counts).toEqual({ docs: 0, pages: 0, chunks: 0 });
       const [conv] = await tx`insert into public.conversations (title) values ('bob direct') returning id`;
-      await expect(tx.savepoint((sp) => sp`insert into public.conversation_documents (conversation_id, document_id) values (${conv.id}, ${id})`))
+      await expect(
+        tx.savepoint((sp) =>
+          sp`insert into public.conversation_documents (conversation_id, document_id) values (${conv.id}, ${id})`
+        ),
+      )
         .rejects.toThrow(/foreign key/);
     });
   });
@@ -394,7 +482,10 @@ describe("delete", () => {
 
 describe("the ingest function is not for clients", () => {
   it("401 without the secret header, or with a wrong one; nothing about the secret in the answer", async () => {
-    const attempts: Record<string, string>[] = [{}, { "x-ingest-secret": "guess" }, { apikey: ANON_KEY, authorization: `Bearer ${alice.token}` }];
+    const attempts: Record<string, string>[] = [{}, { "x-ingest-secret": "guess" }, {
+      apikey: ANON_KEY,
+      authorization: `Bearer ${alice.token}`,
+    }];
     for (const headers of attempts) {
       const res = await fetch(`${API_URL}/functions/v1/ingest`, { method: "POST", headers });
       expect(res.status).toBe(401);

@@ -39,7 +39,8 @@ describe("extensions", () => {
 
   it("pg_net: the API roles cannot send requests from the database", async () => {
     for (const role of ["anon", "authenticated"]) {
-      const [row] = await db`select has_function_privilege(${role}, 'net.http_get(text, jsonb, jsonb, integer)', 'execute') as can,
+      const [row] =
+        await db`select has_function_privilege(${role}, 'net.http_get(text, jsonb, jsonb, integer)', 'execute') as can,
                                     has_schema_privilege(${role}, 'net', 'usage') as usage`;
       expect(row, role).toEqual({ can: false, usage: false });
     }
@@ -50,7 +51,8 @@ describe("extensions", () => {
     const [{ jobid }] = await db`select cron.schedule(${name}, '1 seconds', 'select 1') as jobid`;
     try {
       const run = await until("two runs of the job", async () => {
-        const [row] = await db`select count(*)::int as n from cron.job_run_details where jobid = ${jobid} and status = 'succeeded'`;
+        const [row] =
+          await db`select count(*)::int as n from cron.job_run_details where jobid = ${jobid} and status = 'succeeded'`;
         return row.n >= 2 ? row : undefined;
       });
       expect(run.n).toBeGreaterThanOrEqual(2);
@@ -65,7 +67,8 @@ describe("extensions", () => {
       await tx`insert into probe values ('x', '[1,0,0]'), ('y', '[0,1,0]'), ('z', '[0,0,1]'), ('xy', '[0.7,0.7,0]')`;
       await tx`create index on probe using hnsw (embedding extensions.vector_cosine_ops)`;
       await tx`set local enable_seqscan = off`;
-      const plan = await tx`explain select label from probe order by embedding operator(extensions.<=>) '[0.9,0.1,0]' limit 2`;
+      const plan =
+        await tx`explain select label from probe order by embedding operator(extensions.<=>) '[0.9,0.1,0]' limit 2`;
       expect(plan.map((r) => r["QUERY PLAN"]).join("\n")).toMatch(/Index Scan using .*probe_embedding_idx/);
       return tx`select label from probe order by embedding operator(extensions.<=>) '[0.9,0.1,0]' limit 2`;
     });

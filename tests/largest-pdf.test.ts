@@ -16,7 +16,9 @@ const MAX_PAGES = 1000;
 
 // deno-lint-ignore no-explicit-any
 const usage = (): any[] =>
-  existsSync(FUNCTION_USAGE_FILE) ? readFileSync(FUNCTION_USAGE_FILE, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+  existsSync(FUNCTION_USAGE_FILE)
+    ? readFileSync(FUNCTION_USAGE_FILE, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l))
+    : [];
 
 it("a 25 MB, 1,000-page PDF is uploaded and ingested within the hosted memory and CPU limits", async () => {
   expect(FUNCTION_USAGE_FILE, "run with npm test (FUNCTION_USAGE_FILE)").not.toBe("");
@@ -35,7 +37,8 @@ it("a 25 MB, 1,000-page PDF is uploaded and ingested within the hosted memory an
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   const row = await settled(res.body.data.id, 300_000);
   expect(row).toMatchObject({ status: "ready", failure_reason: null, pages_total: MAX_PAGES, pages_done: MAX_PAGES });
-  const [last] = await db`select text from public.document_pages where document_id = ${res.body.data.id} and page_number = ${MAX_PAGES}`;
+  const [last] =
+    await db`select text from public.document_pages where document_id = ${res.body.data.id} and page_number = ${MAX_PAGES}`;
   expect(last.text).toContain(factPage(MAX_PAGES)[1]);
 
   const meanwhile = usage().slice(seen);

@@ -30,7 +30,11 @@ const vectors = async (documentId: string) => {
 
 beforeAll(async () => {
   owner = await createUser("reembed");
-  const uploaded = await uploadPdf(owner, await makePdf(Array.from({ length: 12 }, (_, i) => ({ lines: factPage(i + 1) }))), "facts.pdf");
+  const uploaded = await uploadPdf(
+    owner,
+    await makePdf(Array.from({ length: 12 }, (_, i) => ({ lines: factPage(i + 1) }))),
+    "facts.pdf",
+  );
   doc = uploaded.body.data.id;
   expect(await settled(doc)).toMatchObject({ status: "ready", embedding_model: null });
 }, 60_000);
@@ -62,10 +66,12 @@ describe("re-embedding", () => {
       return v.of_model === v.chunks ? v : undefined;
     });
     expect(done.embedded).toBe(done.chunks);
-    expect(await until("the document's model", async () => {
-      const [d] = await db`select embedding_model from public.documents where id = ${doc}`;
-      return d.embedding_model ?? undefined;
-    })).toBe(MODEL);
+    expect(
+      await until("the document's model", async () => {
+        const [d] = await db`select embedding_model from public.documents where id = ${doc}`;
+        return d.embedding_model ?? undefined;
+      }),
+    ).toBe(MODEL);
     const [usage] = await db`select count(*)::int as calls, sum(prompt_tokens)::int as tokens from public.usage_events
                              where api_key_id = ${key.id} and model = ${MODEL} and outcome = 'ok'`;
     expect(usage.calls).toBeGreaterThan(0);
@@ -78,7 +84,8 @@ describe("re-embedding", () => {
       update public.document_chunks c set embedding_model = 'an-older-model' from first_three where c.id = first_three.id
       returning c.id`;
     expect(older.length).toBe(3);
-    const [before] = await db`select count(*)::int as calls from public.usage_events where user_id = ${owner.id} and model = ${MODEL}`;
+    const [before] =
+      await db`select count(*)::int as calls from public.usage_events where user_id = ${owner.id} and model = ${MODEL}`;
     const res = await api("POST", `/documents/${doc}/reindex`, { token: owner.token });
     expect(res.status).toBe(202);
     expect(res.body.message).toBe("Re-embedding queued");
@@ -87,7 +94,8 @@ describe("re-embedding", () => {
       const v = await vectors(doc);
       return v.of_model === v.chunks ? v : undefined;
     });
-    const [after] = await db`select count(*)::int as calls from public.usage_events where user_id = ${owner.id} and model = ${MODEL}`;
+    const [after] =
+      await db`select count(*)::int as calls from public.usage_events where user_id = ${owner.id} and model = ${MODEL}`;
     expect(after.calls).toBe(before.calls + 1);
     // Nothing left to do: nothing queued, nothing billed.
     const again = await api("POST", `/documents/${doc}/reindex`, { token: owner.token });
@@ -96,15 +104,20 @@ describe("re-embedding", () => {
   });
 
   it("retrieval compares a question only with vectors of its own model", async () => {
-    const [conversation] = await db`insert into public.conversations (user_id, title) values (${owner.id}, 'models') returning id`;
+    const [conversation] =
+      await db`insert into public.conversations (user_id, title) values (${owner.id}, 'models') returning id`;
     await db`insert into public.conversation_documents (conversation_id, document_id, user_id) values (${conversation.id}, ${doc}, ${owner.id})`;
-    const [chunk] = await db`select id, embedding::text as embedding from public.document_chunks where document_id = ${doc} order by id limit 1`;
-    const search = (model: string) => db.begin(async (tx) => {
-      await tx`select set_config('role', 'authenticated', true),
-                      set_config('request.jwt.claims', ${JSON.stringify({ sub: owner.id, role: "authenticated" })}, true)`;
-      return tx`select chunk_id, vector_rank from private.search_conversation_chunks(${conversation.id}::uuid, 'zzzz nothing lexical',
+    const [chunk] =
+      await db`select id, embedding::text as embedding from public.document_chunks where document_id = ${doc} order by id limit 1`;
+    const search = (model: string) =>
+      db.begin(async (tx) => {
+        await tx`select set_config('role', 'authenticated', true),
+                      set_config('request.jwt.claims', ${
+          JSON.stringify({ sub: owner.id, role: "authenticated" })
+        }, true)`;
+        return tx`select chunk_id, vector_rank from private.search_conversation_chunks(${conversation.id}::uuid, 'zzzz nothing lexical',
                   ${chunk.embedding}::extensions.vector, 5, ${model})`;
-    });
+      });
     const same = await search(MODEL);
     expect(same[0]).toMatchObject({ chunk_id: chunk.id, vector_rank: 1 });
     expect(await search("another-model")).toEqual([]);

@@ -25,7 +25,9 @@ describe("Storage: the private documents bucket", () => {
   beforeAll(async () => {
     [owner, stranger] = await Promise.all([createUser("store"), createUser("store")]);
     path = `${owner.id}/${crypto.randomUUID()}.pdf`;
-    const { error } = await clientOf(owner).storage.from("documents").upload(path, bytes, { contentType: "application/pdf" });
+    const { error } = await clientOf(owner).storage.from("documents").upload(path, bytes, {
+      contentType: "application/pdf",
+    });
     expect(error).toBeNull();
   });
 
@@ -33,7 +35,8 @@ describe("Storage: the private documents bucket", () => {
     const { data, error } = await clientOf(owner).storage.from("documents").download(path);
     expect(error).toBeNull();
     expect(new Uint8Array(await data!.arrayBuffer())).toEqual(bytes);
-    const [row] = await db`select owner_id, metadata->>'mimetype' as mime from storage.objects where bucket_id = 'documents' and name = ${path}`;
+    const [row] =
+      await db`select owner_id, metadata->>'mimetype' as mime from storage.objects where bucket_id = 'documents' and name = ${path}`;
     expect(row).toMatchObject({ owner_id: owner.id, mime: "application/pdf" });
   });
 
@@ -41,8 +44,12 @@ describe("Storage: the private documents bucket", () => {
     const other = clientOf(stranger).storage.from("documents");
     expect((await other.download(path)).error).not.toBeNull();
     expect((await other.list(owner.id)).data).toEqual([]);
-    expect((await other.upload(path, pdf("overwrite"), { contentType: "application/pdf", upsert: true })).error).not.toBeNull();
-    expect((await other.upload(`${owner.id}/planted.pdf`, pdf("planted"), { contentType: "application/pdf" })).error?.message).toMatch(/row-level security/);
+    expect((await other.upload(path, pdf("overwrite"), { contentType: "application/pdf", upsert: true })).error).not
+      .toBeNull();
+    expect(
+      (await other.upload(`${owner.id}/planted.pdf`, pdf("planted"), { contentType: "application/pdf" })).error
+        ?.message,
+    ).toMatch(/row-level security/);
     await other.remove([path]);
     expect((await other.createSignedUrl(path, 60)).error).not.toBeNull();
     // Still there, unchanged.
@@ -53,7 +60,8 @@ describe("Storage: the private documents bucket", () => {
   it("without a session nothing is readable or writable", async () => {
     const anon = clientOf().storage.from("documents");
     expect((await anon.download(path)).error).not.toBeNull();
-    expect((await anon.upload(`${owner.id}/anon.pdf`, pdf("anon"), { contentType: "application/pdf" })).error).not.toBeNull();
+    expect((await anon.upload(`${owner.id}/anon.pdf`, pdf("anon"), { contentType: "application/pdf" })).error).not
+      .toBeNull();
   });
 
   it("a signed URL opens the file without any header, and only for the object it names", async () => {
@@ -69,7 +77,11 @@ describe("Storage: the private documents bucket", () => {
   });
 
   it("refuses a file that is not declared a PDF", async () => {
-    const { error } = await clientOf(owner).storage.from("documents").upload(`${owner.id}/notes.txt`, new TextEncoder().encode("hello"), { contentType: "text/plain" });
+    const { error } = await clientOf(owner).storage.from("documents").upload(
+      `${owner.id}/notes.txt`,
+      new TextEncoder().encode("hello"),
+      { contentType: "text/plain" },
+    );
     expect(error).not.toBeNull();
   });
 

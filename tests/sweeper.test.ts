@@ -12,7 +12,10 @@ describe("the scheduled sweeper", () => {
     expect(job).toMatchObject({ schedule: "30 seconds", command: "select private.sweep_stale_exchanges()" });
 
     const user = await createUser("swept");
-    const key = await callApi("POST", "/keys", { token: user.token, body: { name: "k", provider: "openai", api_key: fakeKey("openai") } });
+    const key = await callApi("POST", "/keys", {
+      token: user.token,
+      body: { name: "k", provider: "openai", api_key: fakeKey("openai") },
+    });
     const conversation = await callApi("POST", "/conversations", { token: user.token, body: {} });
     // What a request leaves behind when its function instance dies after begin_exchange, with
     // its reservation already expired.

@@ -18,10 +18,12 @@ const INGEST_FILES = 3;
 const INGEST_PAGES = 200;
 const DISTRACTORS = 150;
 
-const WORDS = ("harbour boat berth tide pier fuel dock office permit anchor chart keel hull sail mast rope winch cabin deck engine " +
-  "storm gale wind wave current channel buoy beacon light signal radio weather forecast captain crew guest owner season winter " +
-  "summer spring autumn morning evening night fee price card cash paint repair lift crane yard trailer car park gate code watch " +
-  "safety fire water waste oil diesel petrol battery power socket shower token laundry dog lead bin event regatta school lesson").split(" ");
+const WORDS =
+  ("harbour boat berth tide pier fuel dock office permit anchor chart keel hull sail mast rope winch cabin deck engine " +
+    "storm gale wind wave current channel buoy beacon light signal radio weather forecast captain crew guest owner season winter " +
+    "summer spring autumn morning evening night fee price card cash paint repair lift crane yard trailer car park gate code watch " +
+    "safety fire water waste oil diesel petrol battery power socket shower token laundry dog lead bin event regatta school lesson")
+    .split(" ");
 
 const SYLLABLES = "ka ri mo te lu sa ne vi do ra pe sho ma li ko nu ta ve zi bo ha ge ru fa mi".split(" ");
 /** 20,000 made-up words; text draws them with a Zipf-like (log-uniform rank) distribution, as prose does. */
@@ -57,7 +59,10 @@ export async function benchIngestion(api: string, user: BenchUser, settle: (id: 
     const random = rng(42);
     const files: string[] = [];
     for (let f = 0; f < INGEST_FILES; f++) {
-      const bytes = await makePdf(Array.from({ length: INGEST_PAGES }, (_, p) => ({ lines: prosePage(random, p + 1) })), { title: `bench ${f}` });
+      const bytes = await makePdf(
+        Array.from({ length: INGEST_PAGES }, (_, p) => ({ lines: prosePage(random, p + 1) })),
+        { title: `bench ${f}` },
+      );
       const path = `${dir}/bench-${f}.pdf`;
       await Deno.writeFile(path, bytes);
       files.push(path);
@@ -72,10 +77,20 @@ export async function benchIngestion(api: string, user: BenchUser, settle: (id: 
     });
 
     const extract = await new Deno.Command(DENO, {
-      args: ["run", "-A", "--config", `${ROOT}/supabase/functions/ingest/deno.json`, `${ROOT}/scripts/bench/extract.ts`, ...files],
+      args: [
+        "run",
+        "-A",
+        "--config",
+        `${ROOT}/supabase/functions/ingest/deno.json`,
+        `${ROOT}/scripts/bench/extract.ts`,
+        ...files,
+      ],
       stderr: "inherit",
     }).output();
-    const inProcess = JSON.parse(new TextDecoder().decode(extract.stdout).trim().split("\n").at(-1)!) as { pages: number; ms: number };
+    const inProcess = JSON.parse(new TextDecoder().decode(extract.stdout).trim().split("\n").at(-1)!) as {
+      pages: number;
+      ms: number;
+    };
 
     const [, endToEndMs] = await timed(async () => {
       const ids = await Promise.all(files.map(async (f) => {
@@ -92,7 +107,10 @@ export async function benchIngestion(api: string, user: BenchUser, settle: (id: 
     });
 
     console.log(`\nIngestion: ${INGEST_FILES} PDFs x ${INGEST_PAGES} pages of prose (~2,400 characters a page)`);
-    const line = (name: string, ms: number) => console.log(`  ${name.padEnd(62)} ${(pages / (ms / 1000)).toFixed(0).padStart(6)} pages/s  (${(ms / 1000).toFixed(2)} s)`);
+    const line = (name: string, ms: number) =>
+      console.log(
+        `  ${name.padEnd(62)} ${(pages / (ms / 1000)).toFixed(0).padStart(6)} pages/s  (${(ms / 1000).toFixed(2)} s)`,
+      );
     line("pdftotext (poppler-utils), text only, one process per file", popplerMs);
     line("unpdf text + chunking, in one process (the worker's code)", inProcess.ms);
     line("end to end: upload -> Storage -> pg_net -> worker -> ready", endToEndMs);
@@ -109,21 +127,23 @@ async function seedChunks(sql: Sql, user: BenchUser): Promise<string[]> {
   console.log(`\nseeding ${CHUNKS} chunks (1,000 characters, random words; random 1536-dimension vectors) ...`);
   // The PGroonga index stays (filled row by row, as ingestion fills it): dropped and re-created,
   // connections opened before keep a stale handle to it ("pgroonga: column isn't found").
-  const indexes = await sql`select indexdef from pg_indexes where schemaname = 'public' and tablename = 'document_chunks'
+  const indexes =
+    await sql`select indexdef from pg_indexes where schemaname = 'public' and tablename = 'document_chunks'
                             and indexname not like '%pkey' and indexdef not like '%pgroonga%'`;
-  const [, ms] = await timed(() => sql.begin(async (tx) => {
-    await tx`set local maintenance_work_mem = '1GB'`;
-    // Bulk load without the indexes, then build them once (what a restore does), the same definitions.
-    for (const { indexdef } of indexes) await tx.unsafe(`drop index public.${indexdef.match(/INDEX (\S+)/)![1]}`);
-    const docs = await tx`
+  const [, ms] = await timed(() =>
+    sql.begin(async (tx) => {
+      await tx`set local maintenance_work_mem = '1GB'`;
+      // Bulk load without the indexes, then build them once (what a restore does), the same definitions.
+      for (const { indexdef } of indexes) await tx.unsafe(`drop index public.${indexdef.match(/INDEX (\S+)/)![1]}`);
+      const docs = await tx`
       insert into public.documents (user_id, object_path, filename, status, pages_total, pages_done, chunk_count, embedding_model)
       select ${user.id}, 'bench/' || g || '.pdf', 'bench-' || g || '.pdf', 'ready', ${perDoc}, ${perDoc}, ${perDoc}, 'random'
       from generate_series(1, 100) g returning id`;
-    await tx`
+      await tx`
       insert into public.document_pages (document_id, user_id, page_number, text, has_text)
       select d.id, ${user.id}, p, '', true from public.documents d, generate_series(1, ${perDoc}) p where d.user_id = ${user.id}`;
-    await tx`select setseed(0.42)`;
-    await tx`
+      await tx`select setseed(0.42)`;
+      await tx`
       insert into public.document_chunks (document_id, user_id, page_number, start_offset, end_offset, content, embedding, embedding_model)
       select p.document_id, p.user_id, p.page_number, 0, 1000,
              (select string_agg((${VOCABULARY}::text[])[floor(exp(random() * ln(${VOCABULARY.length})))::int], ' ')
@@ -132,9 +152,10 @@ async function seedChunks(sql: Sql, user: BenchUser): Promise<string[]> {
               from generate_series(1, 1536) d where d > p.page_number * 0),
              'random'
       from public.document_pages p where p.user_id = ${user.id}`;
-    for (const { indexdef } of indexes) await tx.unsafe(indexdef);
-    return docs;
-  }));
+      for (const { indexdef } of indexes) await tx.unsafe(indexdef);
+      return docs;
+    })
+  );
   console.log(`  seeded in ${(ms / 1000).toFixed(0)} s`);
   await sql`analyze public.document_chunks`;
   return (await sql`select id from public.documents where user_id = ${user.id}`).map((r) => r.id);
@@ -153,25 +174,35 @@ export async function benchRetrieval(sql: Sql, dbUrl: string, user: BenchUser, e
       await seeder.end();
     }
   }
-  const [conv] = await sql`insert into public.conversations (user_id, title) values (${owner.id}, 'retrieval bench') returning id`;
+  const [conv] =
+    await sql`insert into public.conversations (user_id, title) values (${owner.id}, 'retrieval bench') returning id`;
   await sql`insert into public.conversation_documents (conversation_id, document_id, user_id)
             select ${conv.id}, id, user_id from public.documents where user_id = ${owner.id}`;
   const [{ n }] = await sql`select count(*)::int as n from public.document_chunks where user_id = ${owner.id}`;
 
   const random = rng(7);
-  const query = () => Array.from({ length: 4 }, () => VOCABULARY[Math.floor(Math.exp(random() * Math.log(VOCABULARY.length))) - 1]).join(" ") + "?";
+  const query = () =>
+    Array.from({ length: 4 }, () => VOCABULARY[Math.floor(Math.exp(random() * Math.log(VOCABULARY.length))) - 1]).join(
+      " ",
+    ) + "?";
   const vector = () => {
     const v = Array.from({ length: 1536 }, () => random() - 0.5);
     const norm = Math.hypot(...v);
     return `[${v.map((x) => x / norm).join(",")}]`;
   };
   const claims = JSON.stringify(asUser(sql, owner));
-  const search = (q: string, v: string | null) => sql.begin(async (tx) => {
-    await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
-    return tx`select chunk_id from private.search_conversation_chunks(${conv.id}::uuid, ${q}, ${v}::extensions.vector, 8, 'random')`;
-  });
+  const search = (q: string, v: string | null) =>
+    sql.begin(async (tx) => {
+      await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
+      return tx`select chunk_id from private.search_conversation_chunks(${conv.id}::uuid, ${q}, ${v}::extensions.vector, 8, 'random')`;
+    });
   for (let i = 0; i < 20; i++) await search(query(), vector());
-  for (const [name, withVector] of [["BM25 over pieces + vector (hybrid)", true], ["BM25 over pieces (no key: lexical)", false]] as const) {
+  for (
+    const [name, withVector] of [["BM25 over pieces + vector (hybrid)", true], [
+      "BM25 over pieces (no key: lexical)",
+      false,
+    ]] as const
+  ) {
     const times: number[] = [];
     for (let i = 0; i < 200; i++) {
       const q = query(), v = withVector ? vector() : null;
@@ -179,7 +210,11 @@ export async function benchRetrieval(sql: Sql, dbUrl: string, user: BenchUser, e
       times.push(ms);
     }
     times.sort((a, b) => a - b);
-    console.log(`  ${name.padEnd(44)} p50 ${pct(times, 50).toFixed(1).padStart(6)} ms   p95 ${pct(times, 95).toFixed(1).padStart(6)} ms   (200 questions, ${n} chunks)`);
+    console.log(
+      `  ${name.padEnd(44)} p50 ${pct(times, 50).toFixed(1).padStart(6)} ms   p95 ${
+        pct(times, 95).toFixed(1).padStart(6)
+      } ms   (200 questions, ${n} chunks)`,
+    );
   }
 
   // How each part runs: auto_explain sends the plan of the function's statement as a notice.
@@ -196,21 +231,38 @@ export async function benchRetrieval(sql: Sql, dbUrl: string, user: BenchUser, e
   } finally {
     await explainer.end();
   }
-  const scans = notices.join("\n").split("\n").filter((l) => /Index Scan|Seq Scan|Index Only Scan/.test(l)).map((l) => l.trim().replace(/^->\s*/, "").replace(/\s+\(cost.*$/, ""));
+  const scans = notices.join("\n").split("\n").filter((l) => /Index Scan|Seq Scan|Index Only Scan/.test(l)).map((l) =>
+    l.trim().replace(/^->\s*/, "").replace(/\s+\(cost.*$/, "")
+  );
   console.log(`  scans in the plan:\n${[...new Set(scans)].map((s) => `    ${s}`).join("\n")}`);
   return conv.id;
 }
 
-export async function benchRecall(sql: Sql, api: string, keyed: BenchUser, keyless: BenchUser, settle: (id: string) => Promise<void>, fakeProviderUrl: string) {
+export async function benchRecall(
+  sql: Sql,
+  api: string,
+  keyed: BenchUser,
+  keyless: BenchUser,
+  settle: (id: string) => Promise<void>,
+  fakeProviderUrl: string,
+) {
   // The handbook's pages, then DISTRACTORS pages of prose made of harbour words (fuel, dock,
   // office, card, boat ...), which share many words with the questions but answer none.
   const random = rng(99);
   const bytes = await makePdf(
-    [...HANDBOOK.map((lines) => ({ lines })), ...Array.from({ length: DISTRACTORS }, (_, i) => ({ lines: prosePage(random, HANDBOOK.length + i + 1) }))],
+    [
+      ...HANDBOOK.map((lines) => ({ lines })),
+      ...Array.from({ length: DISTRACTORS }, (_, i) => ({ lines: prosePage(random, HANDBOOK.length + i + 1) })),
+    ],
     { title: "Marlow Harbour handbook" },
   );
   const results: string[] = [];
-  for (const [user, label] of [[keyless, "lexical (no OpenAI key)"], [keyed, "hybrid (fake provider's hashed-word embeddings)"]] as const) {
+  for (
+    const [user, label] of [[keyless, "lexical (no OpenAI key)"], [
+      keyed,
+      "hybrid (fake provider's hashed-word embeddings)",
+    ]] as const
+  ) {
     const res = await fetch(`${api}/documents?filename=handbook.pdf`, {
       method: "POST",
       headers: { authorization: `Bearer ${user.token}`, "content-type": "application/pdf" },
@@ -218,7 +270,8 @@ export async function benchRecall(sql: Sql, api: string, keyed: BenchUser, keyle
     });
     const doc = (await res.json()).data;
     await settle(doc.id);
-    const [conv] = await sql`insert into public.conversations (user_id, title) values (${user.id}, 'recall') returning id`;
+    const [conv] =
+      await sql`insert into public.conversations (user_id, title) values (${user.id}, 'recall') returning id`;
     await sql`insert into public.conversation_documents (conversation_id, document_id, user_id) values (${conv.id}, ${doc.id}, ${user.id})`;
     const claims = JSON.stringify(asUser(sql, user));
     let hits = 0;
@@ -240,9 +293,13 @@ export async function benchRecall(sql: Sql, api: string, keyed: BenchUser, keyle
       if (rows.some((r) => r.page_number === page)) hits++;
       else misses.push(q);
     }
-    results.push(`  ${label.padEnd(48)} recall@5 ${(hits / QUESTIONS.length).toFixed(2)}  (${hits} of ${QUESTIONS.length})`);
+    results.push(
+      `  ${label.padEnd(48)} recall@5 ${(hits / QUESTIONS.length).toFixed(2)}  (${hits} of ${QUESTIONS.length})`,
+    );
     if (misses.length) results.push(`    missed: ${misses.map((m) => JSON.stringify(m)).join(", ")}`);
   }
-  console.log(`\nRecall@5 on the handbook question set (scripts/bench/handbook.ts: ${HANDBOOK.length} pages and ${QUESTIONS.length} questions, in a PDF with ${DISTRACTORS} more pages of prose in harbour words)`);
+  console.log(
+    `\nRecall@5 on the handbook question set (scripts/bench/handbook.ts: ${HANDBOOK.length} pages and ${QUESTIONS.length} questions, in a PDF with ${DISTRACTORS} more pages of prose in harbour words)`,
+  );
   for (const r of results) console.log(r);
 }

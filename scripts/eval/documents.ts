@@ -73,7 +73,11 @@ export const EVAL_CACHE = Deno.env.get("EVAL_CACHE_DIR") ?? `${CACHE_DIR}/eval-d
 
 async function must(cmd: string, args: string[], cwd: string) {
   const res = await output(cmd, args, { cwd });
-  if (res.code !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim().split("\n").at(-1)}`);
+  if (res.code !== 0) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim().split("\n").at(-1)}`,
+    );
+  }
 }
 
 /** The PDF's bytes: from the cache, else its package is downloaded and unpacked there first. */

@@ -161,7 +161,8 @@ export const MUTATIONS: Mutation[] = [
   {
     promise: "only tokens of role authenticated are users",
     file: "supabase/functions/_shared/identity.ts",
-    from: `if (payload.role !== "authenticated" || typeof payload.sub !== "string") throw unauthorized("Invalid access token");`,
+    from:
+      `if (payload.role !== "authenticated" || typeof payload.sub !== "string") throw unauthorized("Invalid access token");`,
     to: `if (typeof payload.sub !== "string") throw unauthorized("Invalid access token");`,
     guards: ["tests/api/identity.test.ts"],
   },

@@ -2,7 +2,7 @@
 import type { StackConfig } from "./config.ts";
 import { JWT_SECRET } from "./config.ts";
 import { httpOk, output, portInUse, spawnLogged, StackError, waitFor, which } from "./proc.ts";
-import { buildStep, cached, CACHE_DIR, extractSource, SOURCES } from "./sources.ts";
+import { buildStep, CACHE_DIR, cached, extractSource, SOURCES } from "./sources.ts";
 
 const VERSION = `v${SOURCES.auth.version}`;
 
@@ -15,19 +15,26 @@ export interface AuthBuild {
 export async function buildAuth(): Promise<AuthBuild> {
   const dir = await cached(`auth-${VERSION}`, `the Auth server ${VERSION}`, async (dir) => {
     if (!(await which("go"))) {
-      throw new StackError("Go is not installed, so the Auth server cannot be built (it needs Go 1.26.5 or newer: go.dev/dl)");
+      throw new StackError(
+        "Go is not installed, so the Auth server cannot be built (it needs Go 1.26.5 or newer: go.dev/dl)",
+      );
     }
     const log = `${CACHE_DIR}/auth-${VERSION}.build.log`;
     await Deno.writeTextFile(log, "");
     await extractSource(SOURCES.auth, `${dir}/src`);
     await extractSource(SOURCES.hibp, `${dir}/hibp`);
     const src = `${dir}/src`;
-    await buildStep("go mod edit (hibp)", log, "go", ["mod", "edit", `-replace=github.com/supabase/hibp=${dir}/hibp`], { cwd: src });
+    await buildStep("go mod edit (hibp)", log, "go", ["mod", "edit", `-replace=github.com/supabase/hibp=${dir}/hibp`], {
+      cwd: src,
+    });
     console.log("compiling the Auth server (about 2 minutes the first time) ...");
     await buildStep("go build of the Auth server", log, "go", [
       "build",
-      "-ldflags", `-X github.com/supabase/auth/internal/utilities.Version=${VERSION}`,
-      "-o", `${dir}/auth`, ".",
+      "-ldflags",
+      `-X github.com/supabase/auth/internal/utilities.Version=${VERSION}`,
+      "-o",
+      `${dir}/auth`,
+      ".",
     ], { cwd: src, env: { GOFLAGS: "-mod=mod" } });
   });
   return { bin: `${dir}/auth`, migrations: `${dir}/src/migrations` };
@@ -48,7 +55,10 @@ export function authDatabaseUrl(cfg: StackConfig) {
  */
 function rateLimits(cfg: StackConfig): Record<string, string> {
   if (cfg.profile === "dev") return {};
-  return { GOTRUE_RATE_LIMIT_OTP: "100000", GOTRUE_RATE_LIMIT_TOKEN_REFRESH: cfg.profile === "test" ? "300" : "100000" };
+  return {
+    GOTRUE_RATE_LIMIT_OTP: "100000",
+    GOTRUE_RATE_LIMIT_TOKEN_REFRESH: cfg.profile === "test" ? "300" : "100000",
+  };
 }
 
 function authEnv(cfg: StackConfig, build: AuthBuild): Record<string, string> {
@@ -89,7 +99,9 @@ export async function migrateAuth(cfg: StackConfig, build: AuthBuild) {
 }
 
 export async function startAuth(cfg: StackConfig, build: AuthBuild): Promise<Deno.ChildProcess> {
-  if (await portInUse(cfg.ports.auth)) throw new StackError(`port ${cfg.ports.auth} (Auth) is already in use by another program`);
+  if (await portInUse(cfg.ports.auth)) {
+    throw new StackError(`port ${cfg.ports.auth} (Auth) is already in use by another program`);
+  }
   const child = await spawnLogged(build.bin, [], authEnv(cfg, build), authLog(cfg));
   await waitFor("the Auth server", () => httpOk(`${cfg.authUrl}/health`), 60_000, authLog(cfg), child);
   return child;

@@ -27,10 +27,14 @@ export async function applyMigrations(cfg: StackConfig) {
  */
 async function writeWorkerSettings(cfg: StackConfig) {
   // On stdin, not -c: psql substitutes :'variables' only in script input.
-  await psql(cfg, ["-v", `url=${cfg.apiUrl}/functions/v1/ingest`, "-v", `secret=${LOCAL_INGEST_SECRET}`], `
+  await psql(
+    cfg,
+    ["-v", `url=${cfg.apiUrl}/functions/v1/ingest`, "-v", `secret=${LOCAL_INGEST_SECRET}`],
+    `
     insert into private.settings (name, value) values ('ingest_url', :'url'), ('ingest_secret', :'secret')
     on conflict (name) do update set value = excluded.value;
-  `);
+  `,
+  );
 }
 
 export async function prepareDatabase(cfg: StackConfig, auth: AuthBuild, storage: StorageBuild) {
@@ -43,8 +47,10 @@ export async function prepareDatabase(cfg: StackConfig, auth: AuthBuild, storage
   // dropped): the CLI would refuse to go on. The test and bench databases hold nothing to keep.
   const which = `migrations ${unknown.join(", ")} are applied but not in supabase/migrations`;
   if (cfg.profile === "dev") {
-    throw new Error(`the dev database was made by another version of the project (${which}). ` +
-      `Start that version to keep its data, or remove ${cfg.pgHome} (its data goes) and start again.`);
+    throw new Error(
+      `the dev database was made by another version of the project (${which}). ` +
+        `Start that version to keep its data, or remove ${cfg.pgHome} (its data goes) and start again.`,
+    );
   }
   console.log(`the ${cfg.profile} database was made by another version of the project (${which}): wiping it`);
   await resetDatabase(cfg);
@@ -52,10 +58,12 @@ export async function prepareDatabase(cfg: StackConfig, auth: AuthBuild, storage
 
 /** Versions recorded in the database's migration history that this checkout has no file for. */
 async function migrationsNotInCheckout(cfg: StackConfig): Promise<string[]> {
-  const history = (await psql(cfg, ["-At", "-c", "select to_regclass('supabase_migrations.schema_migrations') is not null"])).trim();
+  const history =
+    (await psql(cfg, ["-At", "-c", "select to_regclass('supabase_migrations.schema_migrations') is not null"])).trim();
   if (history !== "t") return [];
-  const applied = (await psql(cfg, ["-At", "-c", "select version from supabase_migrations.schema_migrations order by 1"]))
-    .split("\n").map((v) => v.trim()).filter(Boolean);
+  const applied =
+    (await psql(cfg, ["-At", "-c", "select version from supabase_migrations.schema_migrations order by 1"]))
+      .split("\n").map((v) => v.trim()).filter(Boolean);
   const here = new Set<string>();
   for await (const e of Deno.readDir(`${ROOT}/supabase/migrations`)) {
     const version = e.name.match(/^(\d+)_.*\.sql$/)?.[1];
@@ -70,7 +78,9 @@ async function migrationsNotInCheckout(cfg: StackConfig): Promise<string[]> {
  * their tables, and the stored files go.
  */
 export async function resetDatabase(cfg: StackConfig) {
-  await psql(cfg, ["-c", `
+  await psql(cfg, [
+    "-c",
+    `
     drop extension if exists pg_cron, pg_net, vector cascade;
     drop schema if exists public, private, supabase_migrations cascade;
     create schema public;
@@ -91,7 +101,8 @@ export async function resetDatabase(cfg: StackConfig) {
       end loop;
     end
     $$;
-  `]);
+  `,
+  ]);
   await Deno.remove(cfg.storageDir, { recursive: true }).catch(() => {});
   await Deno.mkdir(cfg.storageDir, { recursive: true });
   await psql(cfg, ["-f", `${ROOT}/scripts/db/bootstrap.sql`]);

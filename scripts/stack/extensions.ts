@@ -4,7 +4,7 @@
 // PostgreSQL 15 and installed into its directories. Run before Postgres starts: pg_cron and
 // pg_net are preloaded, and a server must not keep an older library loaded.
 import { isRoot, StackError, which } from "./proc.ts";
-import { buildStep, cached, CACHE_DIR, extractSource, type SourceArchive, SOURCES } from "./sources.ts";
+import { buildStep, CACHE_DIR, cached, extractSource, type SourceArchive, SOURCES } from "./sources.ts";
 
 const PG_CONFIG = "/usr/lib/postgresql/15/bin/pg_config";
 const PKGLIBDIR = "/usr/lib/postgresql/15/lib";
@@ -33,7 +33,11 @@ export async function ensureExtensions() {
     const log = `${CACHE_DIR}/${slug}-pg15.build.log`;
     const dir = await cached(`${slug}-pg15`, `${source.name} ${source.version}`, async (dir) => {
       for (const tool of ["make", "gcc"]) {
-        if (!(await which(tool))) throw new StackError(`${tool} is not installed, so ${source.name} cannot be built (apt-get install build-essential)`);
+        if (!(await which(tool))) {
+          throw new StackError(
+            `${tool} is not installed, so ${source.name} cannot be built (apt-get install build-essential)`,
+          );
+        }
       }
       await Deno.writeTextFile(log, "");
       await extractSource(source, dir);
@@ -41,7 +45,11 @@ export async function ensureExtensions() {
     });
     if (await sameFile(`${dir}/${library}`, `${PKGLIBDIR}/${library}`)) continue;
     if (!isRoot) {
-      throw new StackError(`${source.name} ${source.version} is built in ${dir} but not installed; run as root once, or: sudo make -C ${dir} ${args.join(" ")} install`);
+      throw new StackError(
+        `${source.name} ${source.version} is built in ${dir} but not installed; run as root once, or: sudo make -C ${dir} ${
+          args.join(" ")
+        } install`,
+      );
     }
     await buildStep(`make install (${source.name})`, log, "make", [...args, "install"], { cwd: dir });
     console.log(`installed ${source.name} ${source.version} into PostgreSQL 15`);

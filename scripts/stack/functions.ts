@@ -12,7 +12,9 @@ export const DENO = Deno.execPath();
 export async function functionNames(): Promise<string[]> {
   const names = [];
   for await (const e of Deno.readDir(FUNCTIONS_DIR)) {
-    if (e.isDirectory && !e.name.startsWith("_") && (await exists(`${FUNCTIONS_DIR}/${e.name}/index.ts`))) names.push(e.name);
+    if (e.isDirectory && !e.name.startsWith("_") && (await exists(`${FUNCTIONS_DIR}/${e.name}/index.ts`))) {
+      names.push(e.name);
+    }
   }
   return names.sort();
 }
@@ -63,11 +65,19 @@ export async function startFunctions(cfg: StackConfig, extraEnv: Record<string, 
   const started: RunningFunction[] = [];
   for (const [i, name] of names.entries()) {
     const port = cfg.ports.functions + i;
-    if (await portInUse(port)) throw new StackError(`port ${port} (function ${name}) is already in use by another program`);
+    if (await portInUse(port)) {
+      throw new StackError(`port ${port} (function ${name}) is already in use by another program`);
+    }
     const log = `${cfg.logDir}/functions.log`;
     const dir = `${FUNCTIONS_DIR}/${name}`;
     // Under the hosted limits, and started again when a limit (or a crash) ends it: limits/host.ts.
-    const child = await spawnLogged(DENO, ["run", "--allow-all", "--no-prompt", `${ROOT}/scripts/stack/limits/host.ts`, dir], {
+    const child = await spawnLogged(DENO, [
+      "run",
+      "--allow-all",
+      "--no-prompt",
+      `${ROOT}/scripts/stack/limits/host.ts`,
+      dir,
+    ], {
       ...env,
       FUNCTION_NAME: name,
       DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,

@@ -14,7 +14,11 @@ interface Seen {
 function upstream(seen: Seen[]) {
   return Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
     const url = new URL(req.url);
-    seen.push({ path: url.pathname + url.search, forwardedFor: req.headers.get("x-forwarded-for"), host: req.headers.get("host") });
+    seen.push({
+      path: url.pathname + url.search,
+      forwardedFor: req.headers.get("x-forwarded-for"),
+      host: req.headers.get("host"),
+    });
     return Response.json({ ok: true });
   });
 }
@@ -36,7 +40,15 @@ async function withGateway(
   const port = freePort();
   const accessLog = `${dir}/access.log`;
   const nginx = await startGateway(
-    { port, authPort: ports.auth, storagePort: ports.storage, functions: new Map([["api", ports.api]]), dir, accessLog, webRoot },
+    {
+      port,
+      authPort: ports.auth,
+      storagePort: ports.storage,
+      functions: new Map([["api", ports.api]]),
+      dir,
+      accessLog,
+      webRoot,
+    },
     `${dir}/errors.log`,
   );
   try {
@@ -68,8 +80,13 @@ Deno.test("the gateway routes Supabase's paths, replacing X-Forwarded-For with t
       ]);
       assert.equal((await get("/storage/v1/object/sign/documents/a.pdf?token=t")).status, 200);
       assert.deepEqual(storage.map((x) => x.path), ["/object/sign/documents/a.pdf?token=t"]);
-      for (const path of ["/api/v1/keys?x=1", "/functions/v1/api/v1/keys?x=1"]) assert.equal((await get(path)).status, 200);
-      assert.deepEqual(api.map((x) => [x.path, x.forwardedFor]), [["/api/v1/keys?x=1", "127.0.0.1"], ["/api/v1/keys?x=1", "127.0.0.1"]]);
+      for (const path of ["/api/v1/keys?x=1", "/functions/v1/api/v1/keys?x=1"]) {
+        assert.equal((await get(path)).status, 200);
+      }
+      assert.deepEqual(api.map((x) => [x.path, x.forwardedFor]), [["/api/v1/keys?x=1", "127.0.0.1"], [
+        "/api/v1/keys?x=1",
+        "127.0.0.1",
+      ]]);
     });
   } finally {
     for (const x of servers) await x.shutdown();
@@ -86,9 +103,14 @@ Deno.test("the gateway's own answers: a project key for Auth, 404, 501, 405 and 
         return { status: res.status, allow: res.headers.get("allow"), body: await res.json() };
       };
       assert.deepEqual(await call("/auth/v1/health"), {
-        status: 401, allow: null, body: { message: "No API key found in request", hint: "No `apikey` request header or url param was found." },
+        status: 401,
+        allow: null,
+        body: { message: "No API key found in request", hint: "No `apikey` request header or url param was found." },
       });
-      assert.equal((await call("/auth/v1/health", { headers: { apikey: "not-a-project-key" } })).body.message, "Invalid API key");
+      assert.equal(
+        (await call("/auth/v1/health", { headers: { apikey: "not-a-project-key" } })).body.message,
+        "Invalid API key",
+      );
       assert.equal((await call(`/auth/v1/health?apikey=${ANON_KEY}x`)).status, 401);
       assert.equal(auth.length, 0, "nothing refused reached Auth");
       const envelope = (message: string) => ({ success: false, message, data: null, errors: null });
@@ -100,7 +122,11 @@ Deno.test("the gateway's own answers: a project key for Auth, 404, 501, 405 and 
       const storageDown = await call("/storage/v1/object/a.pdf");
       assert.equal(storageDown.status, 502);
       const locked = await call("/api/v1/health", { method: "LOCK" });
-      assert.deepEqual([locked.status, locked.body, locked.allow], [405, envelope("Method LOCK not allowed"), "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"]);
+      assert.deepEqual([locked.status, locked.body, locked.allow], [
+        405,
+        envelope("Method LOCK not allowed"),
+        "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+      ]);
     });
   } finally {
     await server.shutdown();
@@ -112,7 +138,11 @@ Deno.test("the access log: a JSON line per request, path without the query, no h
   const server = upstream(api);
   try {
     await withGateway({ auth: closedPort, storage: closedPort, api: server.addr.port }, async (base, accessLog) => {
-      const res = await fetch(`${base}/api/v1/keys?token=secret-in-query`, { method: "POST", headers: { authorization: "Bearer t0ken" }, body: "{}" });
+      const res = await fetch(`${base}/api/v1/keys?token=secret-in-query`, {
+        method: "POST",
+        headers: { authorization: "Bearer t0ken" },
+        body: "{}",
+      });
       await res.body?.cancel();
       await (await fetch(`${base}/nowhere`)).body?.cancel();
       let text = "";
@@ -145,10 +175,20 @@ Deno.test("with a web root, the gateway serves the web client beside the API: as
     await withGateway({ auth: closedPort, storage: closedPort, api: server.addr.port }, async (base) => {
       const get = async (path: string) => {
         const res = await fetch(base + path, { headers: { "accept-encoding": "gzip" } });
-        return { status: res.status, type: res.headers.get("content-type"), cache: res.headers.get("cache-control"), body: await res.text() };
+        return {
+          status: res.status,
+          type: res.headers.get("content-type"),
+          cache: res.headers.get("cache-control"),
+          body: await res.text(),
+        };
       };
       for (const path of ["/", "/conversations/123"]) {
-        assert.deepEqual(await get(path), { status: 200, type: "text/html", cache: "no-cache", body: "<!doctype html><title>app</title>" });
+        assert.deepEqual(await get(path), {
+          status: 200,
+          type: "text/html",
+          cache: "no-cache",
+          body: "<!doctype html><title>app</title>",
+        });
       }
       const asset = await fetch(`${base}/assets/index-abc.js`, { headers: { "accept-encoding": "gzip" } });
       assert.equal(asset.headers.get("content-encoding"), "gzip");

@@ -68,8 +68,12 @@ function gatewayConfig(r: GatewayRoutes): string {
   );
   const apiPort = r.functions.get("api");
   const apikeyChecks =
-    `if ($apikey = missing) { return 401 ${text('{"message":"No API key found in request","hint":"No `apikey` request header or url param was found."}')}; } ` +
-    `if ($apikey = invalid) { return 401 ${text('{"message":"Invalid API key","hint":"Double check your Supabase `anon` or `service_role` API key."}')}; }`;
+    `if ($apikey = missing) { return 401 ${
+      text('{"message":"No API key found in request","hint":"No `apikey` request header or url param was found."}')
+    }; } ` +
+    `if ($apikey = invalid) { return 401 ${
+      text('{"message":"Invalid API key","hint":"Double check your Supabase `anon` or `service_role` API key."}')
+    }; }`;
   // As root, the worker stays root: the clone (where its files are) may be a 0700 folder no other
   // user can enter, as for the Postgres cluster (see docs/local-stack.md).
   const user = Deno.uid() === 0 ? "user root;\n" : "";
@@ -130,7 +134,13 @@ ${[...r.functions].map(([name, port]) => upstream(`fn_${name}`, port)).join("\n"
     location ^~ /storage/v1/ { ${proxy("storage", r.storagePort, "/")} }
 ${fnLocations.join("\n")}
     location ~ "^/functions/v1/([A-Za-z0-9_-]+)" { return 404 ${envelope("Function not found: $1")}; }
-${apiPort ? `    location = /api/v1 { ${proxy("fn_api", apiPort)} }\n    location ^~ /api/v1/ { ${proxy("fn_api", apiPort)} }` : ""}
+${
+    apiPort
+      ? `    location = /api/v1 { ${proxy("fn_api", apiPort)} }\n    location ^~ /api/v1/ { ${
+        proxy("fn_api", apiPort)
+      } }`
+      : ""
+  }
     location = /rest/v1 { return 501 ${envelope(REST_MESSAGE)}; }
     location ^~ /rest/v1/ { return 501 ${envelope(REST_MESSAGE)}; }
 ${r.webRoot ? webLocations(r.webRoot) : `    location / { return 404 ${envelope("No route for this path")}; }`}
@@ -144,8 +154,10 @@ ${r.webRoot ? webLocations(r.webRoot) : `    location / { return 404 ${envelope(
  * page itself never cached, and any other path is the app's (index.html), as a static host does.
  */
 function webLocations(root: string) {
-  const types = "types { text/html html; text/javascript js mjs; text/css css; image/svg+xml svg; image/png png; application/json json; }";
-  const common = `root ${root}; ${types} gzip on; gzip_types text/javascript text/css image/svg+xml application/json; gzip_vary on;`;
+  const types =
+    "types { text/html html; text/javascript js mjs; text/css css; image/svg+xml svg; image/png png; application/json json; }";
+  const common =
+    `root ${root}; ${types} gzip on; gzip_types text/javascript text/css image/svg+xml application/json; gzip_vary on;`;
   return [
     `    location ^~ /assets/ { ${common} add_header Cache-Control "public, max-age=31536000, immutable"; try_files $uri =404; }`,
     `    location / { ${common} add_header Cache-Control "no-cache"; try_files $uri /index.html; }`,
@@ -159,8 +171,12 @@ const REST_MESSAGE =
 export async function startGateway(routes: GatewayRoutes, errorLog: string) {
   await Deno.mkdir(routes.dir, { recursive: true });
   await Deno.writeTextFile(`${routes.dir}/nginx.conf`, gatewayConfig(routes));
-  const child = await spawnLogged(NGINX, ["-p", routes.dir, "-c", `${routes.dir}/nginx.conf`, "-e", "stderr", "-g", "daemon off;"], {}, errorLog);
+  const child = await spawnLogged(
+    NGINX,
+    ["-p", routes.dir, "-c", `${routes.dir}/nginx.conf`, "-e", "stderr", "-g", "daemon off;"],
+    {},
+    errorLog,
+  );
   await waitFor("the gateway (nginx)", () => portInUse(routes.port), 10_000, errorLog, child);
   return child;
 }
-

@@ -53,7 +53,11 @@ Deno.test("every file the stack builds with or runs belongs to a package in the 
   for (const { by, file } of NEEDED) {
     const own = await owners(file);
     if (!own.some((p) => DEBIAN_PACKAGES.includes(p))) {
-      unlisted.push(`${file} (needed by ${by}) belongs to ${own.length ? own.join(", ") : "no installed package"}, which the stack does not install`);
+      unlisted.push(
+        `${file} (needed by ${by}) belongs to ${
+          own.length ? own.join(", ") : "no installed package"
+        }, which the stack does not install`,
+      );
     }
   }
   assert.deepEqual(unlisted, []);
@@ -65,5 +69,7 @@ Deno.test("the stack's packages are all installed here, by their dpkg status", a
 
 Deno.test("a package counts as installed only by its dpkg status", async () => {
   // dpkg has never heard of the first; the second's files may exist, but only its status counts.
-  assert.deepEqual(await missingPackages(["pdf-chatbot-no-such-package", "postgresql-15"]), ["pdf-chatbot-no-such-package"]);
+  assert.deepEqual(await missingPackages(["pdf-chatbot-no-such-package", "postgresql-15"]), [
+    "pdf-chatbot-no-such-package",
+  ]);
 });

@@ -33,7 +33,9 @@ export async function missingPackages(packages: readonly string[]): Promise<stri
   // One call for all; a package dpkg has never heard of is left out of the output (and exit 1).
   const res = await output("dpkg-query", ["-W", "-f", "${Package}\t${Status}\n", ...packages]);
   const installed = new Set(
-    res.stdout.split("\n").map((l) => l.split("\t")).filter(([, status]) => status === "install ok installed").map(([p]) => p),
+    res.stdout.split("\n").map((l) => l.split("\t")).filter(([, status]) => status === "install ok installed").map((
+      [p],
+    ) => p),
   );
   return packages.filter((p) => !installed.has(p));
 }
@@ -47,11 +49,15 @@ export async function ensurePackages(packages: readonly string[] = DEBIAN_PACKAG
   const missing = await missingPackages(packages);
   if (missing.length === 0) return;
   if (!isRoot || !(await which("apt-get"))) {
-    throw new StackError(`missing Debian packages: ${missing.join(" ")} (install them: sudo apt-get install ${missing.join(" ")})`);
+    throw new StackError(
+      `missing Debian packages: ${missing.join(" ")} (install them: sudo apt-get install ${missing.join(" ")})`,
+    );
   }
   console.log(`installing ${missing.join(", ")} with apt-get ...`);
   await run("apt-get", ["update", "-q"]);
   await run("apt-get", ["install", "-y", "-q", ...missing], { env: { DEBIAN_FRONTEND: "noninteractive" } });
   const still = await missingPackages(missing);
-  if (still.length) throw new StackError(`apt-get install finished but these packages are still not installed: ${still.join(" ")}`);
+  if (still.length) {
+    throw new StackError(`apt-get install finished but these packages are still not installed: ${still.join(" ")}`);
+  }
 }

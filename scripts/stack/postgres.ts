@@ -1,5 +1,5 @@
 // Debian's PostgreSQL 15 server, in a cluster of its own per clone and profile (see config.ts).
-import { CLUSTERS_DIR, cloneClusters, ROOT, type StackConfig } from "./config.ts";
+import { cloneClusters, CLUSTERS_DIR, ROOT, type StackConfig } from "./config.ts";
 import { chown, exists, output, portInUse, run, StackError } from "./proc.ts";
 
 const PG_BIN = "/usr/lib/postgresql/15/bin";
@@ -54,8 +54,16 @@ export async function initCluster(cfg: StackConfig) {
   await chown(pwfile, PG_USER);
   try {
     await run(`${PG_BIN}/initdb`, [
-      "-D", cfg.pgData, "-U", "postgres", `--pwfile=${pwfile}`,
-      "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
+      "-D",
+      cfg.pgData,
+      "-U",
+      "postgres",
+      `--pwfile=${pwfile}`,
+      "--auth-local=trust",
+      "--auth-host=scram-sha-256",
+      "-E",
+      "UTF8",
+      "--locale=C.UTF-8",
     ], asPg);
   } finally {
     await Deno.remove(pwfile);
@@ -66,30 +74,46 @@ export async function initCluster(cfg: StackConfig) {
 /** The server settings, written on every start so an existing cluster gets new ones too. */
 async function writeSettings(cfg: StackConfig) {
   const path = `${cfg.pgData}/postgresql.auto.conf`;
-  await Deno.writeTextFile(path, [
-    "# written by scripts/stack/postgres.ts on every start",
-    "listen_addresses = '127.0.0.1'",
-    `port = ${cfg.ports.db}`,
-    `unix_socket_directories = '${cfg.socketDir}'`,
-    "max_connections = 200",
-    "shared_buffers = '256MB'",
-    "fsync = off", // a local development and test cluster: speed over crash safety
-    "synchronous_commit = off",
-    "full_page_writes = off",
-    // As on hosted Supabase: pg_cron's scheduler and pg_net's worker are background workers.
-    "shared_preload_libraries = 'pg_stat_statements, pg_cron, pg_net'",
-    "cron.database_name = 'postgres'",
-    // pg_cron runs each job over a libpq connection: the unix socket, where local connections are trusted.
-    `cron.host = '${cfg.socketDir}'`,
-    "",
-  ].join("\n"));
+  await Deno.writeTextFile(
+    path,
+    [
+      "# written by scripts/stack/postgres.ts on every start",
+      "listen_addresses = '127.0.0.1'",
+      `port = ${cfg.ports.db}`,
+      `unix_socket_directories = '${cfg.socketDir}'`,
+      "max_connections = 200",
+      "shared_buffers = '256MB'",
+      "fsync = off", // a local development and test cluster: speed over crash safety
+      "synchronous_commit = off",
+      "full_page_writes = off",
+      // As on hosted Supabase: pg_cron's scheduler and pg_net's worker are background workers.
+      "shared_preload_libraries = 'pg_stat_statements, pg_cron, pg_net'",
+      "cron.database_name = 'postgres'",
+      // pg_cron runs each job over a libpq connection: the unix socket, where local connections are trusted.
+      `cron.host = '${cfg.socketDir}'`,
+      "",
+    ].join("\n"),
+  );
   await chown(path, PG_USER);
 }
 
 /** The version of the installed server binary and of the running server (null when not running). */
 async function versions(cfg: StackConfig) {
   const installed = (await run(`${PG_BIN}/postgres`, ["--version"])).trim().split(" ").at(-1)!;
-  const res = await output("psql", ["-X", "-At", "-h", cfg.socketDir, "-p", String(cfg.ports.db), "-U", "postgres", "-d", "postgres", "-c", "show server_version"]);
+  const res = await output("psql", [
+    "-X",
+    "-At",
+    "-h",
+    cfg.socketDir,
+    "-p",
+    String(cfg.ports.db),
+    "-U",
+    "postgres",
+    "-d",
+    "postgres",
+    "-c",
+    "show server_version",
+  ]);
   return { installed, running: res.code === 0 ? res.stdout.trim().split(" ")[0] : null };
 }
 
@@ -114,7 +138,11 @@ export async function startPostgres(cfg: StackConfig) {
     throw new StackError(`port ${cfg.ports.db} (Postgres) is already in use by another program`);
   }
   await writeSettings(cfg);
-  const { code } = await output(`${PG_BIN}/pg_ctl`, ["-D", cfg.pgData, "-l", cfg.pgLog, "-w", "-t", "30", "start"], asPg);
+  const { code } = await output(
+    `${PG_BIN}/pg_ctl`,
+    ["-D", cfg.pgData, "-l", cfg.pgLog, "-w", "-t", "30", "start"],
+    asPg,
+  );
   if (code !== 0) throw new StackError(`Postgres did not start; see ${cfg.pgLog}`);
 }
 
@@ -125,5 +153,19 @@ export async function stopPostgres(cfg: StackConfig) {
 
 /** psql as the superuser over the cluster's unix socket. */
 export function psql(cfg: StackConfig, args: string[], stdin?: string) {
-  return run("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", cfg.socketDir, "-p", String(cfg.ports.db), "-U", "postgres", "-d", "postgres", ...args], { stdin });
+  return run("psql", [
+    "-X",
+    "-q",
+    "-v",
+    "ON_ERROR_STOP=1",
+    "-h",
+    cfg.socketDir,
+    "-p",
+    String(cfg.ports.db),
+    "-U",
+    "postgres",
+    "-d",
+    "postgres",
+    ...args,
+  ], { stdin });
 }

@@ -75,13 +75,21 @@ export async function portInUse(port: number): Promise<boolean> {
 }
 
 /** Polls `check` until it holds; fails at once, naming the log, if `child` exits meanwhile. */
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logFile: string, child?: Deno.ChildProcess) {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  logFile: string,
+  child?: Deno.ChildProcess,
+) {
   let exited: Deno.CommandStatus | null = null;
   child?.status.then((s) => (exited = s));
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
-    if (exited) throw new StackError(`${what} exited during start (code ${(exited as Deno.CommandStatus).code}); see ${logFile}`);
+    if (exited) {
+      throw new StackError(`${what} exited during start (code ${(exited as Deno.CommandStatus).code}); see ${logFile}`);
+    }
     await new Promise((r) => setTimeout(r, 150));
   }
   throw new StackError(`${what} did not come up within ${timeoutMs / 1000}s; see ${logFile}`);
@@ -130,7 +138,9 @@ async function writeLedger() {
  * then SIGKILL after `graceMs`, as a stack stopping its own); removes the ledger.
  */
 export async function stopLeftovers(path: string, graceMs: number) {
-  const entries: { pid: number; started: string | null }[] = JSON.parse(await Deno.readTextFile(path).catch(() => "[]"));
+  const entries: { pid: number; started: string | null }[] = JSON.parse(
+    await Deno.readTextFile(path).catch(() => "[]"),
+  );
   const alive = [];
   for (const e of entries) if (e.started && (await startedAt(e.pid)) === e.started) alive.push(e);
   for (const e of alive) {
@@ -140,19 +150,31 @@ export async function stopLeftovers(path: string, graceMs: number) {
   }
   const deadline = Date.now() + graceMs;
   for (const e of alive) {
-    while ((await startedAt(e.pid)) === e.started && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while ((await startedAt(e.pid)) === e.started && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     if ((await startedAt(e.pid)) === e.started) {
       try {
         Deno.kill(e.pid, "SIGKILL");
       } catch { /* gone meanwhile */ }
     }
   }
-  if (alive.length) console.log(`stopped ${alive.length} servers a killed stack had left running (pids ${alive.map((e) => e.pid).join(", ")})`);
+  if (alive.length) {
+    console.log(
+      `stopped ${alive.length} servers a killed stack had left running (pids ${alive.map((e) => e.pid).join(", ")})`,
+    );
+  }
   await Deno.remove(path).catch(() => {});
 }
 
 /** Starts a long-running service whose stdout and stderr go (appended) to its log file. */
-export async function spawnLogged(cmd: string, args: string[], env: Record<string, string>, logFile: string, cwd?: string) {
+export async function spawnLogged(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  logFile: string,
+  cwd?: string,
+) {
   const child = new Deno.Command(cmd, { args, env, cwd, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
   services.push(child);
   await writeLedger();

@@ -17,18 +17,26 @@ Deno.test("the migrations make what supabase/schemas declares, and the compariso
 
     await t.step("no object differs", async () => {
       const diffs = differences(fromMigrations, await describe(schemas));
-      assert.equal(report(diffs), "", "supabase/schemas and supabase/migrations disagree (npm run db:diff prints the migration to add)");
+      assert.equal(
+        report(diffs),
+        "",
+        "supabase/schemas and supabase/migrations disagree (npm run db:diff prints the migration to add)",
+      );
     });
 
     // The same comparison, after the kinds of change that must not go unseen.
     await t.step("a changed function, grant, Storage policy, cron job and price are each named", async () => {
-      await psqlAt(schemas, [], `
+      await psqlAt(
+        schemas,
+        [],
+        `
         create or replace function private.setting(p_name text) returns text language sql as 'select null::text';
         grant select on public.documents to anon;
         drop policy "documents: owner deletes own files" on storage.objects;
         select cron.schedule('ingest-documents', '1 minute', 'select private.kick_ingest()');
         delete from public.model_prices where model = 'gpt-4o';
-      `);
+      `,
+      );
       const lines = report(differences(fromMigrations, await describe(schemas))).split("\n");
       assert.deepEqual(lines, [
         "differs: ACL public.TABLE documents",

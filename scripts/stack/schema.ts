@@ -70,7 +70,10 @@ export async function scratchDatabase(cfg: StackConfig, name: string, authAndSto
 /** Applies SQL files in order, each in one transaction, as `supabase migration up` does. */
 export async function applyFiles(url: string, files: string[]) {
   for (const file of files) {
-    const sql = (await Deno.readTextFile(file)).replace(CRON_EXTENSION, "-- (pg_cron: the scratch database's stand-in)");
+    const sql = (await Deno.readTextFile(file)).replace(
+      CRON_EXTENSION,
+      "-- (pg_cron: the scratch database's stand-in)",
+    );
     try {
       await psqlAt(url, ["-1"], sql);
     } catch (e) {
@@ -110,19 +113,37 @@ export function dumpEntries(dump: string): Entry[] {
 }
 
 const CATALOG_QUERIES: [string, string][] = [
-  ["EXTENSION", `select e.extname, format('%s in schema %s', e.extname, n.nspname) from pg_extension e join pg_namespace n on n.oid = e.extnamespace`],
-  ["DEFAULT PRIVILEGES", `select format('%s in %s on %s', pg_get_userbyid(d.defaclrole), coalesce(n.nspname, 'all schemas'), d.defaclobjtype),
-     d.defaclacl::text from pg_default_acl d left join pg_namespace n on n.oid = d.defaclnamespace`],
-  ["SCHEMA PRIVILEGES", `select nspname, coalesce(nspacl::text, '') from pg_namespace where nspname in ('public', 'private', 'net', 'cron', 'extensions')`],
-  ["POLICY", `select format('%s.%s %s', schemaname, tablename, policyname),
+  [
+    "EXTENSION",
+    `select e.extname, format('%s in schema %s', e.extname, n.nspname) from pg_extension e join pg_namespace n on n.oid = e.extnamespace`,
+  ],
+  [
+    "DEFAULT PRIVILEGES",
+    `select format('%s in %s on %s', pg_get_userbyid(d.defaclrole), coalesce(n.nspname, 'all schemas'), d.defaclobjtype),
+     d.defaclacl::text from pg_default_acl d left join pg_namespace n on n.oid = d.defaclnamespace`,
+  ],
+  [
+    "SCHEMA PRIVILEGES",
+    `select nspname, coalesce(nspacl::text, '') from pg_namespace where nspname in ('public', 'private', 'net', 'cron', 'extensions')`,
+  ],
+  [
+    "POLICY",
+    `select format('%s.%s %s', schemaname, tablename, policyname),
      format('%s %s to %s using (%s) with check (%s)', permissive, cmd, roles::text, qual, with_check)
-     from pg_policies where schemaname in ('auth', 'storage')`],
-  ["TRIGGER", `select format('%s %s', t.tgrelid::regclass, t.tgname), pg_get_triggerdef(t.oid)
+     from pg_policies where schemaname in ('auth', 'storage')`,
+  ],
+  [
+    "TRIGGER",
+    `select format('%s %s', t.tgrelid::regclass, t.tgname), pg_get_triggerdef(t.oid)
      from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
-     where n.nspname in ('auth', 'storage') and not t.tgisinternal and t.tgfoid::regproc::text like 'private.%'`],
+     where n.nspname in ('auth', 'storage') and not t.tgisinternal and t.tgfoid::regproc::text like 'private.%'`,
+  ],
   ["CRON JOB", `select jobname, format('%s: %s', schedule, command) from cron.job`],
   ["ROW storage.buckets", `select id, row_to_json(b)::jsonb - 'created_at' - 'updated_at' from storage.buckets b`],
-  ["ROW public.model_prices", `select format('%s %s %s', provider, model, valid_from), row_to_json(p)::text from public.model_prices p`],
+  [
+    "ROW public.model_prices",
+    `select format('%s %s %s', provider, model, valid_from), row_to_json(p)::text from public.model_prices p`,
+  ],
   ["ROW private.settings", `select name, value from private.settings`],
 ];
 
@@ -156,7 +177,11 @@ export function differences(fromMigrations: Entry[], fromSchemas: Entry[]): Diff
   };
   const a = byKey(fromMigrations), b = byKey(fromSchemas);
   const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
-  return keys.filter((k) => a.get(k) !== b.get(k)).map((k) => ({ key: k, migrations: a.get(k) ?? null, schemas: b.get(k) ?? null }));
+  return keys.filter((k) => a.get(k) !== b.get(k)).map((k) => ({
+    key: k,
+    migrations: a.get(k) ?? null,
+    schemas: b.get(k) ?? null,
+  }));
 }
 
 /** One line per differing object, naming it and which side has what. */
@@ -171,7 +196,10 @@ export function report(diffs: Difference[]): string {
 }
 
 /** Builds both scratch databases and returns their URLs (the caller drops them). */
-export async function buildBoth(cfg: StackConfig, names = { migrations: "scratch_migrations", schemas: "scratch_schemas" }) {
+export async function buildBoth(
+  cfg: StackConfig,
+  names = { migrations: "scratch_migrations", schemas: "scratch_schemas" },
+) {
   const authAndStorage = await authAndStorageSchemas(cfg);
   const migrations = await scratchDatabase(cfg, names.migrations, authAndStorage);
   await applyFiles(migrations, await sqlFiles(MIGRATIONS_DIR));
@@ -194,8 +222,15 @@ export async function migraDiff(fromUrl: string, toUrl: string): Promise<string>
   const migra = await ensurePythonTool("migra-3.0.1663481299", MIGRA_PACKAGES, "migra");
   // SQLAlchemy 2.1 takes a plain postgresql:// URL for psycopg 3; migra's driver is psycopg2.
   const driver = (url: string) => url.replace(/^postgresql:/, "postgresql+psycopg2:");
-  const { code, stdout, stderr } = await output(migra, ["--unsafe", "--with-privileges", driver(fromUrl), driver(toUrl)]);
+  const { code, stdout, stderr } = await output(migra, [
+    "--unsafe",
+    "--with-privileges",
+    driver(fromUrl),
+    driver(toUrl),
+  ]);
   // migra exits 2 when there are differences, 0 when there are none.
-  if (code !== 0 && code !== 2) throw new Error(`migra failed (exit ${code}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  if (code !== 0 && code !== 2) {
+    throw new Error(`migra failed (exit ${code}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  }
   return stdout.trim();
 }

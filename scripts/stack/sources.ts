@@ -110,9 +110,15 @@ export async function treeDigest(dir: string): Promise<string> {
 
 async function download(src: SourceArchive, dest: string) {
   const res = await fetch(src.url, { signal: AbortSignal.timeout(300_000) }).catch((e) => {
-    throw new StackError(`${src.file} is in no sources folder and ${src.url} could not be downloaded (${e.message}); set ${SOURCES_ENV} to a folder holding it`);
+    throw new StackError(
+      `${src.file} is in no sources folder and ${src.url} could not be downloaded (${e.message}); set ${SOURCES_ENV} to a folder holding it`,
+    );
   });
-  if (!res.ok) throw new StackError(`${src.file} is in no sources folder and ${src.url} answered ${res.status}; set ${SOURCES_ENV} to a folder holding it`);
+  if (!res.ok) {
+    throw new StackError(
+      `${src.file} is in no sources folder and ${src.url} answered ${res.status}; set ${SOURCES_ENV} to a folder holding it`,
+    );
+  }
   await Deno.writeFile(dest, new Uint8Array(await res.arrayBuffer()));
 }
 
@@ -134,7 +140,9 @@ export async function extractSource(src: SourceArchive, dest: string): Promise<v
   if (archive) {
     const sum = await sha256File(archive);
     if (sum !== src.sha256) {
-      throw new StackError(`${archive}: sha256 ${sum} is not the pinned ${src.sha256}; the file is not the release this project builds`);
+      throw new StackError(
+        `${archive}: sha256 ${sum} is not the pinned ${src.sha256}; the file is not the release this project builds`,
+      );
     }
     await run("tar", ["-xzf", archive, "-C", dest, "--strip-components=1"]);
     console.log(`source: ${src.name} ${src.version} from ${archive} (sha256 verified)`);
@@ -170,7 +178,13 @@ export async function cached(folder: string, what: string, build: (dir: string) 
 }
 
 /** Runs a build step; on failure the whole output goes to `log` and the error names it. */
-export async function buildStep(what: string, log: string, cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+export async function buildStep(
+  what: string,
+  log: string,
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+) {
   const res = await output(cmd, args, opts);
   await Deno.writeTextFile(log, `$ ${cmd} ${args.join(" ")}\n${res.stdout}${res.stderr}\n`, { append: true });
   if (res.code !== 0) {

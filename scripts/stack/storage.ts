@@ -3,7 +3,7 @@
 import type { StackConfig } from "./config.ts";
 import { JWT_SECRET } from "./config.ts";
 import { exists, httpOk, output, portInUse, spawnLogged, StackError, waitFor } from "./proc.ts";
-import { buildStep, cached, CACHE_DIR, extractSource, SOURCES } from "./sources.ts";
+import { buildStep, CACHE_DIR, cached, extractSource, SOURCES } from "./sources.ts";
 
 // Storage requires Node >= 24; the machine's Node may be older, so it runs on Node from npm.
 const NODE_VERSION = "24.21.0";
@@ -22,13 +22,23 @@ const PG_BOSS = {
 
 /** Node.js 24 from the npm package that carries its binary and headers; returns the package folder. */
 async function node24(): Promise<string> {
-  const dir = await cached(`node-${NODE_VERSION}`, `Node.js ${NODE_VERSION} (npm package ${NODE_PACKAGE})`, async (dir) => {
-    const log = `${CACHE_DIR}/node-${NODE_VERSION}.build.log`;
-    await Deno.writeTextFile(log, "");
-    await buildStep(`npm install ${NODE_PACKAGE}`, log, "npm", [
-      "install", "--no-save", "--no-audit", "--no-fund", "--prefix", dir, `${NODE_PACKAGE}@${NODE_VERSION}`,
-    ]);
-  });
+  const dir = await cached(
+    `node-${NODE_VERSION}`,
+    `Node.js ${NODE_VERSION} (npm package ${NODE_PACKAGE})`,
+    async (dir) => {
+      const log = `${CACHE_DIR}/node-${NODE_VERSION}.build.log`;
+      await Deno.writeTextFile(log, "");
+      await buildStep(`npm install ${NODE_PACKAGE}`, log, "npm", [
+        "install",
+        "--no-save",
+        "--no-audit",
+        "--no-fund",
+        "--prefix",
+        dir,
+        `${NODE_PACKAGE}@${NODE_VERSION}`,
+      ]);
+    },
+  );
   return `${dir}/node_modules/${NODE_PACKAGE}`;
 }
 
@@ -43,7 +53,9 @@ async function pinPgBoss(src: string) {
   lock.packages[""].dependencies["pg-boss"] = PG_BOSS.version;
   const entry = lock.packages["node_modules/pg-boss"];
   if (!entry || entry.version !== PG_BOSS.version) {
-    throw new StackError(`Storage's lockfile no longer has pg-boss ${PG_BOSS.version}; update PG_BOSS in scripts/stack/storage.ts`);
+    throw new StackError(
+      `Storage's lockfile no longer has pg-boss ${PG_BOSS.version}; update PG_BOSS in scripts/stack/storage.ts`,
+    );
   }
   entry.resolved = PG_BOSS.resolved;
   entry.integrity = PG_BOSS.integrity;
@@ -75,7 +87,9 @@ export async function buildStorage(): Promise<StorageBuild> {
     await buildStep("npm ci (Storage)", log, "npm", ["ci", "--no-audit", "--no-fund"], { cwd: dir, env });
     // `npm run build` starts with a type check that fails on the pg-boss swap; its bundling steps do not need it.
     await buildStep("node build.js (Storage)", log, `${nodeDir}/bin/node`, ["build.js"], { cwd: dir, env });
-    await buildStep("resolve-tspaths (Storage)", log, `${nodeDir}/bin/node`, [`${dir}/node_modules/.bin/resolve-tspaths`], { cwd: dir, env });
+    await buildStep("resolve-tspaths (Storage)", log, `${nodeDir}/bin/node`, [
+      `${dir}/node_modules/.bin/resolve-tspaths`,
+    ], { cwd: dir, env });
   });
   return { node: `${nodeDir}/bin/node`, dir };
 }
@@ -110,12 +124,16 @@ function storageLog(cfg: StackConfig) {
 /** Storage's own migrations, before the project's (which add policies and triggers to storage.objects). */
 export async function migrateStorage(cfg: StackConfig, build: StorageBuild) {
   const res = await output(build.node, ["dist/scripts/migrate-call.js"], { cwd: build.dir, env: storageEnv(cfg) });
-  await Deno.writeTextFile(storageLog(cfg), `$ node dist/scripts/migrate-call.js\n${res.stdout}${res.stderr}\n`, { append: true });
+  await Deno.writeTextFile(storageLog(cfg), `$ node dist/scripts/migrate-call.js\n${res.stdout}${res.stderr}\n`, {
+    append: true,
+  });
   if (res.code !== 0) throw new StackError(`Storage's migrations failed (exit ${res.code}); see ${storageLog(cfg)}`);
 }
 
 export async function startStorage(cfg: StackConfig, build: StorageBuild): Promise<Deno.ChildProcess> {
-  if (await portInUse(cfg.ports.storage)) throw new StackError(`port ${cfg.ports.storage} (Storage) is already in use by another program`);
+  if (await portInUse(cfg.ports.storage)) {
+    throw new StackError(`port ${cfg.ports.storage} (Storage) is already in use by another program`);
+  }
   if (!(await exists(cfg.storageDir))) await Deno.mkdir(cfg.storageDir, { recursive: true });
   const child = await spawnLogged(build.node, ["dist/start/server.js"], storageEnv(cfg), storageLog(cfg), build.dir);
   await waitFor("the Storage server", () => httpOk(`${cfg.storageUrl}/status`), 90_000, storageLog(cfg), child);

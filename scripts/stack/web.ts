@@ -25,7 +25,12 @@ export async function webSourceHash(): Promise<string> {
   const hash = new Uint8Array(32);
   const enc = new TextEncoder();
   for (const f of files) {
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array([...enc.encode(f.slice(ROOT.length) + "\0"), ...hash, ...(await Deno.readFile(f))])));
+    const digest = new Uint8Array(
+      await crypto.subtle.digest(
+        "SHA-256",
+        new Uint8Array([...enc.encode(f.slice(ROOT.length) + "\0"), ...hash, ...(await Deno.readFile(f))]),
+      ),
+    );
     hash.set(digest);
   }
   return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");

@@ -38,7 +38,9 @@ function messageRow(c: string, i: number) {
   const assistant = i % 2 === 0;
   // Times with microseconds that round and truncate differently, written in other zones.
   const micros = [0, 1, 499, 500, 999, 123456, 999999, 500000][i % 8];
-  const created = `2026-03-04 0${i % 10}:${String(i % 60).padStart(2, "0")}:07.${String(micros).padStart(6, "0")}+0${i % 9}:30`;
+  const created = `2026-03-04 0${i % 10}:${String(i % 60).padStart(2, "0")}:07.${String(micros).padStart(6, "0")}+0${
+    i % 9
+  }:30`;
   return {
     id: name(randomUUID(), `<m${c}.${i}>`),
     conversation_id: conv[c],
@@ -53,8 +55,29 @@ function messageRow(c: string, i: number) {
     error_code: i % 10 === 7 ? "provider_error" : null,
     citations: assistant && i % 20 === 0
       ? db.json([
-        { n: 1, document_id: randomUUID(), filename: "보고서 \"최종\"\\v2.pdf", page: 12, chunk_id: 345, quote: `인용 "quoted" \\ ${CONTROLS}`, start_offset: 0, end_offset: 17, check: "exact" },
-        { n: 2, document_id: randomUUID(), filename: "gone.pdf", page: 1, chunk_id: null, quote: "😀", start_offset: 5, end_offset: 7, check: "repaired", document_deleted: true },
+        {
+          n: 1,
+          document_id: randomUUID(),
+          filename: '보고서 "최종"\\v2.pdf',
+          page: 12,
+          chunk_id: 345,
+          quote: `인용 "quoted" \\ ${CONTROLS}`,
+          start_offset: 0,
+          end_offset: 17,
+          check: "exact",
+        },
+        {
+          n: 2,
+          document_id: randomUUID(),
+          filename: "gone.pdf",
+          page: 1,
+          chunk_id: null,
+          quote: "😀",
+          start_offset: 5,
+          end_offset: 7,
+          check: "repaired",
+          document_deleted: true,
+        },
       ])
       : db.json([]),
     created_at: created,
@@ -68,9 +91,23 @@ beforeAll(async () => {
     values (${user.id}, 'key', 'openai', 'c', 'sk-...ab', ${randomUUID()}) returning id`;
   name(keyId, "<key>");
   const conversations = [
-    { c: "1", title: `${TRICKY[0]} ${TRICKY[1]}`, model: "gpt-4o", system_prompt: TRICKY.join("\n"), api_key_id: keyId, messages: 100 },
+    {
+      c: "1",
+      title: `${TRICKY[0]} ${TRICKY[1]}`,
+      model: "gpt-4o",
+      system_prompt: TRICKY.join("\n"),
+      api_key_id: keyId,
+      messages: 100,
+    },
     { c: "2", title: TRICKY[3], model: null, system_prompt: null, api_key_id: null, messages: 0 },
-    { c: "3", title: TRICKY[4].slice(0, 150), model: "claude-sonnet-4-0", system_prompt: TRICKY[2], api_key_id: null, messages: 3 },
+    {
+      c: "3",
+      title: TRICKY[4].slice(0, 150),
+      model: "claude-sonnet-4-0",
+      system_prompt: TRICKY[2],
+      api_key_id: null,
+      messages: 3,
+    },
   ];
   for (const x of conversations) {
     conv[x.c] = name(randomUUID(), `<c${x.c}>`);
@@ -82,11 +119,13 @@ beforeAll(async () => {
     }
   }
   // Fixed times for the conversations (after the messages, whose arrival sets updated_at).
-  for (const [c, created, updated] of [
-    ["1", "2025-01-02 03:04:05.678901+00", "2026-02-03 04:05:06.999999-07"],
-    ["2", "1999-12-31 23:59:59.9995+00", "2030-01-01 00:00:00+00"],
-    ["3", "2026-01-01 00:00:00.001+00", "2026-01-01 00:00:00.0015+00"],
-  ]) await db`update public.conversations set created_at = ${created}, updated_at = ${updated} where id = ${conv[c]}`;
+  for (
+    const [c, created, updated] of [
+      ["1", "2025-01-02 03:04:05.678901+00", "2026-02-03 04:05:06.999999-07"],
+      ["2", "1999-12-31 23:59:59.9995+00", "2030-01-01 00:00:00+00"],
+      ["3", "2026-01-01 00:00:00.001+00", "2026-01-01 00:00:00.0015+00"],
+    ]
+  ) await db`update public.conversations set created_at = ${created}, updated_at = ${updated} where id = ${conv[c]}`;
 });
 afterAll(() => db.end());
 
@@ -114,7 +153,13 @@ afterAll(() => {
  * Requests the route and compares its answer with the golden one, field by field. Returns the
  * body. `ofThisRun`: fields of `data` only this run can know (a new row's time), left out here.
  */
-async function sameAsBefore(label: string, method: string, path: () => string, body?: unknown, ofThisRun: string[] = []) {
+async function sameAsBefore(
+  label: string,
+  method: string,
+  path: () => string,
+  body?: unknown,
+  ofThisRun: string[] = [],
+) {
   const res = await fetch(`${process.env.API_URL ?? "http://127.0.0.1:54421"}/api/v1${path()}`, {
     method,
     headers: { authorization: `Bearer ${user.token}`, ...(body ? { "content-type": "application/json" } : {}) },
@@ -176,13 +221,17 @@ describe("bodies built in SQL are the bodies the function built before", () => {
   it("POST /conversations: with every field, and with none", async () => {
     const times = ["created_at", "updated_at", "last_activity_at"];
     const full = await sameAsBefore("create with every field", "POST", () => "/conversations", {
-      title: `${TRICKY[0]} ${TRICKY[1]} ${TRICKY[2]}`, model: "gpt-4o", system_prompt: TRICKY.join("\n"), api_key_id: keyId,
+      title: `${TRICKY[0]} ${TRICKY[1]} ${TRICKY[2]}`,
+      model: "gpt-4o",
+      system_prompt: TRICKY.join("\n"),
+      api_key_id: keyId,
     }, times);
     const bare = await sameAsBefore("create with none", "POST", () => "/conversations", {}, [...times, "title"]);
     // What only this run can know (the new id, the time, the dated default title) is what the
     // function sent before for the same row: postgres.js's Date, as JSON.stringify writes it.
     for (const made of [full.data, bare.data]) {
-      const [row] = await db`select title, created_at, updated_at, last_activity_at from public.conversations where id = ${made.id}`;
+      const [row] =
+        await db`select title, created_at, updated_at, last_activity_at from public.conversations where id = ${made.id}`;
       expect(made.title).toBe(row.title);
       for (const field of times) expect(made[field]).toBe(JSON.parse(JSON.stringify(row[field])));
     }

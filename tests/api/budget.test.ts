@@ -10,7 +10,8 @@ describe("budget under concurrency", () => {
   it("50 messages at once on a $0.10 key: recorded spend stays within the budget, the rest are 429", async () => {
     const user = await createUser("budget_race");
     const key = await registerKey(user, "openai");
-    expect((await api("PATCH", `/keys/${key.id}`, { token: user.token, body: { monthly_budget_usd: 0.1 } })).status).toBe(200);
+    expect((await api("PATCH", `/keys/${key.id}`, { token: user.token, body: { monthly_budget_usd: 0.1 } })).status)
+      .toBe(200);
     // A month of earlier, free calls on the key (a model without a price costs nothing): summing
     // this month's spend now takes milliseconds, so answers are stored while a reservation is
     // being decided. Read in two snapshots, the spend misses such an answer while the
@@ -21,9 +22,19 @@ describe("budget under concurrency", () => {
     // Long enough that the fake provider's answer uses the whole 1,024-token limit: about $0.0128
     // per message on gpt-4o, close to its worst case, so the budget is really at stake.
     const text = "budget ".repeat(600);
-    const conversations = await Promise.all(Array.from({ length: 5 }, () => createConversation(user, { model: "gpt-4o" })));
-    const replies = await Promise.all(Array.from({ length: 50 }, (_, i) =>
-      api("POST", `/conversations/${conversations[i % 5]}/messages`, { token: user.token, body: { message: text } })));
+    const conversations = await Promise.all(
+      Array.from({ length: 5 }, () => createConversation(user, { model: "gpt-4o" })),
+    );
+    const replies = await Promise.all(
+      Array.from(
+        { length: 50 },
+        (_, i) =>
+          api("POST", `/conversations/${conversations[i % 5]}/messages`, {
+            token: user.token,
+            body: { message: text },
+          }),
+      ),
+    );
 
     const statuses = replies.map((r) => r.status);
     expect(statuses.every((s) => s === 201 || s === 429), JSON.stringify(statuses)).toBe(true);

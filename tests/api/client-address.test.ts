@@ -10,7 +10,10 @@ import { claimsOf, createUser, db } from "../support/users.ts";
 afterAll(() => db.end());
 
 /** A loopback address of this run's own (not 127.0.0.1, which every other suite uses). */
-const someAddress = () => `127.${10 + Math.floor(Math.random() * 240)}.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`;
+const someAddress = () =>
+  `127.${10 + Math.floor(Math.random() * 240)}.${Math.floor(Math.random() * 256)}.${
+    1 + Math.floor(Math.random() * 254)
+  }`;
 
 /** POST /api/v1<path> through the gateway, connecting from `from`. */
 function postFrom(from: string, path: string, body: unknown, headers: Record<string, string> = {}) {
@@ -18,7 +21,11 @@ function postFrom(from: string, path: string, body: unknown, headers: Record<str
   const { hostname, port } = new URL(API_URL);
   return new Promise<{ status: number; body: any }>((resolve, reject) => {
     const req = request({
-      host: hostname, port, path: `/api/v1${path}`, method: "POST", localAddress: from,
+      host: hostname,
+      port,
+      path: `/api/v1${path}`,
+      method: "POST",
+      localAddress: from,
       headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...headers },
     }, (res) => {
       let text = "";
@@ -53,7 +60,9 @@ describe("the address Auth sees", () => {
   it("is the client's for a join too (the session the sign-up makes)", async () => {
     const from = someAddress();
     const username = `joiner_${Date.now() % 1e9}`;
-    const join = await postFrom(from, "/users/join", { username, password: "long-enough-password" }, { "x-forwarded-for": "203.0.113.66" });
+    const join = await postFrom(from, "/users/join", { username, password: "long-enough-password" }, {
+      "x-forwarded-for": "203.0.113.66",
+    });
     expect(join.status).toBe(201);
     const [row] = await db`select host(ip) as ip from auth.sessions where user_id = ${join.body.data.id}`;
     expect(row.ip).toBe(from);
@@ -66,16 +75,25 @@ describe("Auth's sign-in limit (test stack: a burst of 30, then one a second, pe
     const attacker = someAddress();
     const statuses: number[] = [];
     for (let wave = 0; wave < 8 && !statuses.includes(429); wave++) {
-      const replies = await Promise.all(Array.from({ length: 10 }, () =>
-        postFrom(attacker, "/users/login", { username: stranger.username, password: "a-wrong-password" })
-      ));
+      const replies = await Promise.all(
+        Array.from(
+          { length: 10 },
+          () => postFrom(attacker, "/users/login", { username: stranger.username, password: "a-wrong-password" }),
+        ),
+      );
       statuses.push(...replies.map((r) => r.status));
     }
     expect(statuses.filter((s) => s !== 401 && s !== 429)).toEqual([]);
     expect(statuses).toContain(429);
-    const limited = await postFrom(attacker, "/users/login", { username: stranger.username, password: stranger.password });
+    const limited = await postFrom(attacker, "/users/login", {
+      username: stranger.username,
+      password: stranger.password,
+    });
     if (limited.status === 429) expect(limited.body.message).toBe("Too many attempts; wait a moment and try again");
-    const ok = await postFrom(someAddress(), "/users/login", { username: stranger.username, password: stranger.password });
+    const ok = await postFrom(someAddress(), "/users/login", {
+      username: stranger.username,
+      password: stranger.password,
+    });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
   });
 });

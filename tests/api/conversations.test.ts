@@ -10,7 +10,8 @@ beforeAll(async () => {
 });
 afterAll(() => db.end());
 
-const countConversations = async (user: TestUser) => (await db`select count(*)::int as n from public.conversations where user_id = ${user.id}`)[0].n;
+const countConversations = async (user: TestUser) =>
+  (await db`select count(*)::int as n from public.conversations where user_id = ${user.id}`)[0].n;
 
 describe("conversations", () => {
   it("creates with a default title, with and without a trailing slash", async () => {
@@ -18,7 +19,10 @@ describe("conversations", () => {
     expect(a.status).toBe(201);
     expect(a.body.data.title).toMatch(/^Conversation \d{4}-\d{2}-\d{2} \d{2}:\d{2}$/);
     expect(a.body.data).toMatchObject({ message_count: 0, last_message_at: null, api_key_id: null });
-    const b = await api("POST", "/conversations", { token: alice.token, body: { title: "  Taxes 2026 ", model: "gpt-4o", system_prompt: "Be brief." } });
+    const b = await api("POST", "/conversations", {
+      token: alice.token,
+      body: { title: "  Taxes 2026 ", model: "gpt-4o", system_prompt: "Be brief." },
+    });
     expect(b.status).toBe(201);
     expect(b.body.data).toMatchObject({ title: "Taxes 2026", model: "gpt-4o", system_prompt: "Be brief." });
   });
@@ -26,7 +30,9 @@ describe("conversations", () => {
   it("lists the caller's conversations, newest activity first, paginated", async () => {
     const user = await createUser("lister");
     const ids: string[] = [];
-    for (const title of ["first", "second", "third"]) ids.push((await api("POST", "/conversations", { token: user.token, body: { title } })).body.data.id);
+    for (const title of ["first", "second", "third"]) {
+      ids.push((await api("POST", "/conversations", { token: user.token, body: { title } })).body.data.id);
+    }
     // Activity on the first one moves it to the top.
     await api("PATCH", `/conversations/${ids[0]}`, { token: user.token, body: { title: "first, renamed" } });
     const list = await api("GET", "/conversations", { token: user.token });
@@ -42,12 +48,18 @@ describe("conversations", () => {
 
   it("counts every one of many created at once (by several connections, in their own count slots), and their deletion", async () => {
     const carol = await createUser("carol_many");
-    const made = await Promise.all(Array.from({ length: 40 }, (_, i) =>
-      api("POST", "/conversations", { token: carol.token, body: { title: `at once ${i}` } })));
+    const made = await Promise.all(
+      Array.from(
+        { length: 40 },
+        (_, i) => api("POST", "/conversations", { token: carol.token, body: { title: `at once ${i}` } }),
+      ),
+    );
     expect(made.map((r) => r.status).every((s) => s === 201)).toBe(true);
     const list = await api("GET", "/conversations?limit=1", { token: carol.token });
     expect(list.headers.get("x-total-count")).toBe("40");
-    await Promise.all(made.slice(0, 15).map((r) => api("DELETE", `/conversations/${r.body.data.id}`, { token: carol.token })));
+    await Promise.all(
+      made.slice(0, 15).map((r) => api("DELETE", `/conversations/${r.body.data.id}`, { token: carol.token })),
+    );
     const after = await api("GET", "/conversations?limit=1", { token: carol.token });
     expect(after.headers.get("x-total-count")).toBe("25");
     expect(await countConversations(carol)).toBe(25);
@@ -72,9 +84,16 @@ describe("conversations", () => {
     expect(got.status).toBe(200);
     expect(got.body.data).toMatchObject({ id, title: "to change", messages: [] });
 
-    const patched = await api("PATCH", `/conversations/${id}`, { token: alice.token, body: { title: "changed", model: "claude-3-5-haiku-latest", system_prompt: null } });
+    const patched = await api("PATCH", `/conversations/${id}`, {
+      token: alice.token,
+      body: { title: "changed", model: "claude-3-5-haiku-latest", system_prompt: null },
+    });
     expect(patched.status).toBe(200);
-    expect(patched.body.data).toMatchObject({ title: "changed", model: "claude-3-5-haiku-latest", system_prompt: null });
+    expect(patched.body.data).toMatchObject({
+      title: "changed",
+      model: "claude-3-5-haiku-latest",
+      system_prompt: null,
+    });
 
     const deleted = await api("DELETE", `/conversations/${id}`, { token: alice.token });
     expect(deleted.status).toBe(200);
@@ -104,12 +123,28 @@ describe("conversations", () => {
     expect(contents).toHaveLength(100);
     expect([contents[0], contents[99]]).toEqual(["message 6", "message 105"]);
     expect(Object.keys(got.body.data.messages[0]).sort()).toEqual(
-      ["api_key_id", "citations", "completion_tokens", "content", "conversation_id", "created_at", "error_code", "id", "model", "prompt_tokens", "role", "status"],
+      [
+        "api_key_id",
+        "citations",
+        "completion_tokens",
+        "content",
+        "conversation_id",
+        "created_at",
+        "error_code",
+        "id",
+        "model",
+        "prompt_tokens",
+        "role",
+        "status",
+      ],
     );
     expect(got.body.data.messages[0].conversation_id).toBe(id);
 
     const page = await api("GET", `/conversations/${id}/messages?limit=2&offset=103`, { token: user.token });
-    expect(page.body.data.map((m: { content: string }) => m.content.split(" ").slice(0, 2).join(" "))).toEqual(["message 104", "message 105"]);
+    expect(page.body.data.map((m: { content: string }) => m.content.split(" ").slice(0, 2).join(" "))).toEqual([
+      "message 104",
+      "message 105",
+    ]);
     expect(page.headers.get("x-total-count")).toBe("105");
     const empty = await api("GET", `/conversations/${id}/messages?offset=200`, { token: user.token });
     expect(empty.body.data).toEqual([]);
@@ -126,21 +161,27 @@ describe("conversations", () => {
     expect(res.body.errors.api_key_id).toEqual(["Unknown key"]);
     const created = await api("POST", "/conversations", { token: alice.token, body: { api_key_id: bobKey.id } });
     expect(created.status).toBe(400);
-    expect((await api("PATCH", `/conversations/${id}`, { token: alice.token, body: { api_key_id: "not-a-uuid" } })).status).toBe(400);
+    expect(
+      (await api("PATCH", `/conversations/${id}`, { token: alice.token, body: { api_key_id: "not-a-uuid" } })).status,
+    ).toBe(400);
     const [row] = await db`select api_key_id from public.conversations where id = ${id}`;
     expect(row.api_key_id).toBeNull();
   });
 
   it("never shows, changes or deletes another user's conversation (404, as if it did not exist)", async () => {
     const id = (await api("POST", "/conversations", { token: alice.token, body: { title: "alice's" } })).body.data.id;
-    expect((await api("GET", "/conversations", { token: bob.token })).body.data.some((c: { id: string }) => c.id === id)).toBe(false);
-    for (const [method, path, body] of [
-      ["GET", `/conversations/${id}`, undefined],
-      ["PATCH", `/conversations/${id}`, { title: "bob was here" }],
-      ["DELETE", `/conversations/${id}`, undefined],
-      ["GET", `/conversations/${id}/messages`, undefined],
-      ["POST", `/conversations/${id}/messages`, { message: "hi" }],
-    ] as const) {
+    expect(
+      (await api("GET", "/conversations", { token: bob.token })).body.data.some((c: { id: string }) => c.id === id),
+    ).toBe(false);
+    for (
+      const [method, path, body] of [
+        ["GET", `/conversations/${id}`, undefined],
+        ["PATCH", `/conversations/${id}`, { title: "bob was here" }],
+        ["DELETE", `/conversations/${id}`, undefined],
+        ["GET", `/conversations/${id}/messages`, undefined],
+        ["POST", `/conversations/${id}/messages`, { message: "hi" }],
+      ] as const
+    ) {
       const res = await api(method, path, { token: bob.token, body });
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.body.message).toBe("Conversation not found");

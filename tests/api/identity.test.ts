@@ -16,7 +16,14 @@ describe("access tokens", () => {
   it("no token, a malformed header, a forged, an expired or a non-user token: 401 in the envelope", async () => {
     const user = await createUser("ident");
     const now = Math.floor(Date.now() / 1000);
-    const claims = { sub: user.id, aud: "authenticated", role: "authenticated", session_id: user.sessionId, iat: now, exp: now + 600 };
+    const claims = {
+      sub: user.id,
+      aud: "authenticated",
+      role: "authenticated",
+      session_id: user.sessionId,
+      iat: now,
+      exp: now + 600,
+    };
     const cases: Record<string, Record<string, string>> = {
       none: {},
       malformed: { authorization: "Token abc" },
@@ -25,7 +32,11 @@ describe("access tokens", () => {
       expired: { authorization: `Bearer ${tokenFor(user.id, user.sessionId, "", -60)}` },
       anonRole: { authorization: `Bearer ${signToken({ ...claims, role: "anon" })}` },
       otherAudience: { authorization: `Bearer ${signToken({ ...claims, aud: "somewhere-else" })}` },
-      unsigned: { authorization: `Bearer ${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.` },
+      unsigned: {
+        authorization: `Bearer ${Buffer.from('{"alg":"none"}').toString("base64url")}.${
+          Buffer.from(JSON.stringify(claims)).toString("base64url")
+        }.`,
+      },
     };
     for (const [name, headers] of Object.entries(cases)) {
       const res = await api("GET", "/conversations", { headers });
@@ -64,7 +75,11 @@ describe("the envelope and HTTP around every route", () => {
   it("answers CORS preflights and puts the CORS headers on every response", async () => {
     const pre = await fetch(`${API_URL}/api/v1/conversations`, {
       method: "OPTIONS",
-      headers: { origin: "http://localhost:3000", "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type, x-client-info, apikey" },
+      headers: {
+        origin: "http://localhost:3000",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type, x-client-info, apikey",
+      },
     });
     expect(pre.status).toBeLessThan(300);
     expect(pre.headers.get("access-control-allow-origin")).toBe("*");
@@ -73,7 +88,10 @@ describe("the envelope and HTTP around every route", () => {
     const err = await api("GET", "/conversations");
     expect(err.headers.get("access-control-allow-origin")).toBe("*");
     const user = await createUser("ident");
-    const list = await api("GET", "/conversations", { token: user.token, headers: { origin: "http://localhost:3000" } });
+    const list = await api("GET", "/conversations", {
+      token: user.token,
+      headers: { origin: "http://localhost:3000" },
+    });
     expect(list.headers.get("access-control-expose-headers")).toMatch(/X-Total-Count/i);
   });
 
@@ -93,14 +111,32 @@ describe("the envelope and HTTP around every route", () => {
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toBe("3.1.0");
     const paths = Object.keys(doc.body.paths);
-    for (const p of ["/users/join", "/users/login", "/users/logout", "/users/refresh", "/users/me", "/conversations", "/conversations/{id}",
-      "/conversations/{id}/messages", "/keys", "/keys/{id}", "/keys/{id}/statistics", "/keys/{id}/statics", "/health"]) {
+    for (
+      const p of [
+        "/users/join",
+        "/users/login",
+        "/users/logout",
+        "/users/refresh",
+        "/users/me",
+        "/conversations",
+        "/conversations/{id}",
+        "/conversations/{id}/messages",
+        "/keys",
+        "/keys/{id}",
+        "/keys/{id}/statistics",
+        "/keys/{id}/statics",
+        "/health",
+      ]
+    ) {
       expect(paths).toContain(p);
     }
     // The request schema is the validating zod schema: its limits show up.
     const keyBody = doc.body.paths["/keys"].post.requestBody.content["application/json"].schema;
     expect(keyBody.properties.kind.enum).toEqual(["open_ai", "claude"]);
-    expect(doc.body.paths["/conversations/{id}/messages"].post.requestBody.content["application/json"].schema.properties.message.maxLength).toBe(32000);
+    expect(
+      doc.body.paths["/conversations/{id}/messages"].post.requestBody.content["application/json"].schema.properties
+        .message.maxLength,
+    ).toBe(32000);
 
     const page = await fetch(`${API_URL}/api/v1/docs/`);
     expect(page.status).toBe(200);

@@ -13,7 +13,8 @@ beforeAll(async () => {
 });
 afterAll(() => db.end());
 
-const keyCount = async (user: TestUser) => (await db`select count(*)::int as n from public.api_keys where user_id = ${user.id}`)[0].n as number;
+const keyCount = async (user: TestUser) =>
+  (await db`select count(*)::int as n from public.api_keys where user_id = ${user.id}`)[0].n as number;
 const selectedIds = async (user: TestUser) =>
   (await db`select id from public.api_keys where user_id = ${user.id} and is_selected`).map((r) => r.id as string);
 
@@ -25,7 +26,10 @@ describe("registering keys", () => {
 
   it("an OpenAI key with the legacy body {name, api_key, kind: open_ai}: 201, selected, a hint, never the secret", async () => {
     openaiKey = fakeKey("openai");
-    const res = await api("POST", "/keys", { token: alice.token, body: { name: "Work", api_key: openaiKey, kind: "open_ai" } });
+    const res = await api("POST", "/keys", {
+      token: alice.token,
+      body: { name: "Work", api_key: openaiKey, kind: "open_ai" },
+    });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ success: true, errors: null });
     expect(typeof res.body.message).toBe("string");
@@ -45,16 +49,26 @@ describe("registering keys", () => {
     expect(Object.keys(res.body.data)).not.toContain("fingerprint");
     openaiId = res.body.data.id;
 
-    const [row] = await db`select user_id, provider, hint, is_selected, secret_ciphertext from public.api_keys where id = ${openaiId}`;
+    const [row] =
+      await db`select user_id, provider, hint, is_selected, secret_ciphertext from public.api_keys where id = ${openaiId}`;
     expect(row).toMatchObject({ user_id: alice.id, provider: "openai", hint: openaiKey.slice(-4), is_selected: true });
     expect(row.secret_ciphertext).not.toContain(openaiKey);
   });
 
   it("an Anthropic key with {provider: anthropic}: 201, not selected (there already is one)", async () => {
     anthropicKey = fakeKey("anthropic");
-    const res = await api("POST", "/keys", { token: alice.token, body: { name: "Claude", api_key: anthropicKey, provider: "anthropic" } });
+    const res = await api("POST", "/keys", {
+      token: alice.token,
+      body: { name: "Claude", api_key: anthropicKey, provider: "anthropic" },
+    });
     expect(res.status).toBe(201);
-    expect(res.body.data).toMatchObject({ name: "Claude", provider: "anthropic", key_kind: "claude", hint: anthropicKey.slice(-4), is_selected: false });
+    expect(res.body.data).toMatchObject({
+      name: "Claude",
+      provider: "anthropic",
+      key_kind: "claude",
+      hint: anthropicKey.slice(-4),
+      is_selected: false,
+    });
     expect(JSON.stringify(res.body)).not.toContain(anthropicKey);
     anthropicId = res.body.data.id;
     expect(await selectedIds(alice)).toEqual([openaiId]);
@@ -62,10 +76,16 @@ describe("registering keys", () => {
 
   it("the legacy kind claude means anthropic; kind and provider that agree are accepted", async () => {
     const user = await createUser("keys_kind");
-    const claude = await api("POST", "/keys", { token: user.token, body: { name: "c", api_key: fakeKey("anthropic"), kind: "claude" } });
+    const claude = await api("POST", "/keys", {
+      token: user.token,
+      body: { name: "c", api_key: fakeKey("anthropic"), kind: "claude" },
+    });
     expect(claude.status).toBe(201);
     expect(claude.body.data).toMatchObject({ provider: "anthropic", key_kind: "claude", is_selected: true });
-    const both = await api("POST", "/keys", { token: user.token, body: { name: "o", api_key: fakeKey("openai"), kind: "open_ai", provider: "openai" } });
+    const both = await api("POST", "/keys", {
+      token: user.token,
+      body: { name: "o", api_key: fakeKey("openai"), kind: "open_ai", provider: "openai" },
+    });
     expect(both.status).toBe(201);
     expect(both.body.data).toMatchObject({ provider: "openai", key_kind: "open_ai", is_selected: false });
   });
@@ -96,25 +116,36 @@ describe("registering keys", () => {
     expect(res.status).toBe(200);
     expect(res.body.data).toMatchObject({ id: anthropicId, is_selected: true });
     const list = (await api("GET", "/keys", { token: alice.token })).body.data;
-    expect(list.filter((k: { is_selected: boolean }) => k.is_selected).map((k: { id: string }) => k.id)).toEqual([anthropicId]);
+    expect(list.filter((k: { is_selected: boolean }) => k.is_selected).map((k: { id: string }) => k.id)).toEqual([
+      anthropicId,
+    ]);
     expect(await selectedIds(alice)).toEqual([anthropicId]);
     // Selecting the selected key again changes nothing.
-    expect((await api("PATCH", `/keys/${anthropicId}`, { token: alice.token, body: { selected: true } })).status).toBe(200);
+    expect((await api("PATCH", `/keys/${anthropicId}`, { token: alice.token, body: { selected: true } })).status).toBe(
+      200,
+    );
     expect(await selectedIds(alice)).toEqual([anthropicId]);
     // And back.
-    expect((await api("PATCH", `/keys/${openaiId}`, { token: alice.token, body: { selected: true } })).body.data.is_selected).toBe(true);
+    expect(
+      (await api("PATCH", `/keys/${openaiId}`, { token: alice.token, body: { selected: true } })).body.data.is_selected,
+    ).toBe(true);
     expect(await selectedIds(alice)).toEqual([openaiId]);
   });
 
   it("PATCH renames, and sets and clears the monthly budget", async () => {
-    const renamed = await api("PATCH", `/keys/${openaiId}`, { token: alice.token, body: { name: "  Work (renamed) " } });
+    const renamed = await api("PATCH", `/keys/${openaiId}`, {
+      token: alice.token,
+      body: { name: "  Work (renamed) " },
+    });
     expect(renamed.status).toBe(200);
     expect(renamed.body.data).toMatchObject({ id: openaiId, name: "Work (renamed)", is_selected: true });
 
     const budget = await api("PATCH", `/keys/${openaiId}`, { token: alice.token, body: { monthly_budget_usd: 12.5 } });
     expect(budget.status).toBe(200);
     expect(budget.body.data.monthly_budget_usd).toBe("12.50");
-    expect((await db`select monthly_budget_usd::text as b from public.api_keys where id = ${openaiId}`)[0].b).toBe("12.50");
+    expect((await db`select monthly_budget_usd::text as b from public.api_keys where id = ${openaiId}`)[0].b).toBe(
+      "12.50",
+    );
 
     // Cents that binary floating point cannot represent exactly are still whole cents.
     for (const cents of [19.99, 0.07, 4.35]) {
@@ -135,36 +166,46 @@ describe("registering keys", () => {
   });
 
   it("PATCH with bad input is 400 and changes nothing", async () => {
-    const [before] = await db`select name, monthly_budget_usd, is_selected, updated_at from public.api_keys where id = ${anthropicId}`;
-    for (const body of [
-      {},
-      { name: "" },
-      { name: 7 },
-      { selected: false },
-      { selected: "yes" },
-      { monthly_budget_usd: -1 },
-      { monthly_budget_usd: "10" },
-      { monthly_budget_usd: 1.234 },
-      { name: "x", is_valid: true },
-    ]) {
+    const [before] =
+      await db`select name, monthly_budget_usd, is_selected, updated_at from public.api_keys where id = ${anthropicId}`;
+    for (
+      const body of [
+        {},
+        { name: "" },
+        { name: 7 },
+        { selected: false },
+        { selected: "yes" },
+        { monthly_budget_usd: -1 },
+        { monthly_budget_usd: "10" },
+        { monthly_budget_usd: 1.234 },
+        { name: "x", is_valid: true },
+      ]
+    ) {
       const res = await api("PATCH", `/keys/${anthropicId}`, { token: alice.token, body });
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.success).toBe(false);
     }
-    const [after] = await db`select name, monthly_budget_usd, is_selected, updated_at from public.api_keys where id = ${anthropicId}`;
+    const [after] =
+      await db`select name, monthly_budget_usd, is_selected, updated_at from public.api_keys where id = ${anthropicId}`;
     expect(after).toEqual(before);
   });
 
   it("the same key twice is 409, and the first stays as it was", async () => {
     const before = await keyCount(alice);
-    const res = await api("POST", "/keys", { token: alice.token, body: { name: "again", api_key: openaiKey, kind: "open_ai" } });
+    const res = await api("POST", "/keys", {
+      token: alice.token,
+      body: { name: "again", api_key: openaiKey, kind: "open_ai" },
+    });
     expect(res.status).toBe(409);
     expect(res.body.success).toBe(false);
     expect(res.body.errors.api_key).toBeDefined();
     expect(JSON.stringify(res.body)).not.toContain(openaiKey);
     expect(await keyCount(alice)).toBe(before);
     // Surrounding whitespace does not make it another key.
-    const padded = await api("POST", "/keys", { token: alice.token, body: { name: "again", api_key: `  ${anthropicKey} `, provider: "anthropic" } });
+    const padded = await api("POST", "/keys", {
+      token: alice.token,
+      body: { name: "again", api_key: `  ${anthropicKey} `, provider: "anthropic" },
+    });
     expect(padded.status).toBe(409);
     expect(await keyCount(alice)).toBe(before);
   });
@@ -179,17 +220,22 @@ describe("registering keys", () => {
     expect((await db`select 1 from public.api_keys where id = ${extra.id}`).length).toBe(0);
     const list = (await api("GET", "/keys", { token: alice.token })).body.data;
     expect(list.some((k: { id: string }) => k.id === extra.id)).toBe(false);
-    for (const [method, path, body] of [
-      ["DELETE", `/keys/${extra.id}`, undefined],
-      ["PATCH", `/keys/${extra.id}`, { name: "ghost" }],
-      ["GET", `/keys/${extra.id}/statistics`, undefined],
-    ] as const) {
+    for (
+      const [method, path, body] of [
+        ["DELETE", `/keys/${extra.id}`, undefined],
+        ["PATCH", `/keys/${extra.id}`, { name: "ghost" }],
+        ["GET", `/keys/${extra.id}/statistics`, undefined],
+      ] as const
+    ) {
       const again = await api(method, path, { token: alice.token, body });
       expect(again.status, `${method} ${path}`).toBe(404);
       expect(again.body).toMatchObject({ success: false, message: "Key not found" });
     }
     // The key may be registered again once deleted.
-    const back = await api("POST", "/keys", { token: alice.token, body: { name: "back", api_key: extra.apiKey, provider: "openai" } });
+    const back = await api("POST", "/keys", {
+      token: alice.token,
+      body: { name: "back", api_key: extra.apiKey, provider: "openai" },
+    });
     expect(back.status).toBe(201);
     expect((await api("DELETE", `/keys/${back.body.data.id}`, { token: alice.token })).status).toBe(200);
   });
@@ -224,7 +270,11 @@ describe("concurrent registrations", () => {
   it("the same key sent three times at once: one 201, the others 409", async () => {
     const user = await createUser("keys_race_dup");
     const apiKey = fakeKey("openai");
-    const results = await Promise.all([1, 2, 3].map(() => api("POST", "/keys", { token: user.token, body: { name: "dup", api_key: apiKey, kind: "open_ai" } })));
+    const results = await Promise.all(
+      [1, 2, 3].map(() =>
+        api("POST", "/keys", { token: user.token, body: { name: "dup", api_key: apiKey, kind: "open_ai" } })
+      ),
+    );
     expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409]);
     expect(await keyCount(user)).toBe(1);
   });
@@ -234,12 +284,14 @@ describe("what the provider says about a key", () => {
   it("a key the provider refuses (401) is 422 and nothing is stored; the provider's echo of the key is not passed on", async () => {
     const user = await createUser("keys_refused");
     // The fake's OpenAI 401 message quotes the whole key.
-    for (const [provider, apiKey] of [
-      ["openai", fakeKey("openai", "fail401")],
-      ["anthropic", fakeKey("anthropic", "fail401")],
-      ["openai", trackPlaintext("sk-tooshort-12345")], // under 20 characters: the fake's 401
-      ["anthropic", fakeKey("openai")], // an OpenAI-shaped key declared as Anthropic
-    ] as const) {
+    for (
+      const [provider, apiKey] of [
+        ["openai", fakeKey("openai", "fail401")],
+        ["anthropic", fakeKey("anthropic", "fail401")],
+        ["openai", trackPlaintext("sk-tooshort-12345")], // under 20 characters: the fake's 401
+        ["anthropic", fakeKey("openai")], // an OpenAI-shaped key declared as Anthropic
+      ] as const
+    ) {
       const res = await api("POST", "/keys", { token: user.token, body: { name: "bad", api_key: apiKey, provider } });
       expect(res.status, apiKey).toBe(422);
       expect(res.body.success).toBe(false);
@@ -251,12 +303,14 @@ describe("what the provider says about a key", () => {
 
   it("a provider failure (500, 529/503) during validation is 502 and nothing is stored", async () => {
     const user = await createUser("keys_502");
-    for (const [provider, apiKey] of [
-      ["openai", fakeKey("openai", "fail500")],
-      ["anthropic", fakeKey("anthropic", "fail500")],
-      ["anthropic", fakeKey("anthropic", "fail529")],
-      ["openai", fakeKey("openai", "fail529")],
-    ] as const) {
+    for (
+      const [provider, apiKey] of [
+        ["openai", fakeKey("openai", "fail500")],
+        ["anthropic", fakeKey("anthropic", "fail500")],
+        ["anthropic", fakeKey("anthropic", "fail529")],
+        ["openai", fakeKey("openai", "fail529")],
+      ] as const
+    ) {
       const res = await api("POST", "/keys", { token: user.token, body: { name: "flaky", api_key: apiKey, provider } });
       expect(res.status, apiKey).toBe(502);
       expect(res.body.success).toBe(false);
@@ -267,7 +321,10 @@ describe("what the provider says about a key", () => {
 
   it("a provider that does not answer in time is 504 and nothing is stored", async () => {
     const user = await createUser("keys_504");
-    const res = await api("POST", "/keys", { token: user.token, body: { name: "slow", api_key: fakeKey("openai", "slow"), provider: "openai" } });
+    const res = await api("POST", "/keys", {
+      token: user.token,
+      body: { name: "slow", api_key: fakeKey("openai", "slow"), provider: "openai" },
+    });
     expect(res.status).toBe(504);
     expect(await keyCount(user)).toBe(0);
   });
@@ -289,20 +346,50 @@ describe("bad input to POST /keys changes nothing", () => {
   const valid = () => ({ name: "k", api_key: fakeKey("openai"), kind: "open_ai" });
 
   const cases: { name: string; body: unknown; headers?: Record<string, string>; status: number; field?: string }[] = [
-    { name: "missing kind and provider", body: { name: "k", api_key: "sk-testmissingkindprovider00" }, status: 400, field: "provider" },
+    {
+      name: "missing kind and provider",
+      body: { name: "k", api_key: "sk-testmissingkindprovider00" },
+      status: 400,
+      field: "provider",
+    },
     { name: "unknown kind", body: { ...valid(), kind: "gemini" }, status: 400, field: "kind" },
-    { name: "unknown provider", body: { name: "k", api_key: "sk-testunknownprovider00000", provider: "mistral" }, status: 400, field: "provider" },
+    {
+      name: "unknown provider",
+      body: { name: "k", api_key: "sk-testunknownprovider00000", provider: "mistral" },
+      status: 400,
+      field: "provider",
+    },
     { name: "kind and provider disagree", body: { ...valid(), provider: "anthropic" }, status: 400, field: "kind" },
     { name: "missing api_key", body: { name: "k", kind: "open_ai" }, status: 400, field: "api_key" },
-    { name: "missing name", body: { api_key: "sk-testmissingname0000000", kind: "open_ai" }, status: 400, field: "name" },
-    { name: "api_key not a string", body: { name: "k", api_key: 1234567890123456789012, kind: "open_ai" }, status: 400, field: "api_key" },
+    {
+      name: "missing name",
+      body: { api_key: "sk-testmissingname0000000", kind: "open_ai" },
+      status: 400,
+      field: "name",
+    },
+    {
+      name: "api_key not a string",
+      body: { name: "k", api_key: 1234567890123456789012, kind: "open_ai" },
+      status: 400,
+      field: "api_key",
+    },
     { name: "name not a string", body: { ...valid(), name: ["k"] }, status: 400, field: "name" },
     { name: "kind not a string", body: { ...valid(), kind: 1 }, status: 400, field: "kind" },
     { name: "empty name", body: { ...valid(), name: "   " }, status: 400, field: "name" },
-    { name: "whitespace inside the key", body: { ...valid(), api_key: "sk-test with spaces inside it" }, status: 400, field: "api_key" },
+    {
+      name: "whitespace inside the key",
+      body: { ...valid(), api_key: "sk-test with spaces inside it" },
+      status: 400,
+      field: "api_key",
+    },
     { name: "unknown field", body: { ...valid(), is_selected: true }, status: 400 },
     { name: "an array", body: [valid()], status: 400 },
-    { name: "non-JSON content type", body: "name=k&api_key=sk-testformencoded00000&kind=open_ai", headers: { "content-type": "application/x-www-form-urlencoded" }, status: 415 },
+    {
+      name: "non-JSON content type",
+      body: "name=k&api_key=sk-testformencoded00000&kind=open_ai",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      status: 415,
+    },
     { name: "text/plain JSON", body: JSON.stringify(valid()), headers: { "content-type": "text/plain" }, status: 415 },
     { name: "malformed JSON", body: '{"name": "k", "api_key": ', status: 400 },
     { name: "oversized body", body: { ...valid(), name: "x".repeat(300 * 1024) }, status: 413 },
@@ -331,20 +418,24 @@ describe("bad input to POST /keys changes nothing", () => {
 describe("other users' keys and malformed ids", () => {
   it("another user's key id is 404 for PATCH, DELETE and statistics, and the key is untouched", async () => {
     const alicesKey = await registerKey(alice, "openai", [], "alice's own");
-    const [before] = await db`select name, is_selected, monthly_budget_usd, updated_at from public.api_keys where id = ${alicesKey.id}`;
-    for (const [method, path, body] of [
-      ["PATCH", `/keys/${alicesKey.id}`, { name: "bob was here" }],
-      ["PATCH", `/keys/${alicesKey.id}`, { selected: true }],
-      ["PATCH", `/keys/${alicesKey.id}`, { monthly_budget_usd: 0 }],
-      ["DELETE", `/keys/${alicesKey.id}`, undefined],
-      ["GET", `/keys/${alicesKey.id}/statistics`, undefined],
-      ["GET", `/keys/${alicesKey.id}/statics`, undefined],
-    ] as const) {
+    const [before] =
+      await db`select name, is_selected, monthly_budget_usd, updated_at from public.api_keys where id = ${alicesKey.id}`;
+    for (
+      const [method, path, body] of [
+        ["PATCH", `/keys/${alicesKey.id}`, { name: "bob was here" }],
+        ["PATCH", `/keys/${alicesKey.id}`, { selected: true }],
+        ["PATCH", `/keys/${alicesKey.id}`, { monthly_budget_usd: 0 }],
+        ["DELETE", `/keys/${alicesKey.id}`, undefined],
+        ["GET", `/keys/${alicesKey.id}/statistics`, undefined],
+        ["GET", `/keys/${alicesKey.id}/statics`, undefined],
+      ] as const
+    ) {
       const res = await api(method, path, { token: bob.token, body });
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.body).toMatchObject({ success: false, message: "Key not found", data: null });
     }
-    const [after] = await db`select name, is_selected, monthly_budget_usd, updated_at from public.api_keys where id = ${alicesKey.id}`;
+    const [after] =
+      await db`select name, is_selected, monthly_budget_usd, updated_at from public.api_keys where id = ${alicesKey.id}`;
     expect(after).toEqual(before);
     expect(await selectedIds(bob)).toEqual([]);
   });
@@ -365,10 +456,15 @@ describe("secrets at rest", () => {
     const carol = await createUser("keys_carol");
     const dave = await createUser("keys_dave");
     for (const user of [carol, dave]) {
-      const res = await api("POST", "/keys", { token: user.token, body: { name: "shared", api_key: shared, kind: "open_ai" } });
+      const res = await api("POST", "/keys", {
+        token: user.token,
+        body: { name: "shared", api_key: shared, kind: "open_ai" },
+      });
       expect(res.status).toBe(201);
     }
-    const rows = await db`select user_id, secret_ciphertext, hint from public.api_keys where user_id in ${db([carol.id, dave.id])}`;
+    const rows = await db`select user_id, secret_ciphertext, hint from public.api_keys where user_id in ${
+      db([carol.id, dave.id])
+    }`;
     expect(rows).toHaveLength(2);
     for (const row of rows) {
       expect(row.secret_ciphertext).not.toContain(shared);
@@ -378,7 +474,9 @@ describe("secrets at rest", () => {
     expect(rows[0].secret_ciphertext).not.toBe(rows[1].secret_ciphertext);
 
     // No stored column of any key holds a plaintext this suite made.
-    const all = await db`select k::text as row from public.api_keys k where user_id in ${db([alice.id, bob.id, carol.id, dave.id])}`;
+    const all = await db`select k::text as row from public.api_keys k where user_id in ${
+      db([alice.id, bob.id, carol.id, dave.id])
+    }`;
     const text = all.map((r) => r.row).join("\n");
     expect(text).not.toContain(shared);
   });

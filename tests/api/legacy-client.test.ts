@@ -31,7 +31,10 @@ describe("the existing client's calls, in its order", () => {
     expect(typeof conversation.id).toBe("string");
 
     // Before any key: a clear refusal the client can show (success false, a message), nothing stored.
-    const early = await api("POST", `/conversations/${conversation.id}/messages`, { token, body: { message: "Hello?" } });
+    const early = await api("POST", `/conversations/${conversation.id}/messages`, {
+      token,
+      body: { message: "Hello?" },
+    });
     expect(early.body.success).toBe(false);
     expect(early.body.message).toMatch(/API key/);
 
@@ -40,7 +43,10 @@ describe("the existing client's calls, in its order", () => {
     expect(registered.body.success).toBe(true);
     expect(typeof registered.body.message).toBe("string");
 
-    const sent = await api("POST", `/conversations/${conversation.id}/messages`, { token, body: { message: "Hello?" } });
+    const sent = await api("POST", `/conversations/${conversation.id}/messages`, {
+      token,
+      body: { message: "Hello?" },
+    });
     expect(sent.body.success).toBe(true);
     expect(sent.body.data.assistant_message.content).toBe("Echo: Hello?");
 
@@ -65,7 +71,10 @@ describe("the existing client's calls, in its order", () => {
 
   it("a Claude key registers with the legacy kind `claude`", async () => {
     const { token } = await createUser("legacy");
-    const res = await api("POST", "/keys", { token, body: { name: "claude", api_key: fakeKey("anthropic"), kind: "claude" } });
+    const res = await api("POST", "/keys", {
+      token,
+      body: { name: "claude", api_key: fakeKey("anthropic"), kind: "claude" },
+    });
     expect(res.body.success).toBe(true);
     expect(res.body.data).toMatchObject({ provider: "anthropic", key_kind: "claude" });
   });

@@ -51,8 +51,22 @@ describe("an exchange (not streamed)", () => {
     expect(res.body).toMatchObject({ success: true, errors: null });
     const { user_message: user, assistant_message: answer, usage } = res.body.data;
 
-    expect(user).toMatchObject({ conversation_id: conversationId, role: "user", content: first, status: "complete", api_key_id: aliceKey.id, error_code: null });
-    expect(answer).toMatchObject({ conversation_id: conversationId, role: "assistant", content: echo(first), model: "gpt-4o-mini", status: "complete", api_key_id: aliceKey.id });
+    expect(user).toMatchObject({
+      conversation_id: conversationId,
+      role: "user",
+      content: first,
+      status: "complete",
+      api_key_id: aliceKey.id,
+      error_code: null,
+    });
+    expect(answer).toMatchObject({
+      conversation_id: conversationId,
+      role: "assistant",
+      content: echo(first),
+      model: "gpt-4o-mini",
+      status: "complete",
+      api_key_id: aliceKey.id,
+    });
 
     const prompt = tokens(first.length);
     const completion = tokens(echo(first).length);
@@ -108,14 +122,19 @@ describe("an exchange (not streamed)", () => {
     expect(all.status).toBe(200);
     expect(all.headers.get("x-total-count")).toBe("6");
     expect(all.body.data.map((m: { role: string; content: string }) => [m.role, m.content])).toEqual([
-      ["user", first], ["assistant", echo(first)],
-      ["user", second], ["assistant", echo(second)],
-      ["user", third], ["assistant", echo(third)],
+      ["user", first],
+      ["assistant", echo(first)],
+      ["user", second],
+      ["assistant", echo(second)],
+      ["user", third],
+      ["assistant", echo(third)],
     ]);
     const stored = await messagesOf(conversationId);
     expect(all.body.data.map((m: { id: string }) => m.id)).toEqual(stored.map((m) => m.id));
 
-    const page = await api("GET", `/conversations/${conversationId}/messages/?limit=2&offset=2`, { token: alice.token });
+    const page = await api("GET", `/conversations/${conversationId}/messages/?limit=2&offset=2`, {
+      token: alice.token,
+    });
     expect(page.status).toBe(200);
     expect(page.headers.get("x-total-count")).toBe("6");
     expect(page.body.data.map((m: { id: string }) => m.id)).toEqual(stored.slice(2, 4).map((m) => m.id));
@@ -168,16 +187,26 @@ describe("models and system prompts", () => {
     expect(answer.model).toBe("gpt-4.1-mini");
     expect(usage.model).toBe("gpt-4.1-mini");
     expect(usage.prompt_tokens).toBe(tokens(system.length + text.length));
-    expect(usage.cost_usd).toBe(await expectedCost("openai", "gpt-4.1-mini", usage.prompt_tokens, 0, usage.completion_tokens));
+    expect(usage.cost_usd).toBe(
+      await expectedCost("openai", "gpt-4.1-mini", usage.prompt_tokens, 0, usage.completion_tokens),
+    );
 
     // A model in the body overrides the conversation's for this message only.
     const next = "And in one word?";
     const override = await send(alice, conversationId, { message: next, model: "gpt-4o" });
     expect(override.status).toBe(201);
     expect(override.body.data.assistant_message.model).toBe("gpt-4o");
-    expect(override.body.data.usage.prompt_tokens).toBe(tokens(system.length + text.length + echo(text).length + next.length));
+    expect(override.body.data.usage.prompt_tokens).toBe(
+      tokens(system.length + text.length + echo(text).length + next.length),
+    );
     expect(override.body.data.usage.cost_usd).toBe(
-      await expectedCost("openai", "gpt-4o", override.body.data.usage.prompt_tokens, 0, override.body.data.usage.completion_tokens),
+      await expectedCost(
+        "openai",
+        "gpt-4o",
+        override.body.data.usage.prompt_tokens,
+        0,
+        override.body.data.usage.completion_tokens,
+      ),
     );
     const [conversation] = await db`select model from public.conversations where id = ${conversationId}`;
     expect(conversation.model).toBe("gpt-4.1-mini");
@@ -193,10 +222,22 @@ describe("models and system prompts", () => {
     expect(res.status).toBe(201);
     const { assistant_message: answer, usage } = res.body.data;
     expect(answer).toMatchObject({ content: echo(text), model: "claude-3-5-haiku-latest", api_key_id: claude.id });
-    expect(usage).toMatchObject({ provider: "anthropic", prompt_tokens: tokens(system.length + text.length), completion_tokens: tokens(echo(text).length), priced: true });
-    expect(usage.cost_usd).toBe(await expectedCost("anthropic", "claude-3-5-haiku-latest", usage.prompt_tokens, 0, usage.completion_tokens));
+    expect(usage).toMatchObject({
+      provider: "anthropic",
+      prompt_tokens: tokens(system.length + text.length),
+      completion_tokens: tokens(echo(text).length),
+      priced: true,
+    });
+    expect(usage.cost_usd).toBe(
+      await expectedCost("anthropic", "claude-3-5-haiku-latest", usage.prompt_tokens, 0, usage.completion_tokens),
+    );
     const [event] = await usageOf(conversationId);
-    expect(event).toMatchObject({ api_key_id: claude.id, provider: "anthropic", outcome: "ok", cost_usd: usage.cost_usd });
+    expect(event).toMatchObject({
+      api_key_id: claude.id,
+      provider: "anthropic",
+      outcome: "ok",
+      cost_usd: usage.cost_usd,
+    });
   });
 
   it("a conversation whose own key was deleted falls back to the selected key", async () => {
@@ -225,10 +266,20 @@ describe("models and system prompts", () => {
       expect(res.status, provider).toBe(201);
       const prompt = tokens(400 + text.length);
       const { usage } = res.body.data;
-      expect(usage, provider).toMatchObject({ prompt_tokens: prompt, cached_prompt_tokens: Math.floor(prompt / 2), completion_tokens: tokens(echo(text).length) });
-      expect(usage.cost_usd, provider).toBe(await expectedCost(provider, usage.model, prompt, Math.floor(prompt / 2), usage.completion_tokens));
+      expect(usage, provider).toMatchObject({
+        prompt_tokens: prompt,
+        cached_prompt_tokens: Math.floor(prompt / 2),
+        completion_tokens: tokens(echo(text).length),
+      });
+      expect(usage.cost_usd, provider).toBe(
+        await expectedCost(provider, usage.model, prompt, Math.floor(prompt / 2), usage.completion_tokens),
+      );
       const [event] = await usageOf(conversationId);
-      expect(event).toMatchObject({ prompt_tokens: prompt, cached_prompt_tokens: Math.floor(prompt / 2), cost_usd: usage.cost_usd });
+      expect(event).toMatchObject({
+        prompt_tokens: prompt,
+        cached_prompt_tokens: Math.floor(prompt / 2),
+        cost_usd: usage.cost_usd,
+      });
     }
   });
 
@@ -243,7 +294,12 @@ describe("models and system prompts", () => {
 });
 
 describe("streamed exchanges (SSE)", () => {
-  const checkStream = async (conversationId: string, stream: Awaited<ReturnType<typeof postMessageStream>>, text: string, provider: Provider) => {
+  const checkStream = async (
+    conversationId: string,
+    stream: Awaited<ReturnType<typeof postMessageStream>>,
+    text: string,
+    provider: Provider,
+  ) => {
     expect(stream.status).toBe(200);
     expect(stream.headers.get("content-type")).toMatch(/^text\/event-stream/);
     const names = stream.events.map((e) => e.event);
@@ -256,8 +312,15 @@ describe("streamed exchanges (SSE)", () => {
     expect(deltas).toBe(echo(text));
     expect(done.assistant_message.content).toBe(deltas);
     expect(stream.events[0].data.user_message).toMatchObject({ id: done.user_message.id, role: "user", content: text });
-    expect(done.usage).toMatchObject({ provider, prompt_tokens: tokens(text.length), completion_tokens: tokens(echo(text).length), estimated: false });
-    expect(done.usage.cost_usd).toBe(await expectedCost(provider, done.usage.model, done.usage.prompt_tokens, 0, done.usage.completion_tokens));
+    expect(done.usage).toMatchObject({
+      provider,
+      prompt_tokens: tokens(text.length),
+      completion_tokens: tokens(echo(text).length),
+      estimated: false,
+    });
+    expect(done.usage.cost_usd).toBe(
+      await expectedCost(provider, done.usage.model, done.usage.prompt_tokens, 0, done.usage.completion_tokens),
+    );
 
     const stored = await messagesOf(conversationId);
     expect(stored.map((m) => [m.id, m.role, m.content, m.status])).toEqual([
@@ -285,10 +348,14 @@ describe("streamed exchanges (SSE)", () => {
   it("Accept: text/event-stream asks for a stream too; stream: false overrides it", async () => {
     const conversationId = await createConversation(alice);
     const text = "Streamed because of the Accept header";
-    const stream = await postMessageStream(alice.token, conversationId, { message: text }, { accept: "text/event-stream" });
+    const stream = await postMessageStream(alice.token, conversationId, { message: text }, {
+      accept: "text/event-stream",
+    });
     await checkStream(conversationId, stream, text, "openai");
 
-    const plain = await send(alice, await createConversation(alice), { message: "not streamed", stream: false }, { accept: "text/event-stream" });
+    const plain = await send(alice, await createConversation(alice), { message: "not streamed", stream: false }, {
+      accept: "text/event-stream",
+    });
     expect(plain.status).toBe(201);
     expect(plain.body.data.assistant_message.content).toBe(echo("not streamed"));
   });
@@ -323,18 +390,25 @@ describe("streamed exchanges (SSE)", () => {
     await reader.cancel().catch(() => {});
 
     const answer = await eventually(async () => {
-      const rows = await db`select id, content, status from public.messages where conversation_id = ${conversationId} and role = 'assistant'`;
+      const rows =
+        await db`select id, content, status from public.messages where conversation_id = ${conversationId} and role = 'assistant'`;
       return rows.length ? rows[0] : undefined;
     });
     expect(answer).toMatchObject({ content: echo(text), status: "complete" });
-    const [userMessage] = await db`select status from public.messages where conversation_id = ${conversationId} and role = 'user'`;
+    const [userMessage] =
+      await db`select status from public.messages where conversation_id = ${conversationId} and role = 'user'`;
     expect(userMessage.status).toBe("complete");
     const events = await eventually(async () => {
       const rows = await usageOf(conversationId);
       return rows.length ? rows : undefined;
     });
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ message_id: answer.id, outcome: "ok", usage_source: "provider", completion_tokens: tokens(echo(text).length) });
+    expect(events[0]).toMatchObject({
+      message_id: answer.id,
+      outcome: "ok",
+      usage_source: "provider",
+      completion_tokens: tokens(echo(text).length),
+    });
   });
 });
 
@@ -372,7 +446,9 @@ describe("no usable key, budgets", () => {
     const user = await createUser("msg_budget0");
     // This key fails every chat call with a 500: a provider call would show as 502.
     const key = await registerKey(user, "openai", ["chatonly", "fail500"]);
-    expect((await api("PATCH", `/keys/${key.id}`, { token: user.token, body: { monthly_budget_usd: 0 } })).status).toBe(200);
+    expect((await api("PATCH", `/keys/${key.id}`, { token: user.token, body: { monthly_budget_usd: 0 } })).status).toBe(
+      200,
+    );
     const conversationId = await createConversation(user);
     const res = await send(user, conversationId, { message: "over budget" });
     expect(res.status).toBe(429);
@@ -390,15 +466,22 @@ describe("no usable key, budgets", () => {
     // Spending recorded earlier this month: 1M output tokens of gpt-4o-mini.
     await db`insert into public.usage_events (user_id, api_key_id, provider, model, completion_tokens, usage_source, outcome)
              values (${user.id}, ${key.id}, 'openai', 'gpt-4o-mini', 1000000, 'provider', 'ok')`;
-    const [{ cost }] = await db`select sum(cost_usd)::float8 as cost from public.usage_events where api_key_id = ${key.id}`;
+    const [{ cost }] =
+      await db`select sum(cost_usd)::float8 as cost from public.usage_events where api_key_id = ${key.id}`;
     expect(cost).toBeGreaterThan(0);
-    await api("PATCH", `/keys/${key.id}`, { token: user.token, body: { monthly_budget_usd: Math.floor(cost * 100) / 100 } });
+    await api("PATCH", `/keys/${key.id}`, {
+      token: user.token,
+      body: { monthly_budget_usd: Math.floor(cost * 100) / 100 },
+    });
     const blocked = await send(user, conversationId, { message: "one more" });
     expect(blocked.status).toBe(429);
     expect(await messagesOf(conversationId)).toEqual([]);
     expect((await db`select count(*)::int as n from public.usage_events where user_id = ${user.id}`)[0].n).toBe(1);
 
-    await api("PATCH", `/keys/${key.id}`, { token: user.token, body: { monthly_budget_usd: Math.ceil(cost * 100) / 100 + 1 } });
+    await api("PATCH", `/keys/${key.id}`, {
+      token: user.token,
+      body: { monthly_budget_usd: Math.ceil(cost * 100) / 100 + 1 },
+    });
     const allowed = await send(user, conversationId, { message: "one more" });
     expect(allowed.status).toBe(201);
   });
@@ -411,28 +494,99 @@ describe("provider failures", () => {
     await registerKey(user, "openai"); // the selected key; each case below uses its own
   });
 
-  const cases: { name: string; provider: Provider; switches: Switch[]; status: number; kind: string; model?: string }[] = [
+  const cases: {
+    name: string;
+    provider: Provider;
+    switches: Switch[];
+    status: number;
+    kind: string;
+    model?: string;
+  }[] = [
     { name: "OpenAI 401", provider: "openai", switches: ["chatonly", "fail401"], status: 422, kind: "invalid_key" },
-    { name: "Anthropic 401", provider: "anthropic", switches: ["chatonly", "fail401"], status: 422, kind: "invalid_key" },
+    {
+      name: "Anthropic 401",
+      provider: "anthropic",
+      switches: ["chatonly", "fail401"],
+      status: 422,
+      kind: "invalid_key",
+    },
     { name: "OpenAI 429", provider: "openai", switches: ["chatonly", "fail429"], status: 429, kind: "rate_limited" },
-    { name: "Anthropic 429", provider: "anthropic", switches: ["chatonly", "fail429"], status: 429, kind: "rate_limited" },
-    { name: "OpenAI insufficient_quota", provider: "openai", switches: ["chatonly", "quota"], status: 429, kind: "quota_exceeded" },
-    { name: "Anthropic credit balance too low", provider: "anthropic", switches: ["chatonly", "quota"], status: 429, kind: "quota_exceeded" },
+    {
+      name: "Anthropic 429",
+      provider: "anthropic",
+      switches: ["chatonly", "fail429"],
+      status: 429,
+      kind: "rate_limited",
+    },
+    {
+      name: "OpenAI insufficient_quota",
+      provider: "openai",
+      switches: ["chatonly", "quota"],
+      status: 429,
+      kind: "quota_exceeded",
+    },
+    {
+      name: "Anthropic credit balance too low",
+      provider: "anthropic",
+      switches: ["chatonly", "quota"],
+      status: 429,
+      kind: "quota_exceeded",
+    },
     { name: "OpenAI 500", provider: "openai", switches: ["chatonly", "fail500"], status: 502, kind: "unavailable" },
-    { name: "Anthropic 500", provider: "anthropic", switches: ["chatonly", "fail500"], status: 502, kind: "unavailable" },
-    { name: "Anthropic 529 overloaded", provider: "anthropic", switches: ["chatonly", "fail529"], status: 502, kind: "unavailable" },
-    { name: "OpenAI 503 overloaded", provider: "openai", switches: ["chatonly", "fail529"], status: 502, kind: "unavailable" },
-    { name: "OpenAI connection cut without a body", provider: "openai", switches: ["chatonly", "cut"], status: 502, kind: "unavailable" },
-    { name: "Anthropic connection cut without a body", provider: "anthropic", switches: ["chatonly", "cut"], status: 502, kind: "unavailable" },
+    {
+      name: "Anthropic 500",
+      provider: "anthropic",
+      switches: ["chatonly", "fail500"],
+      status: 502,
+      kind: "unavailable",
+    },
+    {
+      name: "Anthropic 529 overloaded",
+      provider: "anthropic",
+      switches: ["chatonly", "fail529"],
+      status: 502,
+      kind: "unavailable",
+    },
+    {
+      name: "OpenAI 503 overloaded",
+      provider: "openai",
+      switches: ["chatonly", "fail529"],
+      status: 502,
+      kind: "unavailable",
+    },
+    {
+      name: "OpenAI connection cut without a body",
+      provider: "openai",
+      switches: ["chatonly", "cut"],
+      status: 502,
+      kind: "unavailable",
+    },
+    {
+      name: "Anthropic connection cut without a body",
+      provider: "anthropic",
+      switches: ["chatonly", "cut"],
+      status: 502,
+      kind: "unavailable",
+    },
     { name: "OpenAI too slow", provider: "openai", switches: ["chatonly", "slow"], status: 504, kind: "timeout" },
     { name: "Anthropic too slow", provider: "anthropic", switches: ["chatonly", "slow"], status: 504, kind: "timeout" },
-    { name: "unknown model", provider: "openai", switches: [], status: 400, kind: "bad_request", model: "unknown-model" },
+    {
+      name: "unknown model",
+      provider: "openai",
+      switches: [],
+      status: 400,
+      kind: "bad_request",
+      model: "unknown-model",
+    },
   ];
 
   for (const c of cases) {
     it(`${c.name}: ${c.status}; the message stays (failed), no answer, an error usage row`, async () => {
       const key = await registerKey(user, c.provider, c.switches);
-      const conversationId = await createConversation(user, { api_key_id: key.id, ...(c.model ? { model: c.model } : {}) });
+      const conversationId = await createConversation(user, {
+        api_key_id: key.id,
+        ...(c.model ? { model: c.model } : {}),
+      });
       const text = `a message for ${c.name}`;
       const res = await send(user, conversationId, { message: text });
       expect(res.status).toBe(c.status);
@@ -445,7 +599,13 @@ describe("provider failures", () => {
 
       const stored = await messagesOf(conversationId);
       expect(stored).toHaveLength(1);
-      expect(stored[0]).toMatchObject({ id: res.body.errors.user_message_id, role: "user", content: text, status: "failed", api_key_id: key.id });
+      expect(stored[0]).toMatchObject({
+        id: res.body.errors.user_message_id,
+        role: "user",
+        content: text,
+        status: "failed",
+        api_key_id: key.id,
+      });
       expect(stored[0].error_code).toBe(c.kind);
       const events = await usageOf(conversationId);
       expect(events).toHaveLength(1);
@@ -473,14 +633,28 @@ describe("provider failures", () => {
     });
   }
 
-  for (const [switches, status, kind] of [[["chatonly", "fail429"], 429, "rate_limited"], [["chatonly", "slow"], 504, "timeout"]] as const) {
+  for (
+    const [switches, status, kind] of [[["chatonly", "fail429"], 429, "rate_limited"], [
+      ["chatonly", "slow"],
+      504,
+      "timeout",
+    ]] as const
+  ) {
     it(`a failure while streaming (${switches[1]}) ends with an \`error\` event carrying ${status}`, async () => {
       const key = await registerKey(user, "openai", [...switches]);
       const conversationId = await createConversation(user, { api_key_id: key.id });
-      const stream = await postMessageStream(user.token, conversationId, { message: `streamed into ${kind}`, stream: true });
+      const stream = await postMessageStream(user.token, conversationId, {
+        message: `streamed into ${kind}`,
+        stream: true,
+      });
       expect(stream.status).toBe(200);
       expect(stream.events.map((e) => e.event)).toEqual(["start", "error"]);
-      expect(stream.events[1].data).toMatchObject({ success: false, data: null, status, errors: { kind, user_message_id: stream.events[0].data.user_message.id } });
+      expect(stream.events[1].data).toMatchObject({
+        success: false,
+        data: null,
+        status,
+        errors: { kind, user_message_id: stream.events[0].data.user_message.id },
+      });
       expect(stream.text).not.toContain(key.apiKey);
       const stored = await messagesOf(conversationId);
       expect(stored.map((m) => [m.role, m.status])).toEqual([["user", "failed"]]);
@@ -502,16 +676,27 @@ describe("provider failures", () => {
       const partial = stream.events.filter((e) => e.event === "delta").map((e) => e.data.text).join("");
       expect(echo(text).startsWith(partial)).toBe(true);
       expect(partial.length).toBeLessThan(echo(text).length);
-      expect(stream.events.at(-1)!.data).toMatchObject({ success: false, status: 502, errors: { provider, kind: "unavailable" } });
+      expect(stream.events.at(-1)!.data).toMatchObject({
+        success: false,
+        status: 502,
+        errors: { provider, kind: "unavailable" },
+      });
 
       const stored = await messagesOf(conversationId);
       expect(stored.map((m) => [m.role, m.status])).toEqual([["user", "failed"]]);
       const events = await usageOf(conversationId);
       expect(events).toHaveLength(1);
-      expect(events[0]).toMatchObject({ outcome: "error", usage_source: "estimated", message_id: null, api_key_id: key.id });
+      expect(events[0]).toMatchObject({
+        outcome: "error",
+        usage_source: "estimated",
+        message_id: null,
+        api_key_id: key.id,
+      });
       expect(events[0].prompt_tokens).toBe(tokens(text.length));
       expect(events[0].completion_tokens).toBe(Math.ceil(partial.length / 4));
-      expect(events[0].cost_usd).toBe(await expectedCost(provider, events[0].model, events[0].prompt_tokens, 0, events[0].completion_tokens));
+      expect(events[0].cost_usd).toBe(
+        await expectedCost(provider, events[0].model, events[0].prompt_tokens, 0, events[0].completion_tokens),
+      );
       // A cut stream says nothing about the key.
       expect((await db`select is_valid from public.api_keys where id = ${key.id}`)[0].is_valid).toBe(true);
     });
@@ -559,13 +744,16 @@ describe("whose conversation, and bad input", () => {
   for (const c of bad) {
     it(`${c.name}: ${c.status}, nothing stored`, async () => {
       const conversationId = await createConversation(alice);
-      const usageBefore = (await db`select count(*)::int as n from public.usage_events where user_id = ${alice.id}`)[0].n;
+      const usageBefore =
+        (await db`select count(*)::int as n from public.usage_events where user_id = ${alice.id}`)[0].n;
       const res = await send(alice, conversationId, c.body, c.headers);
       expect(res.status).toBe(c.status);
       expect(res.body).toMatchObject({ success: false, data: null });
       if (c.field) expect(res.body.errors?.[c.field], JSON.stringify(res.body.errors)).toBeDefined();
       expect(await messagesOf(conversationId)).toEqual([]);
-      expect((await db`select count(*)::int as n from public.usage_events where user_id = ${alice.id}`)[0].n).toBe(usageBefore);
+      expect((await db`select count(*)::int as n from public.usage_events where user_id = ${alice.id}`)[0].n).toBe(
+        usageBefore,
+      );
     });
   }
 

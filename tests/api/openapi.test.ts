@@ -30,7 +30,12 @@ function conforms(method: string, template: string, reply: ApiReply, streamed = 
   const op = doc.paths[template]?.[method.toLowerCase()];
   expect(op, `${method} ${template} is documented`).toBeDefined();
   const documented = op.responses[String(reply.status)];
-  expect(documented, `${method} ${template} answered ${reply.status}, documented: ${Object.keys(op.responses)}; ${JSON.stringify(reply.body)}`)
+  expect(
+    documented,
+    `${method} ${template} answered ${reply.status}, documented: ${Object.keys(op.responses)}; ${
+      JSON.stringify(reply.body)
+    }`,
+  )
     .toBeDefined();
   exercised.add(`${method} ${template}`);
   if (streamed) {
@@ -43,7 +48,10 @@ function conforms(method: string, template: string, reply: ApiReply, streamed = 
   const key = `${method} ${template} ${reply.status}`;
   if (!validators.has(key)) validators.set(key, ajv.compile(documented.content["application/json"].schema));
   const validate = validators.get(key)!;
-  expect(validate(reply.body), `${key}: ${ajv.errorsText(validate.errors)}; ${JSON.stringify(reply.body).slice(0, 400)}`).toBe(true);
+  expect(
+    validate(reply.body),
+    `${key}: ${ajv.errorsText(validate.errors)}; ${JSON.stringify(reply.body).slice(0, 400)}`,
+  ).toBe(true);
 }
 
 /**
@@ -56,17 +64,25 @@ function eventsConform(operation: string, schema: any, text: string) {
   const frames = text.split("\n\n").filter((f) => f.trim());
   expect(frames.length, `${operation}: some events were sent`).toBeGreaterThan(0);
   for (const frame of frames) {
-    const sent = { event: frame.match(/^event: (.*)$/m)?.[1] ?? "message", data: frame.match(/^data: (.*)$/m)?.[1] ?? "" };
+    const sent = {
+      event: frame.match(/^event: (.*)$/m)?.[1] ?? "message",
+      data: frame.match(/^data: (.*)$/m)?.[1] ?? "",
+    };
     const key = `${operation} events`;
     if (!validators.has(key)) validators.set(key, ajv.compile(schema));
     const validate = validators.get(key)!;
     expect(validate(sent), `${key}: ${ajv.errorsText(validate.errors)}; ${frame.slice(0, 200)}`).toBe(true);
     // deno-lint-ignore no-explicit-any
-    const declared = schema.oneOf.find((e: any) => e.properties.event.const === sent.event).properties.data.contentSchema;
+    const declared = schema.oneOf.find((e: any) =>
+      e.properties.event.const === sent.event
+    ).properties.data.contentSchema;
     const dataKey = `${operation} event ${sent.event}`;
     if (!validators.has(dataKey)) validators.set(dataKey, ajv.compile(declared));
     const validateData = validators.get(dataKey)!;
-    expect(validateData(JSON.parse(sent.data)), `${dataKey}: ${ajv.errorsText(validateData.errors)}; ${sent.data.slice(0, 400)}`).toBe(true);
+    expect(
+      validateData(JSON.parse(sent.data)),
+      `${dataKey}: ${ajv.errorsText(validateData.errors)}; ${sent.data.slice(0, 400)}`,
+    ).toBe(true);
   }
 }
 
@@ -80,13 +96,20 @@ const requestForms = new Set<string>();
 function requestConforms(method: string, template: string, path: string, contentType: string | null, sent?: unknown) {
   const op = doc.paths[template]?.[method.toLowerCase()];
   expect(op, `${method} ${template} is documented`).toBeDefined();
-  const documentedQuery = (op.parameters ?? []).filter((p: { in: string }) => p.in === "query").map((p: { name: string }) => p.name);
+  const documentedQuery = (op.parameters ?? []).filter((p: { in: string }) => p.in === "query").map((
+    p: { name: string },
+  ) => p.name);
   for (const name of new URL(path, "http://x").searchParams.keys()) {
     expect(documentedQuery, `${method} ${template}: query parameter ${name} is documented`).toContain(name);
   }
   if (contentType === null) return;
   const media = op.requestBody?.content?.[contentType];
-  expect(media, `${method} ${template}: a ${contentType} body is documented (documented: ${Object.keys(op.requestBody?.content ?? {})})`).toBeDefined();
+  expect(
+    media,
+    `${method} ${template}: a ${contentType} body is documented (documented: ${
+      Object.keys(op.requestBody?.content ?? {})
+    })`,
+  ).toBeDefined();
   requestForms.add(`${method} ${template} ${contentType}`);
   if (sent === undefined) return;
   const validate = ajv.compile(media.schema);
@@ -94,7 +117,11 @@ function requestConforms(method: string, template: string, path: string, content
 }
 
 /** POST /documents in one of its request forms; the reply is checked against the document by the caller. */
-async function upload(form: "multipart/form-data" | "application/pdf" | "application/octet-stream", bytes: Uint8Array<ArrayBuffer>, filename: string) {
+async function upload(
+  form: "multipart/form-data" | "application/pdf" | "application/octet-stream",
+  bytes: Uint8Array<ArrayBuffer>,
+  filename: string,
+) {
   let path = "/documents", body: BodyInit, sent: unknown;
   const headers: Record<string, string> = { authorization: `Bearer ${user.token}` };
   if (form === "multipart/form-data") {
@@ -115,8 +142,17 @@ async function upload(form: "multipart/form-data" | "application/pdf" | "applica
   return reply;
 }
 
-async function check(method: string, template: string, opts: { path?: string; body?: unknown; token?: string | null; headers?: Record<string, string> } = {}) {
-  requestConforms(method, template, opts.path ?? template, opts.body === undefined ? null : (opts.headers?.["content-type"] ?? "application/json"));
+async function check(
+  method: string,
+  template: string,
+  opts: { path?: string; body?: unknown; token?: string | null; headers?: Record<string, string> } = {},
+) {
+  requestConforms(
+    method,
+    template,
+    opts.path ?? template,
+    opts.body === undefined ? null : (opts.headers?.["content-type"] ?? "application/json"),
+  );
   const reply = await api(method, opts.path ?? template, {
     token: opts.token === null ? undefined : (opts.token ?? user.token),
     body: opts.body,
@@ -153,9 +189,15 @@ describe("the OpenAPI document matches what the API does", () => {
   it("validates real responses of every documented operation", async () => {
     // health and accounts (Auth's answers are 503 where the stack runs no Auth server; both are documented)
     await check("GET", "/health", { token: null });
-    await check("POST", "/users/join", { token: null, body: { username: `contract_${Date.now() % 1e8}`, password: "long-enough-password" } });
+    await check("POST", "/users/join", {
+      token: null,
+      body: { username: `contract_${Date.now() % 1e8}`, password: "long-enough-password" },
+    });
     await check("POST", "/users/join", { token: null, body: { username: "x", password: "long-enough-password" } });
-    await check("POST", "/users/login", { token: null, body: { username: "nobody_here", password: "whatever-password" } });
+    await check("POST", "/users/login", {
+      token: null,
+      body: { username: "nobody_here", password: "whatever-password" },
+    });
     await check("POST", "/users/login", { token: null, body: { username: "nobody_here" } });
     await check("POST", "/users/refresh", { token: null, body: {} });
     await check("POST", "/users/refresh", { token: null, body: { refresh_token: "not-a-real-one" } });
@@ -163,11 +205,15 @@ describe("the OpenAPI document matches what the API does", () => {
     await check("GET", "/users/me", { token: null });
 
     // keys
-    const created = await check("POST", "/keys", { body: { name: "contract", provider: "openai", api_key: fakeKey("openai") } });
+    const created = await check("POST", "/keys", {
+      body: { name: "contract", provider: "openai", api_key: fakeKey("openai") },
+    });
     expect(created.status).toBe(201);
     const keyId = created.body.data.id;
     await check("POST", "/keys", { body: { name: "no provider", api_key: fakeKey("openai") } });
-    await check("POST", "/keys", { body: { name: "refused", provider: "openai", api_key: fakeKey("openai", "fail401") } });
+    await check("POST", "/keys", {
+      body: { name: "refused", provider: "openai", api_key: fakeKey("openai", "fail401") },
+    });
     await check("GET", "/keys");
     await check("PATCH", "/keys/{id}", { path: `/keys/${keyId}`, body: { name: "renamed", monthly_budget_usd: 5 } });
     await check("PATCH", "/keys/{id}", { path: `/keys/${keyId}`, body: {} });
@@ -181,12 +227,23 @@ describe("the OpenAPI document matches what the API does", () => {
     await check("POST", "/conversations", { body: { title: 5 } });
     await check("GET", "/conversations");
     await check("GET", "/conversations", { path: "/conversations?limit=0" });
-    const answered = await check("POST", "/conversations/{id}/messages", { path: `/conversations/${conversationId}/messages`, body: { message: "hello" } });
+    const answered = await check("POST", "/conversations/{id}/messages", {
+      path: `/conversations/${conversationId}/messages`,
+      body: { message: "hello" },
+    });
     expect(answered.status).toBe(201);
-    await check("POST", "/conversations/{id}/messages", { path: `/conversations/${conversationId}/messages`, body: { message: "hello", stream: true } });
-    await check("POST", "/conversations/{id}/messages", { path: `/conversations/${conversationId}/messages`, body: {} });
+    await check("POST", "/conversations/{id}/messages", {
+      path: `/conversations/${conversationId}/messages`,
+      body: { message: "hello", stream: true },
+    });
+    await check("POST", "/conversations/{id}/messages", {
+      path: `/conversations/${conversationId}/messages`,
+      body: {},
+    });
     // A streamed answer that fails ends with the `error` event.
-    const failing = await check("POST", "/keys", { body: { name: "fails", provider: "openai", api_key: fakeKey("openai", "chatonly", "fail500") } });
+    const failing = await check("POST", "/keys", {
+      body: { name: "fails", provider: "openai", api_key: fakeKey("openai", "chatonly", "fail500") },
+    });
     const failingConversation = await check("POST", "/conversations", { body: { api_key_id: failing.body.data.id } });
     const streamedFailure = await check("POST", "/conversations/{id}/messages", {
       path: `/conversations/${failingConversation.body.data.id}/messages`,
@@ -197,7 +254,10 @@ describe("the OpenAPI document matches what the API does", () => {
     await check("GET", "/conversations/{id}/messages", { path: `/conversations/${conversationId}/messages?offset=-1` });
     await check("GET", "/conversations/{id}", { path: `/conversations/${conversationId}` });
     await check("GET", "/conversations/{id}", { path: `/conversations/${unknownId}` });
-    await check("PATCH", "/conversations/{id}", { path: `/conversations/${conversationId}`, body: { title: "renamed" } });
+    await check("PATCH", "/conversations/{id}", {
+      path: `/conversations/${conversationId}`,
+      body: { title: "renamed" },
+    });
     await check("PATCH", "/conversations/{id}", { path: `/conversations/${conversationId}`, body: {} });
     for (const template of ["/keys/{id}/statistics", "/keys/{id}/statics"]) {
       await check("GET", template, { path: template.replace("{id}", keyId) });
@@ -209,15 +269,27 @@ describe("the OpenAPI document matches what the API does", () => {
     const uploaded = await upload("multipart/form-data", contractPdf, "contract.pdf");
     expect(uploaded.status).toBe(201);
     expect(uploaded.body.data.filename).toBe("contract.pdf");
-    const asBody = await upload("application/pdf", await makePdf([{ lines: ["Sent as the bare body."] }]), "bare body.pdf");
+    const asBody = await upload(
+      "application/pdf",
+      await makePdf([{ lines: ["Sent as the bare body."] }]),
+      "bare body.pdf",
+    );
     expect(asBody.status).toBe(201);
     expect(asBody.body.data.filename).toBe("bare body.pdf");
-    const asOctets = await upload("application/octet-stream", await makePdf([{ lines: ["Sent as octets."] }]), "octets.pdf");
+    const asOctets = await upload(
+      "application/octet-stream",
+      await makePdf([{ lines: ["Sent as octets."] }]),
+      "octets.pdf",
+    );
     expect(asOctets.status).toBe(201);
     expect(asOctets.body.data.filename).toBe("octets.pdf");
     const again = await upload("application/pdf", contractPdf, "again.pdf");
     expect([again.status, again.body.data.id]).toEqual([200, uploaded.body.data.id]);
-    const notPdf = await upload("multipart/form-data", new TextEncoder().encode("not a pdf at all") as Uint8Array<ArrayBuffer>, "fake.pdf");
+    const notPdf = await upload(
+      "multipart/form-data",
+      new TextEncoder().encode("not a pdf at all") as Uint8Array<ArrayBuffer>,
+      "fake.pdf",
+    );
     expect(notPdf.status).toBe(415);
     // A body of an undocumented type (JSON here) is the documented 415.
     const asJson = await api("POST", "/documents", { token: user.token, body: { file: "contract.pdf" } });
@@ -232,10 +304,18 @@ describe("the OpenAPI document matches what the API does", () => {
     await check("GET", "/documents/{id}/progress", { path: `/documents/${documentId}/progress` });
     await check("POST", "/documents/{id}/reindex", { path: `/documents/${documentId}/reindex` });
     await check("POST", "/documents/{id}/reindex", { path: `/documents/${unknownId}/reindex` });
-    await check("POST", "/conversations/{id}/documents", { path: `/conversations/${conversationId}/documents`, body: { document_id: documentId } });
-    await check("POST", "/conversations/{id}/documents", { path: `/conversations/${conversationId}/documents`, body: { document_id: unknownId } });
+    await check("POST", "/conversations/{id}/documents", {
+      path: `/conversations/${conversationId}/documents`,
+      body: { document_id: documentId },
+    });
+    await check("POST", "/conversations/{id}/documents", {
+      path: `/conversations/${conversationId}/documents`,
+      body: { document_id: unknownId },
+    });
     await check("GET", "/conversations/{id}/documents", { path: `/conversations/${conversationId}/documents` });
-    await check("DELETE", "/conversations/{id}/documents/{document_id}", { path: `/conversations/${conversationId}/documents/${documentId}` });
+    await check("DELETE", "/conversations/{id}/documents/{document_id}", {
+      path: `/conversations/${conversationId}/documents/${documentId}`,
+    });
     await check("DELETE", "/documents/{id}", { path: `/documents/${documentId}` });
     await check("DELETE", "/documents/{id}", { path: `/documents/${documentId}` });
 
@@ -246,7 +326,9 @@ describe("the OpenAPI document matches what the API does", () => {
     await check("POST", "/users/logout");
     await check("POST", "/users/logout", { token: null });
 
-    const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops as object).map((m) => `${m.toUpperCase()} ${path}`));
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops as object).map((m) => `${m.toUpperCase()} ${path}`)
+    );
     expect([...exercised].sort()).toEqual(documented.sort());
     // ...and every documented request body, in each of its media types.
     const documentedForms = Object.entries(doc.paths).flatMap(([path, ops]) =>

@@ -6,11 +6,11 @@ import {
   callApi as api,
   createConversation,
   fakeKey,
-  stackLogText,
   leakedInResponses,
   postMessageStream,
   recordedResponseCount,
   registerKey,
+  stackLogText,
   trackedPlaintexts,
 } from "../support/providers.ts";
 import { createUser, db, type TestUser } from "../support/users.ts";
@@ -105,7 +105,8 @@ beforeAll(async () => {
   expect(await exchange(alice, openai.id, first, { message: "And page two, in more detail please?" })).toBe(201);
   expect(await exchange(alice, openai.id, first, { message: "Now with the bigger model.", model: "gpt-4o" })).toBe(201);
   expect(await exchange(alice, openai.id, second, { message: "A streamed answer, please.", stream: true })).toBe(201);
-  expect(await exchange(alice, openai.id, second, { message: "A model that does not exist.", model: "unknown-model" })).toBe(400);
+  expect(await exchange(alice, openai.id, second, { message: "A model that does not exist.", model: "unknown-model" }))
+    .toBe(400);
   // ...one with the Anthropic key, which must not count for the OpenAI key...
   const third = await createConversation(alice, { title: "stats three", api_key_id: claude.id });
   expect(await exchange(alice, claude.id, third, { message: "Claude, count me elsewhere." })).toBe(201);
@@ -114,7 +115,8 @@ beforeAll(async () => {
     insert into public.usage_events (user_id, api_key_id, provider, model, prompt_tokens, cached_prompt_tokens, completion_tokens, usage_source, outcome, created_at)
     values (${alice.id}, ${openai.id}, 'openai', 'gpt-4o-mini', 1200, 200, 300, 'provider', 'ok', now() - interval '40 days'),
            (${alice.id}, ${openai.id}, 'openai', 'gpt-4o', 5000, 0, 700, 'provider', 'ok', now() - interval '100 days')`;
-  expect((await api("PATCH", `/keys/${openai.id}`, { token: alice.token, body: { monthly_budget_usd: 2.5 } })).status).toBe(200);
+  expect((await api("PATCH", `/keys/${openai.id}`, { token: alice.token, body: { monthly_budget_usd: 2.5 } })).status)
+    .toBe(200);
 });
 afterAll(() => db.end());
 
@@ -154,13 +156,23 @@ describe("key statistics", () => {
   it("by_model: one row per model, matching the events, most expensive first", async () => {
     const { data } = (await api("GET", `/keys/${openai.id}/statistics`, { token: alice.token })).body;
     const expected = await expectedByModel(openai.id);
-    const byName = [...data.by_model].sort((x: { model: string }, y: { model: string }) => x.model.localeCompare(y.model));
+    const byName = [...data.by_model].sort((x: { model: string }, y: { model: string }) =>
+      x.model.localeCompare(y.model)
+    );
     expect(byName).toEqual(expected);
-    expect(data.by_model.map((m: { model: string }) => m.model).sort()).toEqual(["gpt-4o", "gpt-4o-mini", "unknown-model"]);
+    expect(data.by_model.map((m: { model: string }) => m.model).sort()).toEqual([
+      "gpt-4o",
+      "gpt-4o-mini",
+      "unknown-model",
+    ]);
     const costs = data.by_model.map((m: { cost_usd: string }) => Number(m.cost_usd));
     expect(costs).toEqual([...costs].sort((x, y) => y - x));
     for (const m of data.by_model) expect(m.cost_usd).toMatch(DECIMAL);
-    expect(data.by_model.find((m: { model: string }) => m.model === "unknown-model")).toMatchObject({ priced: false, errors: 1, cost_usd: "0.00000000" });
+    expect(data.by_model.find((m: { model: string }) => m.model === "unknown-model")).toMatchObject({
+      priced: false,
+      errors: 1,
+      cost_usd: "0.00000000",
+    });
   });
 
   it("by_day: UTC days of the last 90 days, newest first, matching the events", async () => {
@@ -175,7 +187,9 @@ describe("key statistics", () => {
 
   it("the key in the statistics is the key as listed", async () => {
     const { data } = (await api("GET", `/keys/${openai.id}/statistics`, { token: alice.token })).body;
-    const listed = (await api("GET", "/keys", { token: alice.token })).body.data.find((k: { id: string }) => k.id === openai.id);
+    const listed = (await api("GET", "/keys", { token: alice.token })).body.data.find((k: { id: string }) =>
+      k.id === openai.id
+    );
     expect(data.key).toEqual(listed);
     expect(data.key.last_used_at).not.toBeNull();
   });
@@ -185,12 +199,17 @@ describe("key statistics", () => {
     expect(data.totals).toEqual(await expectedTotals(claude.id));
     expect(data.totals.requests).toBe(exchangesByKey.get(claude.id));
     expect(data.by_model).toEqual(await expectedByModel(claude.id));
-    expect(data.by_model.map((m: { provider: string; model: string }) => [m.provider, m.model])).toEqual([["anthropic", "claude-3-5-haiku-latest"]]);
+    expect(data.by_model.map((m: { provider: string; model: string }) => [m.provider, m.model])).toEqual([[
+      "anthropic",
+      "claude-3-5-haiku-latest",
+    ]]);
     expect(data.this_month).toMatchObject({ requests: 1, monthly_budget_usd: null, budget_remaining_usd: null });
   });
 
   it("another user cannot read them (404), and sees zeros for their own key", async () => {
-    for (const path of [`/keys/${openai.id}/statistics`, `/keys/${openai.id}/statics`, `/keys/${claude.id}/statistics`]) {
+    for (
+      const path of [`/keys/${openai.id}/statistics`, `/keys/${openai.id}/statics`, `/keys/${claude.id}/statistics`]
+    ) {
       const res = await api("GET", path, { token: bob.token });
       expect(res.status, path).toBe(404);
       expect(res.body).toMatchObject({ success: false, data: null, message: "Key not found" });
@@ -200,10 +219,22 @@ describe("key statistics", () => {
       expect(res.status, path).toBe(200);
       expect(res.body.data.key).toMatchObject({ id: bobKey.id, pk: bobKey.id });
       expect(res.body.data.totals).toEqual({
-        requests: 0, errors: 0, prompt_tokens: 0, cached_prompt_tokens: 0, completion_tokens: 0, total_tokens: 0,
-        cost_usd: "0.00000000", unpriced_requests: 0,
+        requests: 0,
+        errors: 0,
+        prompt_tokens: 0,
+        cached_prompt_tokens: 0,
+        completion_tokens: 0,
+        total_tokens: 0,
+        cost_usd: "0.00000000",
+        unpriced_requests: 0,
       });
-      expect(res.body.data.this_month).toEqual({ requests: 0, total_tokens: 0, cost_usd: "0.00000000", monthly_budget_usd: null, budget_remaining_usd: null });
+      expect(res.body.data.this_month).toEqual({
+        requests: 0,
+        total_tokens: 0,
+        cost_usd: "0.00000000",
+        monthly_budget_usd: null,
+        budget_remaining_usd: null,
+      });
       expect(res.body.data.by_model).toEqual([]);
       expect(res.body.data.by_day).toEqual([]);
     }
@@ -220,13 +251,19 @@ describe("plaintext keys never leave the API", () => {
   it("keys whose provider errors quote them (401 on validation and on chat) are still not echoed", async () => {
     // The fake's OpenAI 401 message contains the whole key.
     const refused = fakeKey("openai", "fail401");
-    const res = await api("POST", "/keys", { token: alice.token, body: { name: "refused", api_key: refused, kind: "open_ai" } });
+    const res = await api("POST", "/keys", {
+      token: alice.token,
+      body: { name: "refused", api_key: refused, kind: "open_ai" },
+    });
     expect(res.status).toBe(422);
     expect(JSON.stringify(res.body)).not.toContain(refused);
 
     const chatRefused = await registerKey(alice, "openai", ["chatonly", "fail401"], "refused at chat");
     const conversationId = await createConversation(alice, { api_key_id: chatRefused.id });
-    const answer = await api("POST", `/conversations/${conversationId}/messages`, { token: alice.token, body: { message: "hi" } });
+    const answer = await api("POST", `/conversations/${conversationId}/messages`, {
+      token: alice.token,
+      body: { message: "hi" },
+    });
     expect(answer.status).toBe(422);
     const streamed = await registerKey(alice, "openai", ["chatonly", "fail401"], "refused while streaming");
     const streamedConversation = await createConversation(alice, { api_key_id: streamed.id });

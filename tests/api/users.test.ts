@@ -31,13 +31,17 @@ describe("POST /users/join", () => {
 
   it("refuses a username that is taken, in any case, with 409", async () => {
     const user = await createUser("taken");
-    const res = await api("POST", "/users/join", { body: { username: user.username.toUpperCase(), password: "long-enough-password" } });
+    const res = await api("POST", "/users/join", {
+      body: { username: user.username.toUpperCase(), password: "long-enough-password" },
+    });
     expect(res.status).toBe(409);
     expect(res.body.errors.username).toBeDefined();
   });
 
   it("never echoes the password", async () => {
-    const res = await api("POST", "/users/join", { body: { username: `echo_${Date.now() % 1e9}`, password: "my-secret-password-123" } });
+    const res = await api("POST", "/users/join", {
+      body: { username: `echo_${Date.now() % 1e9}`, password: "my-secret-password-123" },
+    });
     expect(res.status).toBe(201);
     expect(JSON.stringify(res.body)).not.toContain("my-secret-password-123");
   });
@@ -50,11 +54,19 @@ describe("POST /users/join", () => {
     let joins!: Promise<Awaited<ReturnType<typeof api>>[]>;
     await db.begin(async (tx) => {
       await tx`lock table public.profiles in share row exclusive mode`;
-      joins = Promise.all(["a", "b"].map((e) =>
-        api("POST", "/users/join", { body: { username, email: `${username}_${e}@example.com`, password: "long-enough-password" } })
-      ));
+      joins = Promise.all(
+        ["a", "b"].map((e) =>
+          api("POST", "/users/join", {
+            body: { username, email: `${username}_${e}@example.com`, password: "long-enough-password" },
+          })
+        ),
+      );
       const giveUp = Date.now() + 10_000;
-      while ((await tx`select count(*)::int as n from pg_locks where relation = 'public.profiles'::regclass and not granted`)[0].n < 2) {
+      while (
+        (await tx`select count(*)::int as n from pg_locks where relation = 'public.profiles'::regclass and not granted`)[
+          0
+        ].n < 2
+      ) {
         if (Date.now() > giveUp) throw new Error("the two sign-ups did not both reach the profile insert");
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -63,7 +75,8 @@ describe("POST /users/join", () => {
     expect(replies.map((r) => r.status).sort()).toEqual([201, 409]);
     const lost = replies.find((r) => r.status === 409)!;
     expect(lost.body.errors).toEqual({ username: ["Already taken"] });
-    const [{ n }] = await db`select count(*)::int as n from auth.users where raw_user_meta_data ->> 'username' = ${username}`;
+    const [{ n }] =
+      await db`select count(*)::int as n from auth.users where raw_user_meta_data ->> 'username' = ${username}`;
     expect(n).toBe(1);
   });
 });

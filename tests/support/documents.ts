@@ -12,12 +12,21 @@ export function storageOf(user?: TestUser): ReturnType<SupabaseClient["storage"]
 }
 
 /** POST /documents as multipart (the default) or as an application/pdf body. */
-export async function uploadPdf(user: TestUser, bytes: Uint8Array<ArrayBuffer>, filename: string, as: "multipart" | "body" = "multipart") {
+export async function uploadPdf(
+  user: TestUser,
+  bytes: Uint8Array<ArrayBuffer>,
+  filename: string,
+  as: "multipart" | "body" = "multipart",
+) {
   let res: Response;
   if (as === "multipart") {
     const form = new FormData();
     form.set("file", new Blob([bytes], { type: "application/pdf" }), filename);
-    res = await fetch(`${API_URL}/api/v1/documents`, { method: "POST", headers: { authorization: `Bearer ${user.token}` }, body: form });
+    res = await fetch(`${API_URL}/api/v1/documents`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${user.token}` },
+      body: form,
+    });
   } else {
     res = await fetch(`${API_URL}/api/v1/documents?filename=${encodeURIComponent(filename)}`, {
       method: "POST",
@@ -37,7 +46,8 @@ export async function uploadPdf(user: TestUser, bytes: Uint8Array<ArrayBuffer>, 
 /** Waits until the document is ready or failed; returns its row. */
 export function settled(documentId: string, timeoutMs = 60_000) {
   return eventually(async () => {
-    const [row] = await db`select status, failure_reason, pages_total, pages_done, pages_without_text, chunk_count, embedding_model, duplicate_of
+    const [row] =
+      await db`select status, failure_reason, pages_total, pages_done, pages_without_text, chunk_count, embedding_model, duplicate_of
                            from public.documents where id = ${documentId}`;
     return row && (row.status === "ready" || row.status === "failed") ? row : undefined;
   }, timeoutMs);

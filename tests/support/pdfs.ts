@@ -4,8 +4,20 @@
 // "encrypted" file carries a standard security handler whose user password is not empty, so
 // no reader opens it without the password.
 import {
-  PDFDocument, PDFHexString, PDFName, PDFString, StandardFonts, beginText, concatTransformationMatrix, drawObject, endText, moveText,
-  popGraphicsState, pushGraphicsState, setFontAndSize, showText,
+  beginText,
+  concatTransformationMatrix,
+  drawObject,
+  endText,
+  moveText,
+  PDFDocument,
+  PDFHexString,
+  PDFName,
+  PDFString,
+  popGraphicsState,
+  pushGraphicsState,
+  setFontAndSize,
+  showText,
+  StandardFonts,
 } from "pdf-lib";
 
 export interface PageSpec {
@@ -39,28 +51,47 @@ end`;
 }
 
 /** A PDF whose page i holds pages[i].lines, one line under the other. */
-export async function makePdf(pages: PageSpec[], options: { encrypted?: boolean; title?: string } = {}): Promise<Uint8Array<ArrayBuffer>> {
+export async function makePdf(
+  pages: PageSpec[],
+  options: { encrypted?: boolean; title?: string } = {},
+): Promise<Uint8Array<ArrayBuffer>> {
   const doc = await PDFDocument.create();
   if (options.title) doc.setTitle(options.title);
   const helvetica = await doc.embedFont(StandardFonts.Helvetica);
 
-  const koreanChars = [...new Set(pages.flatMap((p) => p.lines.filter((l) => HANGUL.test(l)).flatMap((l) => [...l])))].sort();
+  const koreanChars = [...new Set(pages.flatMap((p) => p.lines.filter((l) => HANGUL.test(l)).flatMap((l) => [...l])))]
+    .sort();
   let koreanFont: ReturnType<typeof doc.context.register> | null = null;
   if (koreanChars.length) {
     const ctx = doc.context;
     const toUnicode = ctx.register(ctx.flateStream(toUnicodeCMap(koreanChars)));
     const descriptor = ctx.register(ctx.obj({
-      Type: "FontDescriptor", FontName: "Batang", Flags: 4, FontBBox: [0, -200, 1000, 900],
-      ItalicAngle: 0, Ascent: 880, Descent: -120, CapHeight: 700, StemV: 80,
+      Type: "FontDescriptor",
+      FontName: "Batang",
+      Flags: 4,
+      FontBBox: [0, -200, 1000, 900],
+      ItalicAngle: 0,
+      Ascent: 880,
+      Descent: -120,
+      CapHeight: 700,
+      StemV: 80,
     }));
     const cid = ctx.register(ctx.obj({
-      Type: "Font", Subtype: "CIDFontType2", BaseFont: "Batang",
+      Type: "Font",
+      Subtype: "CIDFontType2",
+      BaseFont: "Batang",
       CIDSystemInfo: { Registry: PDFString.of("Adobe"), Ordering: PDFString.of("Identity"), Supplement: 0 },
-      FontDescriptor: descriptor, DW: 1000, CIDToGIDMap: "Identity",
+      FontDescriptor: descriptor,
+      DW: 1000,
+      CIDToGIDMap: "Identity",
     }));
     koreanFont = ctx.register(ctx.obj({
-      Type: "Font", Subtype: "Type0", BaseFont: "Batang", Encoding: "Identity-H",
-      DescendantFonts: [cid], ToUnicode: toUnicode,
+      Type: "Font",
+      Subtype: "Type0",
+      BaseFont: "Batang",
+      Encoding: "Identity-H",
+      DescendantFonts: [cid],
+      ToUnicode: toUnicode,
     }));
   }
 
@@ -71,7 +102,13 @@ export async function makePdf(pages: PageSpec[], options: { encrypted?: boolean;
     for (const line of spec.lines) {
       if (HANGUL.test(line) && krName) {
         const hex = [...line].map((c) => c.codePointAt(0)!.toString(16).padStart(4, "0")).join("");
-        page.pushOperators(beginText(), setFontAndSize(krName, 11), moveText(50, y), showText(PDFHexString.of(hex)), endText());
+        page.pushOperators(
+          beginText(),
+          setFontAndSize(krName, 11),
+          moveText(50, y),
+          showText(PDFHexString.of(hex)),
+          endText(),
+        );
       } else {
         page.drawText(line, { x: 50, y, font: helvetica, size: 11 });
       }
@@ -84,8 +121,12 @@ export async function makePdf(pages: PageSpec[], options: { encrypted?: boolean;
     const ctx = doc.context;
     // Standard security handler, RC4 40-bit (R2); O and U do not match the empty password.
     const encrypt = ctx.register(ctx.obj({
-      Filter: "Standard", V: 1, R: 2, P: -44,
-      O: PDFHexString.of("7a".repeat(32)), U: PDFHexString.of("3c".repeat(32)),
+      Filter: "Standard",
+      V: 1,
+      R: 2,
+      P: -44,
+      O: PDFHexString.of("7a".repeat(32)),
+      U: PDFHexString.of("3c".repeat(32)),
     }));
     ctx.trailerInfo.Encrypt = encrypt;
     const id = PDFHexString.of("0123456789abcdef0123456789abcdef");
@@ -106,8 +147,16 @@ export async function makeLargePdf(pageCount: number, bytes: number): Promise<Ui
   const pages = [];
   for (let n = 1; n <= pageCount; n++) {
     const page = doc.addPage([612, 792]);
-    const lines = [...factPage(n), ...Array.from({ length: 40 }, (_, i) =>
-      `Line ${i + 1} of page ${n}: the ${animalFor(n + i)} crossed the ${ANIMALS[(n * 3 + i) % ANIMALS.length]} valley at dawn, as recorded.`)];
+    const lines = [
+      ...factPage(n),
+      ...Array.from(
+        { length: 40 },
+        (_, i) =>
+          `Line ${i + 1} of page ${n}: the ${animalFor(n + i)} crossed the ${
+            ANIMALS[(n * 3 + i) % ANIMALS.length]
+          } valley at dawn, as recorded.`,
+      ),
+    ];
     let y = 740;
     for (const line of lines) {
       page.drawText(line, { x: 40, y, font: helvetica, size: 9 });
@@ -121,12 +170,24 @@ export async function makeLargePdf(pageCount: number, bytes: number): Promise<Ui
   const width = 256, height = Math.floor(perPage / width);
   for (const page of pages) {
     const pixels = new Uint8Array(width * height);
-    for (let at = 0; at < pixels.length; at += 65_536) crypto.getRandomValues(pixels.subarray(at, Math.min(at + 65_536, pixels.length)));
+    for (let at = 0; at < pixels.length; at += 65_536) {
+      crypto.getRandomValues(pixels.subarray(at, Math.min(at + 65_536, pixels.length)));
+    }
     const image = doc.context.register(doc.context.stream(pixels, {
-      Type: "XObject", Subtype: "Image", Width: width, Height: height, ColorSpace: "DeviceGray", BitsPerComponent: 8,
+      Type: "XObject",
+      Subtype: "Image",
+      Width: width,
+      Height: height,
+      ColorSpace: "DeviceGray",
+      BitsPerComponent: 8,
     }));
     const name = page.node.newXObject("Noise", image);
-    page.pushOperators(pushGraphicsState(), concatTransformationMatrix(64, 0, 0, 64, 520, 20), drawObject(name), popGraphicsState());
+    page.pushOperators(
+      pushGraphicsState(),
+      concatTransformationMatrix(64, 0, 0, 64, 520, 20),
+      drawObject(name),
+      popGraphicsState(),
+    );
   }
   return new Uint8Array(await doc.save({ useObjectStreams: false }));
 }
@@ -144,7 +205,20 @@ export function codeFor(n: number): string {
   return `K${(n * 7919) % 100000}Q`;
 }
 
-const ANIMALS = ["heron", "otter", "lynx", "badger", "falcon", "marten", "ibex", "stoat", "bison", "crane", "viper", "walrus"];
+const ANIMALS = [
+  "heron",
+  "otter",
+  "lynx",
+  "badger",
+  "falcon",
+  "marten",
+  "ibex",
+  "stoat",
+  "bison",
+  "crane",
+  "viper",
+  "walrus",
+];
 export function animalFor(n: number): string {
   return ANIMALS[n % ANIMALS.length];
 }

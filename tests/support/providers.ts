@@ -21,7 +21,9 @@ const responses: string[] = [];
  * switches. The random part is hex, so it never spells a switch by accident.
  */
 export function fakeKey(provider: Provider, ...switches: Switch[]): string {
-  const key = `${provider === "anthropic" ? "sk-ant-" : "sk-"}test${randomBytes(12).toString("hex")}${switches.map((s) => `-${s}`).join("")}`;
+  const key = `${provider === "anthropic" ? "sk-ant-" : "sk-"}test${randomBytes(12).toString("hex")}${
+    switches.map((s) => `-${s}`).join("")
+  }`;
   plaintexts.add(key);
   return key;
 }
@@ -54,16 +56,27 @@ export function recordedResponseCount(): number {
 }
 
 /** Registers a key through the API; throws unless it is stored. */
-export async function registerKey(user: TestUser, provider: Provider, switches: Switch[] = [], name = `${provider} key`) {
+export async function registerKey(
+  user: TestUser,
+  provider: Provider,
+  switches: Switch[] = [],
+  name = `${provider} key`,
+) {
   const apiKey = fakeKey(provider, ...switches);
   const res = await callApi("POST", "/keys", { token: user.token, body: { name, api_key: apiKey, provider } });
-  if (res.status !== 201) throw new Error(`registering a ${provider} key [${switches.join(",")}] answered ${res.status}: ${JSON.stringify(res.body)}`);
+  if (res.status !== 201) {
+    throw new Error(
+      `registering a ${provider} key [${switches.join(",")}] answered ${res.status}: ${JSON.stringify(res.body)}`,
+    );
+  }
   return { id: res.body.data.id as string, apiKey, key: res.body.data };
 }
 
 export async function createConversation(user: TestUser, body: Record<string, unknown> = {}): Promise<string> {
   const res = await callApi("POST", "/conversations", { token: user.token, body });
-  if (res.status !== 201) throw new Error(`creating a conversation answered ${res.status}: ${JSON.stringify(res.body)}`);
+  if (res.status !== 201) {
+    throw new Error(`creating a conversation answered ${res.status}: ${JSON.stringify(res.body)}`);
+  }
   return res.body.data.id;
 }
 
@@ -95,7 +108,12 @@ export function parseSse(text: string): SseEvent[] {
 }
 
 /** POST /conversations/:id/messages read as a stream to the end; the body text is recorded for the leak check. */
-export async function postMessageStream(token: string, conversationId: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+export async function postMessageStream(
+  token: string,
+  conversationId: string,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
   const res = await fetch(`${API_URL}/api/v1/conversations/${conversationId}/messages`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
@@ -125,7 +143,13 @@ export const fakeTokens = (chars: number) => Math.max(1, Math.ceil(chars / 4));
  * tokens, cached prompt tokens at the cached rate, rounded (half up) to 8 decimals.
  * Returns the decimal string Postgres' numeric(14, 8) prints, or null when the model has no price.
  */
-export async function expectedCost(provider: Provider, model: string, prompt: number, cached: number, completion: number): Promise<string | null> {
+export async function expectedCost(
+  provider: Provider,
+  model: string,
+  prompt: number,
+  cached: number,
+  completion: number,
+): Promise<string | null> {
   const [price] = await db`
     select input_usd_per_mtok::text as input, cached_input_usd_per_mtok::text as cached, output_usd_per_mtok::text as output
     from public.model_prices where provider = ${provider} and model = ${model} and valid_from <= now()
@@ -136,7 +160,8 @@ export async function expectedCost(provider: Provider, model: string, prompt: nu
     const [whole, frac = ""] = text.split(".");
     return BigInt(whole) * 10_000n + BigInt((frac + "0000").slice(0, 4));
   };
-  const total = BigInt(prompt - cached) * units(price.input) + BigInt(cached) * units(price.cached) + BigInt(completion) * units(price.output);
+  const total = BigInt(prompt - cached) * units(price.input) + BigInt(cached) * units(price.cached) +
+    BigInt(completion) * units(price.output);
   const rounded = (total + 50n) / 100n; // 1e-10 -> 1e-8 USD
   const digits = rounded.toString().padStart(9, "0");
   return `${digits.slice(0, -8)}.${digits.slice(-8)}`;

@@ -30,7 +30,10 @@ export interface TestUser {
 let counter = 0;
 
 /** Calls the Auth server through the gateway, as supabase-js does (`admin`: with the service-role key). */
-export async function authCall(path: string, init: { method?: string; body?: unknown; token?: string; admin?: boolean } = {}) {
+export async function authCall(
+  path: string,
+  init: { method?: string; body?: unknown; token?: string; admin?: boolean } = {},
+) {
   const key = init.admin ? SERVICE_ROLE_KEY : ANON_KEY;
   const headers: Record<string, string> = { apikey: key, "content-type": "application/json" };
   const bearer = init.token ?? (init.admin ? key : undefined);
@@ -67,8 +70,16 @@ export async function createUser(prefix = "user"): Promise<TestUser> {
 export function tokenFor(sub: string, sessionId: string, email = "", expiresIn = 3600): string {
   const now = Math.floor(Date.now() / 1000);
   return signToken({
-    iss: `${API_URL}/auth/v1`, sub, aud: "authenticated", role: "authenticated", email,
-    session_id: sessionId, aal: "aal1", iat: now, exp: now + expiresIn, is_anonymous: false,
+    iss: `${API_URL}/auth/v1`,
+    sub,
+    aud: "authenticated",
+    role: "authenticated",
+    email,
+    session_id: sessionId,
+    aal: "aal1",
+    iat: now,
+    exp: now + expiresIn,
+    is_anonymous: false,
   });
 }
 
@@ -91,7 +102,11 @@ export interface ApiReply {
   body: any;
 }
 
-export async function api(method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<ApiReply> {
+export async function api(
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<ApiReply> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let body: string | undefined;

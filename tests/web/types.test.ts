@@ -10,11 +10,21 @@ import { DB_URL } from "../support/env.ts";
 const ROOT = join(import.meta.dirname, "../..");
 
 it("web/src/database.types.ts matches the schema the migrations make (else run npm run gen:types)", () => {
-  const generated = execFileSync(join(ROOT, "node_modules/.bin/deno"), ["run", "-A", "scripts/gen-types.ts", "--db-url", DB_URL, "--stdout"], {
+  const generated = execFileSync(join(ROOT, "node_modules/.bin/deno"), [
+    "run",
+    "-A",
+    "scripts/gen-types.ts",
+    "--db-url",
+    DB_URL,
+    "--stdout",
+  ], {
     cwd: ROOT,
     encoding: "utf8",
     maxBuffer: 16 * 1024 * 1024,
   });
   expect(generated).toContain("export type Database");
-  expect(generated === readFileSync(join(ROOT, "web/src/database.types.ts"), "utf8"), "the committed types differ from the schema: run npm run gen:types").toBe(true);
+  expect(
+    generated === readFileSync(join(ROOT, "web/src/database.types.ts"), "utf8"),
+    "the committed types differ from the schema: run npm run gen:types",
+  ).toBe(true);
 }, 60_000);

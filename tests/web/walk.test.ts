@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { API_URL, STACK_SERVICES } from "../support/env.ts";
 import { PDFDocument, rgb, StandardFonts } from "pdf-lib";
 import { animalFor, codeFor } from "../support/pdfs.ts";
@@ -17,8 +17,14 @@ import { db } from "../support/users.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const FLAGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
 ];
 // A failure's screenshot goes beside the test stack's logs (.supabase-local/test/logs/).
 const LOGS = STACK_SERVICES ? join(dirname(STACK_SERVICES), "logs") : tmpdir();
@@ -34,7 +40,11 @@ const pageErrors: string[] = [];
 beforeAll(async () => {
   profileDir = mkdtempSync(join(tmpdir(), "web-walk-"));
   context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM, headless: true, args: FLAGS, locale: "en-US", viewport: { width: 1360, height: 820 },
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    locale: "en-US",
+    viewport: { width: 1360, height: 820 },
   });
   page = context.pages()[0] ?? (await context.newPage());
   page.on("pageerror", (e) => pageErrors.push(e.message));
@@ -74,17 +84,35 @@ function unlabelled() {
 /** A field guide of PAGES pages: page n is section n, and only it holds section n's archive code. */
 async function fieldGuide(): Promise<Uint8Array> {
   const doc = await PDFDocument.create();
-  const [regular, bold] = await Promise.all([doc.embedFont(StandardFonts.Helvetica), doc.embedFont(StandardFonts.HelveticaBold)]);
+  const [regular, bold] = await Promise.all([
+    doc.embedFont(StandardFonts.Helvetica),
+    doc.embedFont(StandardFonts.HelveticaBold),
+  ]);
   for (let n = 1; n <= PAGES; n++) {
     const page = doc.addPage([612, 792]);
     const animal = animalFor(n);
-    page.drawText("Northern Wetlands Field Guide", { x: 60, y: 740, size: 9, font: regular, color: rgb(0.45, 0.45, 0.5) });
+    page.drawText("Northern Wetlands Field Guide", {
+      x: 60,
+      y: 740,
+      size: 9,
+      font: regular,
+      color: rgb(0.45, 0.45, 0.5),
+    });
     page.drawText(`Section ${n}: the ${animal}`, { x: 60, y: 700, size: 22, font: bold, color: rgb(0.12, 0.16, 0.3) });
     const paragraphs = [
-      [`Surveyors first recorded a ${animal} in region ${n} during a spring count,`, "when water was high and reed beds were still flooded."],
+      [
+        `Surveyors first recorded a ${animal} in region ${n} during a spring count,`,
+        "when water was high and reed beds were still flooded.",
+      ],
       [`The archive code for section ${n} is ${codeFor(n)}.`, "Quote it when you request the original survey sheets."],
-      [`Most sightings of the ${animal} come at dawn, along the eastern banks.`, "Keep to the boardwalks and leave the nesting grounds undisturbed."],
-      ["Volunteers walk the transects every second week from April to October;", "their notes are copied into the ledger kept at the visitor centre."],
+      [
+        `Most sightings of the ${animal} come at dawn, along the eastern banks.`,
+        "Keep to the boardwalks and leave the nesting grounds undisturbed.",
+      ],
+      [
+        "Volunteers walk the transects every second week from April to October;",
+        "their notes are copied into the ledger kept at the visitor centre.",
+      ],
     ];
     let y = 660;
     for (const lines of paragraphs) {
@@ -143,7 +171,10 @@ async function walk() {
   await page.getByLabel("Message").press("Enter");
   await page.locator(".msg.assistant.complete .bubble", { hasText: "Echo: Hello there" }).waitFor();
   const streamed = await page.evaluate(() => (window as unknown as { streamed: string[] }).streamed);
-  expect(streamed.some((s) => s.length < "Echo: Hello there".length && "Echo: Hello there".startsWith(s)), `seen while streaming: ${JSON.stringify(streamed)}`)
+  expect(
+    streamed.some((s) => s.length < "Echo: Hello there".length && "Echo: Hello there".startsWith(s)),
+    `seen while streaming: ${JSON.stringify(streamed)}`,
+  )
     .toBe(true);
 
   // Stopped halfway: the app says so, and shows the answer once the API has stored it.
@@ -184,7 +215,9 @@ async function walk() {
   await page.getByRole("button", { name: "Chat" }).click();
   await failed.getByRole("button", { name: "Send again" }).click();
   await page.locator(".msg.assistant.complete .bubble", { hasText: "Echo: Will this fail?" }).waitFor();
-  if (process.env.WEB_SCREENSHOT) await page.screenshot({ path: process.env.WEB_SCREENSHOT.replace(/\.png$/, "-first.png") });
+  if (process.env.WEB_SCREENSHOT) {
+    await page.screenshot({ path: process.env.WEB_SCREENSHOT.replace(/\.png$/, "-first.png") });
+  }
 
   // A PDF, straight to Storage; its progress reaches ready.
   await page.getByRole("button", { name: "Documents" }).click();
@@ -220,7 +253,10 @@ async function walk() {
   await page.locator(".msg.assistant.complete .chip").first().waitFor();
   await page.getByLabel("Message").fill(`What is the archive code for section ${CITED}?`);
   await page.getByRole("button", { name: "Send", exact: true }).click();
-  const answer = page.locator(".msg.assistant.complete", { has: page.locator(".chip[data-citation='1']"), hasText: `Echo: What is the archive code for section ${CITED}?` });
+  const answer = page.locator(".msg.assistant.complete", {
+    has: page.locator(".chip[data-citation='1']"),
+    hasText: `Echo: What is the archive code for section ${CITED}?`,
+  });
   const chip = answer.locator(".chip[data-citation='1']");
   await chip.waitFor();
   const messageId = await answer.getAttribute("data-message-id");
@@ -254,7 +290,9 @@ async function walk() {
   await expect.poll(overflow).toBeLessThanOrEqual(0);
   // The page is drawn again for the narrower pane, and the quote marked again.
   await expect.poll(() => viewer.locator("mark.quote").first().isVisible()).toBe(true);
-  if (process.env.WEB_SCREENSHOT) await page.screenshot({ path: process.env.WEB_SCREENSHOT.replace(/\.png$/, "-375.png") });
+  if (process.env.WEB_SCREENSHOT) {
+    await page.screenshot({ path: process.env.WEB_SCREENSHOT.replace(/\.png$/, "-375.png") });
+  }
   await page.getByRole("button", { name: "Close" }).click();
   for (const view of ["Documents", "API keys", "Chat"]) {
     await page.getByRole("button", { name: view, exact: true }).click();
@@ -265,9 +303,15 @@ async function walk() {
 
   // The app's figures: the initial JavaScript (gzip) and the time from upload to the highlight.
   const gzipped = initialScripts.map((p) => gzipSync(readDist(p)).length).reduce((a, b) => a + b, 0);
-  console.log(`web walk: initial JS ${initialScripts.length} file(s), ${(gzipped / 1024).toFixed(1)} KB gzip; ` +
-    `upload to highlighted citation ${((highlightedAt - uploadedAt) / 1000).toFixed(1)} s (ready after ${((readyAt - uploadedAt) / 1000).toFixed(1)} s; ` +
-    `two questions answered word by word; citation click to highlight ${highlightedAt - clickedAt} ms, pdf.js loaded on that click)`);
+  console.log(
+    `web walk: initial JS ${initialScripts.length} file(s), ${(gzipped / 1024).toFixed(1)} KB gzip; ` +
+      `upload to highlighted citation ${((highlightedAt - uploadedAt) / 1000).toFixed(1)} s (ready after ${
+        ((readyAt - uploadedAt) / 1000).toFixed(1)
+      } s; ` +
+      `two questions answered word by word; citation click to highlight ${
+        highlightedAt - clickedAt
+      } ms, pdf.js loaded on that click)`,
+  );
 
   // The inline marker [1] opens the same citation; detach the document, then delete it.
   await answer.locator(".bubble .marker", { hasText: "1" }).click();
@@ -286,11 +330,14 @@ async function walk() {
   await page.getByLabel("Message").press("Enter");
   const extractive = page.locator(".msg.assistant.complete", { hasText: "Extractive answer" });
   await extractive.getByText("Quoted from your documents (no API key)").waitFor();
-  const [{ citations: [passage] }] = await db`select citations from public.messages where id = ${await extractive.getAttribute("data-message-id")}`;
+  const [{ citations: [passage] }] = await db`select citations from public.messages where id = ${await extractive
+    .getAttribute("data-message-id")}`;
   await extractive.locator(".chip[data-citation='1']").click();
   await expect.poll(() => viewer.getAttribute("data-page")).toBe(String(passage.page));
   await viewer.locator("mark.quote").first().waitFor();
-  expect(normalized((await viewer.locator("mark.quote").allTextContents()).join(" ")).replace(/\s/g, "")).toContain(passage.quote.replace(/\s/g, ""));
+  expect(normalized((await viewer.locator("mark.quote").allTextContents()).join(" ")).replace(/\s/g, "")).toContain(
+    passage.quote.replace(/\s/g, ""),
+  );
 
   await page.getByRole("button", { name: "Detach: field-guide.pdf" }).click();
   await page.getByText("None attached").waitFor();
@@ -298,14 +345,19 @@ async function walk() {
   page.once("dialog", (d) => d.accept());
   await page.getByRole("button", { name: "Delete: field-guide.pdf" }).click();
   await page.getByText("No documents yet.").waitFor();
-  await expect.poll(async () => (await db`select count(*)::int as n from public.documents where id = ${documentId}`)[0].n).toBe(0);
+  await expect.poll(async () =>
+    (await db`select count(*)::int as n from public.documents where id = ${documentId}`)[0].n
+  ).toBe(0);
 
   // A session ended elsewhere: the next call is refused and the app returns to the login screen, saying why.
   const token = await page.evaluate(() => {
     const k = Object.keys(localStorage).find((x) => x.endsWith("-auth-token"))!;
     return JSON.parse(localStorage.getItem(k)!).access_token as string;
   });
-  const ended = await fetch(`${API_URL}/api/v1/users/logout`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+  const ended = await fetch(`${API_URL}/api/v1/users/logout`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+  });
   expect(ended.status).toBe(200);
   await page.getByRole("button", { name: "API keys" }).click();
   await page.getByText("Your session ended").waitFor();
@@ -326,13 +378,21 @@ it("the web client: sign up, key, stream, upload, attach, cite, open the cited p
     await walk();
   } catch (err) {
     await page.screenshot({ path: FAILURE_SHOT, fullPage: true }).catch(() => {});
-    throw new Error(`${(err as Error).message}\n(screenshot: ${FAILURE_SHOT}; the page's errors: ${JSON.stringify(pageErrors)})`, { cause: err });
+    throw new Error(
+      `${(err as Error).message}\n(screenshot: ${FAILURE_SHOT}; the page's errors: ${JSON.stringify(pageErrors)})`,
+      { cause: err },
+    );
   }
 }, 180_000);
 
 it("the interface is in Korean when the browser prefers Korean", async () => {
   const dir = mkdtempSync(join(tmpdir(), "web-walk-ko-"));
-  const korean = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: FLAGS, locale: "ko-KR" });
+  const korean = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    locale: "ko-KR",
+  });
   try {
     const p = korean.pages()[0] ?? (await korean.newPage());
     await p.goto(`${API_URL}/`);

@@ -2,7 +2,7 @@
 // list the Chat and Documents views share (with live ingestion progress).
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { Session } from "@supabase/supabase-js";
-import { api, whenSessionEnds, type Doc } from "./api.ts";
+import { api, type Doc, whenSessionEnds } from "./api.ts";
 import { DICTS, I18n, type Lang, preferredLang } from "./i18n.ts";
 import { supabase } from "./supabase.ts";
 import { Login } from "./Login.tsx";
@@ -50,11 +50,11 @@ export function App() {
 
   return (
     <I18n.Provider value={t}>
-      {session === undefined ? null : session ? (
-        <Shell session={session} lang={lang} setLang={setLang} logOut={logOut} />
-      ) : (
-        <Login notice={notice} lang={lang} setLang={setLang} onLoggedIn={() => setNotice(null)} />
-      )}
+      {session === undefined
+        ? null
+        : session
+        ? <Shell session={session} lang={lang} setLang={setLang} logOut={logOut} />
+        : <Login notice={notice} lang={lang} setLang={setLang} onLoggedIn={() => setNotice(null)} />}
     </I18n.Provider>
   );
 }
@@ -72,7 +72,9 @@ export function LanguagePicker({ lang, setLang }: { lang: Lang; setLang: (l: Lan
   );
 }
 
-function Shell({ session, lang, setLang, logOut }: { session: Session; lang: Lang; setLang: (l: Lang) => void; logOut: () => void }) {
+function Shell(
+  { session, lang, setLang, logOut }: { session: Session; lang: Lang; setLang: (l: Lang) => void; logOut: () => void },
+) {
   const t = DICTS[lang];
   const [view, setView] = useState<View>("chat");
   const documents = useDocuments(session.user.id);
@@ -81,10 +83,19 @@ function Shell({ session, lang, setLang, logOut }: { session: Session; lang: Lan
   return (
     <div className="shell">
       <header className="topbar">
-        <div className="brand" aria-hidden="true"><span className="logo">PDF</span>{t.appName}</div>
+        <div className="brand" aria-hidden="true">
+          <span className="logo">PDF</span>
+          {t.appName}
+        </div>
         <nav aria-label={t.appName}>
           {nav.map(([v, label]) => (
-            <button key={v} type="button" className="tab" aria-current={view === v ? "page" : undefined} onClick={() => setView(v)}>
+            <button
+              key={v}
+              type="button"
+              className="tab"
+              aria-current={view === v ? "page" : undefined}
+              onClick={() => setView(v)}
+            >
               {label}
             </button>
           ))}

@@ -1,8 +1,17 @@
 // Conversations and their messages. An answer streams in (POST .../messages as Server-Sent
 // Events) with a stop button; a failed message says why and can be sent again; an answer's
 // sources are numbered chips that open the PDF viewer (loaded on first use) at the cited page.
-import { lazy, Suspense, useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
-import { api, ApiFailure, readEvents, type Citation, type Conversation, type Doc, type Exchange, type Message } from "./api.ts";
+import { type FormEvent, type KeyboardEvent, lazy, Suspense, useCallback, useEffect, useRef, useState } from "react";
+import {
+  api,
+  ApiFailure,
+  type Citation,
+  type Conversation,
+  type Doc,
+  type Exchange,
+  type Message,
+  readEvents,
+} from "./api.ts";
 import { useT } from "./i18n.ts";
 import type { useDocuments } from "./Documents.tsx";
 import { DocumentStatus } from "./Documents.tsx";
@@ -44,8 +53,16 @@ export function Chat({ documents }: { documents: Docs }) {
         <ul className="conv-list">
           {conversations.map((c) => (
             <li key={c.id}>
-              <button type="button" className="conv" aria-current={c.id === current ? "true" : undefined}
-                onClick={() => { setCurrent(c.id); setCitation(null); setListOpen(false); }}>
+              <button
+                type="button"
+                className="conv"
+                aria-current={c.id === current ? "true" : undefined}
+                onClick={() => {
+                  setCurrent(c.id);
+                  setCitation(null);
+                  setListOpen(false);
+                }}
+              >
                 {c.title}
               </button>
             </li>
@@ -53,23 +70,28 @@ export function Chat({ documents }: { documents: Docs }) {
         </ul>
       </aside>
       <section className="chat-main" aria-label={conversation?.title ?? t.navChat}>
-        {conversation ? (
-          <ConversationView
-            key={conversation.id}
-            conversation={conversation}
-            documents={documents}
-            toggleList={() => setListOpen((o) => !o)}
-            onChanged={(c) => setConversations((l) => l.map((x) => (x.id === c.id ? { ...x, ...c } : x)))}
-            onDeleted={() => { setCitation(null); reload(); }}
-            openCitation={setCitation}
-            openCitationN={citation?.n ?? null}
-          />
-        ) : (
-          <div className="empty">
-            <p>{t.pickConversation}</p>
-            <button type="button" className="primary" onClick={create}>+ {t.newConversation}</button>
-          </div>
-        )}
+        {conversation
+          ? (
+            <ConversationView
+              key={conversation.id}
+              conversation={conversation}
+              documents={documents}
+              toggleList={() => setListOpen((o) => !o)}
+              onChanged={(c) => setConversations((l) => l.map((x) => (x.id === c.id ? { ...x, ...c } : x)))}
+              onDeleted={() => {
+                setCitation(null);
+                reload();
+              }}
+              openCitation={setCitation}
+              openCitationN={citation?.n ?? null}
+            />
+          )
+          : (
+            <div className="empty">
+              <p>{t.pickConversation}</p>
+              <button type="button" className="primary" onClick={create}>+ {t.newConversation}</button>
+            </div>
+          )}
       </section>
       {citation && (
         <aside className="viewer-pane" aria-label={t.viewer}>
@@ -82,7 +104,10 @@ export function Chat({ documents }: { documents: Docs }) {
   );
 }
 
-interface Turn { message: Message; failure?: string }
+interface Turn {
+  message: Message;
+  failure?: string;
+}
 
 function ConversationView({ conversation, documents, toggleList, onChanged, onDeleted, openCitation, openCitationN }: {
   conversation: Conversation;
@@ -106,7 +131,9 @@ function ConversationView({ conversation, documents, toggleList, onChanged, onDe
 
   const load = useCallback(async () => {
     const conv = await api<Conversation & { messages: Message[] }>("GET", `/conversations/${id}`);
-    setTurns((old) => conv.messages.map((m) => ({ message: m, failure: old.find((o) => o.message.id === m.id)?.failure })));
+    setTurns((old) =>
+      conv.messages.map((m) => ({ message: m, failure: old.find((o) => o.message.id === m.id)?.failure }))
+    );
     return conv.messages;
   }, [id]);
   /** After a stop: the answer is still written and stored by the API; show it once it is. */
@@ -117,7 +144,9 @@ function ConversationView({ conversation, documents, toggleList, onChanged, onDe
       if (!messages.some((m) => m.status === "pending")) return;
     }
   }, [load]);
-  const loadAttached = useCallback(async () => setAttached(await api<Doc[]>("GET", `/conversations/${id}/documents`)), [id]);
+  const loadAttached = useCallback(async () => setAttached(await api<Doc[]>("GET", `/conversations/${id}/documents`)), [
+    id,
+  ]);
   useEffect(() => {
     load().catch(() => {});
     loadAttached().catch(() => {});
@@ -134,28 +163,43 @@ function ConversationView({ conversation, documents, toggleList, onChanged, onDe
     setText("");
     let userId: string | null = null;
     try {
-      await readEvents(`/conversations/${id}/messages`, { method: "POST", body: JSON.stringify({ message, stream: true }), headers: { "Content-Type": "application/json" }, signal: abort.signal },
-        (event, data) => {
-          if (event === "start") {
-            const user = (data as { user_message: Message }).user_message;
-            userId = user.id;
-            setTurns((l) => [...l, { message: user }]);
-          } else if (event === "delta") {
-            setStreaming((s) => s && { ...s, text: s.text + (data as { text: string }).text });
-          } else if (event === "done") {
-            const ex = data as Exchange;
-            setTurns((l) => [...l.filter((x) => x.message.id !== ex.user_message.id), { message: ex.user_message }, { message: ex.assistant_message }]);
-          } else if (event === "error") {
-            const why = (data as { message: string }).message;
-            setTurns((l) => l.map((x) => (x.message.id === userId ? { message: { ...x.message, status: "failed" }, failure: why } : x)));
-          }
-        });
+      await readEvents(`/conversations/${id}/messages`, {
+        method: "POST",
+        body: JSON.stringify({ message, stream: true }),
+        headers: { "Content-Type": "application/json" },
+        signal: abort.signal,
+      }, (event, data) => {
+        if (event === "start") {
+          const user = (data as { user_message: Message }).user_message;
+          userId = user.id;
+          setTurns((l) => [...l, { message: user }]);
+        } else if (event === "delta") {
+          setStreaming((s) => s && { ...s, text: s.text + (data as { text: string }).text });
+        } else if (event === "done") {
+          const ex = data as Exchange;
+          setTurns((
+            l,
+          ) => [...l.filter((x) => x.message.id !== ex.user_message.id), { message: ex.user_message }, {
+            message: ex.assistant_message,
+          }]);
+        } else if (event === "error") {
+          const why = (data as { message: string }).message;
+          setTurns((l) =>
+            l.map((x) => (x.message.id === userId ? { message: { ...x.message, status: "failed" }, failure: why } : x))
+          );
+        }
+      });
     } catch (err) {
       if (abort.signal.aborted) setBanner(t.stopped);
       else if (err instanceof ApiFailure) {
         setText(message);
-        setBanner(err.status === 429 && /budget/i.test(err.message) ? t.budgetExceeded
-          : err.status === 400 && /no (api )?key/i.test(err.message) ? t.noKey : err.message);
+        setBanner(
+          err.status === 429 && /budget/i.test(err.message)
+            ? t.budgetExceeded
+            : err.status === 400 && /no (api )?key/i.test(err.message)
+            ? t.noKey
+            : err.message,
+        );
       } else setBanner(t.error);
     } finally {
       setStreaming(null);
@@ -199,21 +243,40 @@ function ConversationView({ conversation, documents, toggleList, onChanged, onDe
   return (
     <>
       <div className="conv-header">
-        <button type="button" className="ghost list-toggle" onClick={toggleList} aria-label={t.conversations}>☰</button>
-        {renaming ? (
-          <form className="rename" onSubmit={rename}>
-            <label className="sr-only" htmlFor="conv-title">{t.renameTo}</label>
-            <input id="conv-title" value={title} onChange={(e) => setTitle(e.target.value)} autoFocus maxLength={200} />
-            <button type="submit" className="primary">{t.save}</button>
-            <button type="button" className="ghost" onClick={() => setRenaming(false)}>{t.cancel}</button>
-          </form>
-        ) : (
-          <>
-            <h1 className="conv-title">{conversation.title}</h1>
-            <button type="button" className="ghost" onClick={() => { setTitle(conversation.title); setRenaming(true); }}>{t.rename}</button>
-            <button type="button" className="ghost danger" onClick={remove}>{t.delete}</button>
-          </>
-        )}
+        <button type="button" className="ghost list-toggle" onClick={toggleList} aria-label={t.conversations}>
+          ☰
+        </button>
+        {renaming
+          ? (
+            <form className="rename" onSubmit={rename}>
+              <label className="sr-only" htmlFor="conv-title">{t.renameTo}</label>
+              <input
+                id="conv-title"
+                value={title}
+                onChange={(e) => setTitle(e.target.value)}
+                autoFocus
+                maxLength={200}
+              />
+              <button type="submit" className="primary">{t.save}</button>
+              <button type="button" className="ghost" onClick={() => setRenaming(false)}>{t.cancel}</button>
+            </form>
+          )
+          : (
+            <>
+              <h1 className="conv-title">{conversation.title}</h1>
+              <button
+                type="button"
+                className="ghost"
+                onClick={() => {
+                  setTitle(conversation.title);
+                  setRenaming(true);
+                }}
+              >
+                {t.rename}
+              </button>
+              <button type="button" className="ghost danger" onClick={remove}>{t.delete}</button>
+            </>
+          )}
       </div>
       <div className="attached" aria-label={t.attached} role="group">
         {attached.length === 0 && <span className="muted small">{t.noneAttached}</span>}
@@ -222,11 +285,17 @@ function ConversationView({ conversation, documents, toggleList, onChanged, onDe
             <span className="file-icon" aria-hidden="true">PDF</span>
             <span className="doc-name" title={d.filename}>{d.filename}</span>
             <DocumentStatus doc={live(d)} />
-            <button type="button" className="x" aria-label={`${t.detach}: ${d.filename}`} onClick={() => detach(d.id)}>×</button>
+            <button type="button" className="x" aria-label={`${t.detach}: ${d.filename}`} onClick={() => detach(d.id)}>
+              ×
+            </button>
           </span>
         ))}
         {attachable.length > 0 && (
-          <select aria-label={t.attachPick} value="" onChange={(e) => e.target.value && attach(e.target.value)}>
+          <select
+            aria-label={t.attachPick}
+            value=""
+            onChange={(e) => e.target.value && attach(e.target.value)}
+          >
             <option value="">+ {t.attachPick}</option>
             {attachable.map((d) => <option key={d.id} value={d.id}>{d.filename}</option>)}
           </select>
@@ -239,15 +308,30 @@ function ConversationView({ conversation, documents, toggleList, onChanged, onDe
             {m.role === "user" && m.status === "failed" && (
               <div className="failure" role="alert">
                 <strong>{t.failed}:</strong> {failure ?? (m.error_code && (t.errorCodes[m.error_code] ?? m.error_code))}
-                <button type="button" className="ghost" onClick={() => send(m.content)}>{t.sendAgain}</button>
+                <button
+                  type="button"
+                  className="ghost"
+                  onClick={() => send(m.content)}
+                >
+                  {t.sendAgain}
+                </button>
               </div>
             )}
-            {m.role === "user" && m.status === "pending" && !streaming && <div className="muted small">{t.pending}</div>}
+            {m.role === "user" && m.status === "pending" && !streaming && <div className="muted small">{t.pending}
+            </div>}
           </li>
         ))}
         {streaming && (
           <li className="msg assistant streaming" aria-busy="true">
-            <div className="bubble">{streaming.text || <span className="dots" aria-label={t.pending}><i /><i /><i /></span>}</div>
+            <div className="bubble">
+              {streaming.text || (
+                <span className="dots" aria-label={t.pending}>
+                  <i />
+                  <i />
+                  <i />
+                </span>
+              )}
+            </div>
           </li>
         )}
       </ol>
@@ -255,18 +339,25 @@ function ConversationView({ conversation, documents, toggleList, onChanged, onDe
       {banner && <p className="banner" role="alert">{banner}</p>}
       <form className="composer" onSubmit={submit}>
         <label className="sr-only" htmlFor="composer">{t.message}</label>
-        <textarea id="composer" rows={2} placeholder={t.messagePlaceholder} value={text} onChange={(e) => setText(e.target.value)} onKeyDown={onKey} />
-        {streaming ? (
-          <button type="button" className="stop" onClick={() => streaming.abort.abort()}>{t.stop}</button>
-        ) : (
-          <button type="submit" className="primary" disabled={!text.trim()}>{t.send}</button>
-        )}
+        <textarea
+          id="composer"
+          rows={2}
+          placeholder={t.messagePlaceholder}
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          onKeyDown={onKey}
+        />
+        {streaming
+          ? <button type="button" className="stop" onClick={() => streaming.abort.abort()}>{t.stop}</button>
+          : <button type="submit" className="primary" disabled={!text.trim()}>{t.send}</button>}
       </form>
     </>
   );
 }
 
-function MessageBody({ message, openCitation, openN }: { message: Message; openCitation: (c: Citation) => void; openN: number | null }) {
+function MessageBody(
+  { message, openCitation, openN }: { message: Message; openCitation: (c: Citation) => void; openN: number | null },
+) {
   const t = useT();
   const citations = message.citations ?? [];
   return (
@@ -274,18 +365,38 @@ function MessageBody({ message, openCitation, openN }: { message: Message; openC
       <div className="bubble">
         {citations.length === 0 ? message.content : message.content.split(/(\[\d+\])/).map((part, i) => {
           const cited = /^\[(\d+)\]$/.exec(part) && citations.find((c) => `[${c.n}]` === part);
-          return cited ? (
-            <button key={i} type="button" className="marker" aria-label={t.openSource(cited.n, cited.filename, cited.page)}
-              onClick={() => openCitation(cited)} disabled={cited.document_deleted}>{cited.n}</button>
-          ) : part;
+          return cited
+            ? (
+              <button
+                key={i}
+                type="button"
+                className="marker"
+                aria-label={t.openSource(cited.n, cited.filename, cited.page)}
+                onClick={() => openCitation(cited)}
+                disabled={cited.document_deleted}
+              >
+                {cited.n}
+              </button>
+            )
+            : part;
         })}
       </div>
-      {message.role === "assistant" && message.model === "extractive" && <div className="muted small">{t.extractive}</div>}
+      {message.role === "assistant" && message.model === "extractive" && (
+        <div className="muted small">{t.extractive}</div>
+      )}
       {citations.length > 0 && (
         <div className="sources" role="group" aria-label={t.sources}>
           {citations.map((c) => (
-            <button key={c.n} type="button" className="chip" data-citation={c.n} aria-pressed={openN === c.n}
-              aria-label={t.openSource(c.n, c.filename, c.page)} onClick={() => openCitation(c)} disabled={c.document_deleted}>
+            <button
+              key={c.n}
+              type="button"
+              className="chip"
+              data-citation={c.n}
+              aria-pressed={openN === c.n}
+              aria-label={t.openSource(c.n, c.filename, c.page)}
+              onClick={() => openCitation(c)}
+              disabled={c.document_deleted}
+            >
               <span className="n">{c.n}</span>
               <span className="chip-file">{c.filename}</span>
               <span className="chip-page">p.{c.page}</span>

@@ -1,8 +1,8 @@
 // PDFs: dropped or chosen files go straight to Storage with supabase-js at
 // documents/<user id>/<document id>.pdf (the trigger on storage.objects makes the document and
 // queues its ingestion); each one still being read follows GET /documents/{id}/progress.
-import { useCallback, useEffect, useRef, useState, type DragEvent } from "react";
-import { api, readEvents, type Doc } from "./api.ts";
+import { type DragEvent, useCallback, useEffect, useRef, useState } from "react";
+import { api, type Doc, readEvents } from "./api.ts";
 import { useT } from "./i18n.ts";
 import { supabase } from "./supabase.ts";
 
@@ -52,7 +52,17 @@ export function useDocuments(userId: string) {
         setUploadErrors((e) => [...e, { name: file.name, message: error.message }]);
         continue;
       }
-      put({ id, filename: file.name, status: "queued", pages_done: 0, pages_total: null, progress_percent: 0, failure_reason: null, size_bytes: file.size, created_at: new Date().toISOString() });
+      put({
+        id,
+        filename: file.name,
+        status: "queued",
+        pages_done: 0,
+        pages_total: null,
+        progress_percent: 0,
+        failure_reason: null,
+        size_bytes: file.size,
+        created_at: new Date().toISOString(),
+      });
       follow(id);
     }
   }, [userId, put, follow]);
@@ -73,11 +83,17 @@ export function DocumentStatus({ doc }: { doc: Doc }) {
       <span className="badge">{t.status[doc.status]}</span>
       {reading && (
         <>
-          <progress max={100} value={doc.progress_percent} aria-label={`${doc.filename}: ${t.pages(doc.pages_done, doc.pages_total)}`} />
+          <progress
+            max={100}
+            value={doc.progress_percent}
+            aria-label={`${doc.filename}: ${t.pages(doc.pages_done, doc.pages_total)}`}
+          />
           <span className="pages">{t.pages(doc.pages_done, doc.pages_total)}</span>
         </>
       )}
-      {doc.status === "ready" && doc.pages_total != null && <span className="pages">{t.pages(doc.pages_total, doc.pages_total)}</span>}
+      {doc.status === "ready" && doc.pages_total != null && (
+        <span className="pages">{t.pages(doc.pages_total, doc.pages_total)}</span>
+      )}
       {doc.status === "failed" && doc.failure_reason && <span className="reason">{doc.failure_reason}</span>}
     </span>
   );
@@ -106,15 +122,31 @@ export function Documents({ documents }: { documents: ReturnType<typeof useDocum
       <h1 id="docs-title">{t.documents}</h1>
       <div
         className={`dropzone${over ? " over" : ""}`}
-        onDragOver={(e) => { e.preventDefault(); setOver(true); }}
+        onDragOver={(e) => {
+          e.preventDefault();
+          setOver(true);
+        }}
         onDragLeave={() => setOver(false)}
         onDrop={onDrop}
       >
-        <svg aria-hidden="true" viewBox="0 0 24 24" width="32" height="32"><path fill="currentColor" d="M12 3l5 5h-3v6h-4V8H7zm-8 14h16v4H4z" /></svg>
+        <svg aria-hidden="true" viewBox="0 0 24 24" width="32" height="32">
+          <path fill="currentColor" d="M12 3l5 5h-3v6h-4V8H7zm-8 14h16v4H4z" />
+        </svg>
         <p>{t.dropHere}</p>
         <button type="button" className="primary" onClick={() => input.current?.click()}>{t.chooseFiles}</button>
-        <input ref={input} type="file" accept="application/pdf,.pdf" multiple hidden aria-label={t.chooseFiles}
-          onChange={(e) => { take(e.target.files); e.target.value = ""; }} data-testid="file-input" />
+        <input
+          ref={input}
+          type="file"
+          accept="application/pdf,.pdf"
+          multiple
+          hidden
+          aria-label={t.chooseFiles}
+          onChange={(e) => {
+            take(e.target.files);
+            e.target.value = "";
+          }}
+          data-testid="file-input"
+        />
       </div>
       {rejected && <p className="error" role="alert">{t.onlyPdf}</p>}
       {documents.uploadErrors.map((e, i) => <p key={i} className="error" role="alert">{e.name}: {e.message}</p>)}
@@ -125,8 +157,14 @@ export function Documents({ documents }: { documents: ReturnType<typeof useDocum
               <span className="file-icon" aria-hidden="true">PDF</span>
               <span className="doc-name" title={d.filename}>{d.filename}</span>
               <DocumentStatus doc={d} />
-              <button type="button" className="ghost danger" aria-label={`${t.delete}: ${d.filename}`}
-                onClick={() => confirm(t.confirmDelete) && documents.remove(d.id)}>{t.delete}</button>
+              <button
+                type="button"
+                className="ghost danger"
+                aria-label={`${t.delete}: ${d.filename}`}
+                onClick={() => confirm(t.confirmDelete) && documents.remove(d.id)}
+              >
+                {t.delete}
+              </button>
             </li>
           ))}
         </ul>

@@ -2,7 +2,13 @@
 // the API's signed URL (GET /documents/{id}/file), the cited page is drawn with its text layer,
 // and the quoted passage is highlighted there and scrolled into view.
 import { useEffect, useRef, useState } from "react";
-import { getDocument, GlobalWorkerOptions, TextLayer, type PDFDocumentLoadingTask, type PDFDocumentProxy } from "pdfjs-dist";
+import {
+  getDocument,
+  GlobalWorkerOptions,
+  type PDFDocumentLoadingTask,
+  type PDFDocumentProxy,
+  TextLayer,
+} from "pdfjs-dist";
 import workerUrl from "pdfjs-dist/build/pdf.worker.min.mjs?url";
 import { api, type Citation } from "./api.ts";
 import { highlightQuote } from "./highlight.ts";
@@ -92,14 +98,40 @@ export default function Viewer({ citation, onClose }: { citation: Citation; onCl
   }, [pdf, page, citation, width]);
 
   return (
-    <div className="viewer" ref={pane} data-page={pdf ? page : undefined} data-document-id={citation.document_id}
-      onKeyDown={(e) => e.key === "Escape" && onClose()}>
+    <div
+      className="viewer"
+      ref={pane}
+      data-page={pdf ? page : undefined}
+      data-document-id={citation.document_id}
+      onKeyDown={(e) => e.key === "Escape" && onClose()}
+    >
       <div className="viewer-bar">
-        <span className="chip static"><span className="n">{citation.n}</span><span className="chip-file">{citation.filename}</span></span>
-        <button type="button" className="ghost" aria-label={t.prevPage} disabled={page <= 1} onClick={() => setPage(page - 1)}>‹</button>
+        <span className="chip static">
+          <span className="n">{citation.n}</span>
+          <span className="chip-file">{citation.filename}</span>
+        </span>
+        <button
+          type="button"
+          className="ghost"
+          aria-label={t.prevPage}
+          disabled={page <= 1}
+          onClick={() => setPage(page - 1)}
+        >
+          ‹
+        </button>
         <span className="page-label" aria-live="polite">{pdf ? t.page(page, pdf.numPages) : t.loading}</span>
-        <button type="button" className="ghost" aria-label={t.nextPage} disabled={!pdf || page >= pdf.numPages} onClick={() => setPage(page + 1)}>›</button>
-        <button type="button" className="ghost close" ref={closeButton} aria-label={t.close} onClick={onClose}>×</button>
+        <button
+          type="button"
+          className="ghost"
+          aria-label={t.nextPage}
+          disabled={!pdf || page >= pdf.numPages}
+          onClick={() => setPage(page + 1)}
+        >
+          ›
+        </button>
+        <button type="button" className="ghost close" ref={closeButton} aria-label={t.close} onClick={onClose}>
+          ×
+        </button>
       </div>
       <blockquote className="cited-quote">“{citation.quote}”</blockquote>
       {error && <p className="error" role="alert">{error}</p>}

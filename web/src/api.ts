@@ -26,10 +26,18 @@ async function failureOf(res: Response): Promise<ApiFailure> {
   return new ApiFailure(res.status, body?.message ?? `HTTP ${res.status}`, body?.errors ?? null);
 }
 
-export async function api<T>(method: string, path: string, body?: unknown, opts: { anonymous?: boolean } = {}): Promise<T> {
+export async function api<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  opts: { anonymous?: boolean } = {},
+): Promise<T> {
   const res = await fetch(`${API_URL}${path}`, {
     method,
-    headers: { ...(opts.anonymous ? {} : await authHeader()), ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+    headers: {
+      ...(opts.anonymous ? {} : await authHeader()),
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!res.ok) {
@@ -74,29 +82,71 @@ export async function readEvents(
 }
 
 // The API's shapes the app reads (docs/api.md; /api/v1/openapi.json is the reference).
-export interface Conversation { id: string; title: string; api_key_id: string | null; model: string | null; updated_at: string }
+export interface Conversation {
+  id: string;
+  title: string;
+  api_key_id: string | null;
+  model: string | null;
+  updated_at: string;
+}
 export interface Citation {
-  n: number; document_id: string; filename: string; page: number; chunk_id: number | null;
-  quote: string; start_offset: number; end_offset: number; check: "exact" | "repaired"; document_deleted?: boolean;
+  n: number;
+  document_id: string;
+  filename: string;
+  page: number;
+  chunk_id: number | null;
+  quote: string;
+  start_offset: number;
+  end_offset: number;
+  check: "exact" | "repaired";
+  document_deleted?: boolean;
 }
 export interface Message {
-  id: string; conversation_id: string; role: "user" | "assistant"; content: string; model: string | null;
-  status: "pending" | "complete" | "failed"; error_code: string | null; citations: Citation[]; created_at: string;
+  id: string;
+  conversation_id: string;
+  role: "user" | "assistant";
+  content: string;
+  model: string | null;
+  status: "pending" | "complete" | "failed";
+  error_code: string | null;
+  citations: Citation[];
+  created_at: string;
 }
-export interface Exchange { user_message: Message; assistant_message: Message }
+export interface Exchange {
+  user_message: Message;
+  assistant_message: Message;
+}
 export interface Key {
-  id: string; name: string; provider: "openai" | "anthropic"; hint: string; is_valid: boolean; is_selected: boolean;
-  monthly_budget_usd: string | null; created_at: string;
+  id: string;
+  name: string;
+  provider: "openai" | "anthropic";
+  hint: string;
+  is_valid: boolean;
+  is_selected: boolean;
+  monthly_budget_usd: string | null;
+  created_at: string;
 }
-export interface UsageRow { requests: number; total_tokens: number; cost_usd: string }
+export interface UsageRow {
+  requests: number;
+  total_tokens: number;
+  cost_usd: string;
+}
 export interface KeyStatistics {
   totals: UsageRow;
-  this_month: { requests: number; total_tokens: number; cost_usd: string; monthly_budget_usd: string | null; budget_remaining_usd: string | null };
+  this_month: {
+    requests: number;
+    total_tokens: number;
+    cost_usd: string;
+    monthly_budget_usd: string | null;
+    budget_remaining_usd: string | null;
+  };
   by_model: (UsageRow & { provider: string; model: string })[];
   by_day: (UsageRow & { day: string })[];
 }
 /** A document as the API returns it: the table's columns (typed from the schema) and its progress. */
-export type Doc = Pick<DocumentRow, "id" | "filename" | "failure_reason" | "pages_total" | "pages_done" | "size_bytes" | "created_at"> & {
-  status: "queued" | "processing" | "ready" | "failed";
-  progress_percent: number;
-};
+export type Doc =
+  & Pick<DocumentRow, "id" | "filename" | "failure_reason" | "pages_total" | "pages_done" | "size_bytes" | "created_at">
+  & {
+    status: "queued" | "processing" | "ready" | "failed";
+    progress_percent: number;
+  };

@@ -13,9 +13,13 @@ const usageFile = Deno.env.get("FUNCTION_USAGE_FILE");
 
 const config = await Deno.stat(`${dir}/deno.json`).then(() => ["--config", `${dir}/deno.json`], () => []);
 const args = [
-  "run", "--allow-all", "--no-prompt", ...config,
+  "run",
+  "--allow-all",
+  "--no-prompt",
+  ...config,
   ...(memoryMb > 0 ? [`--v8-flags=--max-old-space-size=${memoryMb}`] : []),
-  "--preload", new URL("./preload.ts", import.meta.url).pathname,
+  "--preload",
+  new URL("./preload.ts", import.meta.url).pathname,
   `${dir}/index.ts`,
 ];
 
@@ -31,12 +35,28 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 async function record(line: Record<string, unknown>) {
-  if (usageFile) await Deno.writeTextFile(usageFile, JSON.stringify({ function: name, at: new Date().toISOString(), ...line }) + "\n", { append: true });
+  if (usageFile) {
+    await Deno.writeTextFile(
+      usageFile,
+      JSON.stringify({ function: name, at: new Date().toISOString(), ...line }) + "\n",
+      { append: true },
+    );
+  }
 }
 
-await record({ started: true, memory_mb: memoryMb, cpu_ms_per_request: Number(Deno.env.get("FUNCTION_CPU_MS") ?? "0") });
+await record({
+  started: true,
+  memory_mb: memoryMb,
+  cpu_ms_per_request: Number(Deno.env.get("FUNCTION_CPU_MS") ?? "0"),
+});
 while (!stopping) {
-  child = new Deno.Command(Deno.execPath(), { args, env: { FUNCTION_NAME: name! }, stdin: "null", stdout: "inherit", stderr: "inherit" }).spawn();
+  child = new Deno.Command(Deno.execPath(), {
+    args,
+    env: { FUNCTION_NAME: name! },
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
   const status = await child.status;
   if (stopping) break;
   const how = status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;

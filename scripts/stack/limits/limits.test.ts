@@ -29,7 +29,12 @@ async function startHost(env: Record<string, string>) {
   const usageFile = `${dir}/usage.jsonl`;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", HOST, `${dir}/fn`],
-    env: { ...env, FUNCTION_NAME: "probe", FUNCTION_USAGE_FILE: usageFile, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}` },
+    env: {
+      ...env,
+      FUNCTION_NAME: "probe",
+      FUNCTION_USAGE_FILE: usageFile,
+      DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+    },
     stdout: "null",
     stderr: "null",
   }).spawn();

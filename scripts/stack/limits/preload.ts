@@ -55,7 +55,9 @@ const serve = Deno.serve;
   // Deno.serve(handler), Deno.serve(options, handler), or Deno.serve({ ...options, handler }).
   const at = args.findIndex((a) => typeof a === "function");
   if (at >= 0) args[at] = watched(args[at]);
-  else if (args[0] && typeof args[0].handler === "function") args[0] = { ...args[0], handler: watched(args[0].handler) };
+  else if (args[0] && typeof args[0].handler === "function") {
+    args[0] = { ...args[0], handler: watched(args[0].handler) };
+  }
   // deno-lint-ignore no-explicit-any
   return (serve as any)(...args);
 };

@@ -18,7 +18,13 @@ function peakRssMb(): number {
 }
 
 function record(line: Record<string, unknown>) {
-  if (usageFile) Deno.writeTextFileSync(usageFile, JSON.stringify({ function: name, at: new Date().toISOString(), ...line }) + "\n", { append: true });
+  if (usageFile) {
+    Deno.writeTextFileSync(
+      usageFile,
+      JSON.stringify({ function: name, at: new Date().toISOString(), ...line }) + "\n",
+      { append: true },
+    );
+  }
 }
 
 const inFlight = new Set<number>();
@@ -31,11 +37,17 @@ function end(limit: "cpu" | "memory", message: string, details: Record<string, u
   Deno.kill(Deno.pid, "SIGKILL");
 }
 
-(self as unknown as Worker).onmessage = (e: MessageEvent<{ type: "start" | "end" | "over-memory"; id: number; cpuMs: number; memoryBytes?: number }>) => {
+(self as unknown as Worker).onmessage = (
+  e: MessageEvent<{ type: "start" | "end" | "over-memory"; id: number; cpuMs: number; memoryBytes?: number }>,
+) => {
   const { type, id, cpuMs, memoryBytes } = e.data;
   if (type === "over-memory") {
     const mb = Math.round((memoryBytes ?? 0) / 2 ** 20);
-    return end("memory", `its memory (V8 heap and what its objects hold outside it) reached ${mb} MB, above the limit`, { memory_mb: mb });
+    return end(
+      "memory",
+      `its memory (V8 heap and what its objects hold outside it) reached ${mb} MB, above the limit`,
+      { memory_mb: mb },
+    );
   }
   if (type === "start") {
     if (inFlight.size === 0) period = { startCpuMs: cpuMs, requests: 0, memoryBytes: 0 };
@@ -61,8 +73,12 @@ if (limitMs > 0) {
     if (inFlight.size === 0) return;
     const spent = mainThreadCpuMs() - period.startCpuMs;
     if (spent <= limitMs * period.requests) return;
-    end("cpu", `a request passed the CPU time limit (${spent} ms of CPU for ${period.requests} request(s), limit ${limitMs} ms each)`, {
-      cpu_ms: Math.round(spent),
-    });
+    end(
+      "cpu",
+      `a request passed the CPU time limit (${spent} ms of CPU for ${period.requests} request(s), limit ${limitMs} ms each)`,
+      {
+        cpu_ms: Math.round(spent),
+      },
+    );
   }, 20);
 }

@@ -16,14 +16,19 @@ export const RETRY_RECORDING_MS = 120_000;
  * the background retry of its recording, and a minute. It must outlive every way its call can
  * still be billed, or the budget it holds could be promised twice.
  */
-export const reservationSeconds = (providerTimeoutMs: number) => Math.ceil((2 * providerTimeoutMs + RETRY_RECORDING_MS) / 1000) + 60;
+export const reservationSeconds = (providerTimeoutMs: number) =>
+  Math.ceil((2 * providerTimeoutMs + RETRY_RECORDING_MS) / 1000) + 60;
 
 /**
  * Tries `attempt` again, after 250 ms and then twice as long each time (up to 5 s), until it
  * succeeds or `giveUpMs` has passed. `what` names it in the log lines (no data of the call).
  * Resolves to whether it succeeded.
  */
-export async function retryInBackground(what: string, attempt: () => Promise<unknown>, giveUpMs: number): Promise<boolean> {
+export async function retryInBackground(
+  what: string,
+  attempt: () => Promise<unknown>,
+  giveUpMs: number,
+): Promise<boolean> {
   const giveUpAt = Date.now() + giveUpMs;
   for (let delay = 250; Date.now() < giveUpAt; delay = Math.min(delay * 2, 5_000)) {
     await new Promise((r) => setTimeout(r, delay));

@@ -61,7 +61,9 @@ export async function embedUnsettled(
     });
   } catch (err) {
     // The key was deleted or found invalid since it was chosen: nothing to call with.
-    if ((err as { code?: string }).code === "P0002") return { result: { outcome: "failed", kind: "key_unavailable" }, settlement: null };
+    if ((err as { code?: string }).code === "P0002") {
+      return { result: { outcome: "failed", kind: "key_unavailable" }, settlement: null };
+    }
     throw err;
   }
   if (!reservation) return { result: { outcome: "over_budget" }, settlement: null };
@@ -92,10 +94,13 @@ export async function embedUnsettled(
 
 // Settling twice records once (private.settled_embeddings), so an unconfirmed one can be resent.
 const settle = (owner: Claims, s: EmbeddingSettlement) =>
-  asUserStatement(owner, (sql, claims) =>
-    sql`select private.settle_embedding(${s.reservationId}::uuid, ${s.keyId}::uuid, ${EMBEDDING_MODEL}, ${s.promptTokens},
+  asUserStatement(
+    owner,
+    (sql, claims) =>
+      sql`select private.settle_embedding(${s.reservationId}::uuid, ${s.keyId}::uuid, ${EMBEDDING_MODEL}, ${s.promptTokens},
          ${s.usageSource}, ${s.latencyMs}, ${s.errorCode})
-       from private.act_as(${claims})`);
+       from private.act_as(${claims})`,
+  );
 
 /**
  * Records the call's usage and releases its reservation. With the database gone the call is
@@ -124,7 +129,9 @@ export async function settleAfterFailure(owner: Claims, s: EmbeddingSettlement, 
       return;
     } catch (err) {
       if (!isDatabaseUnavailable(err)) {
-        console.error(`settling an embedding call failed: ${(err as Error).name} ${(err as { code?: string }).code ?? ""}`);
+        console.error(
+          `settling an embedding call failed: ${(err as Error).name} ${(err as { code?: string }).code ?? ""}`,
+        );
         return;
       }
     }

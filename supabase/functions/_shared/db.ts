@@ -43,7 +43,9 @@ export interface Claims {
  */
 function withClaims<T>(claims: { role: string }, work: (tx: Tx) => Promise<T>): Promise<T> {
   return sql.begin(async (tx) => {
-    await tx`select set_config('role', ${claims.role}, true), set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
+    await tx`select set_config('role', ${claims.role}, true), set_config('request.jwt.claims', ${
+      JSON.stringify(claims)
+    }, true)`;
     return work(tx);
   }) as Promise<T>;
 }
@@ -77,9 +79,19 @@ export function asServiceRole<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
 // postgres.js's own codes for a connection that could not be made or was lost, the socket
 // errors beneath them, and the server's "shutting down / starting up" classes.
 const UNAVAILABLE = new Set([
-  "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED",
-  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH",
-  "57P01", "57P02", "57P03",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "57P01",
+  "57P02",
+  "57P03",
 ]);
 
 /** Did this error come from the database being unreachable (rather than from a query)? */
@@ -87,5 +99,6 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: string; errno?: string; name?: string } | null;
   if (!e) return false;
   const code = e.code ?? e.errno ?? "";
-  return UNAVAILABLE.has(code) || code.startsWith("08") || e.name === "ConnectionRefused" || e.name === "ConnectionReset";
+  return UNAVAILABLE.has(code) || code.startsWith("08") || e.name === "ConnectionRefused" ||
+    e.name === "ConnectionReset";
 }

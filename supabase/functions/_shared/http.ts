@@ -18,7 +18,12 @@ export class ApiError extends Error {
   }
 }
 
-export function envelope<T>(success: boolean, message: string, data: T | null = null, errors: Record<string, unknown> | null = null): Envelope<T> {
+export function envelope<T>(
+  success: boolean,
+  message: string,
+  data: T | null = null,
+  errors: Record<string, unknown> | null = null,
+): Envelope<T> {
   return { success, message, data, errors };
 }
 

@@ -29,7 +29,13 @@ const auth = new Deno.Command(authBin, {
     GOTRUE_DB_DRIVER: "postgres",
     DATABASE_URL: authDbUrl,
     GOTRUE_JWT_SECRET: SECRET,
-    GOTRUE_JWT_KEYS: JSON.stringify([{ ...(await exportJWK(signing.privateKey)), kid: KID, alg: "ES256", use: "sig", key_ops: ["sign", "verify"] }]),
+    GOTRUE_JWT_KEYS: JSON.stringify([{
+      ...(await exportJWK(signing.privateKey)),
+      kid: KID,
+      alg: "ES256",
+      use: "sig",
+      key_ops: ["sign", "verify"],
+    }]),
     GOTRUE_JWT_EXP: "3600",
     GOTRUE_JWT_AUD: "authenticated",
     GOTRUE_JWT_DEFAULT_GROUP_NAME: "authenticated",
@@ -75,9 +81,22 @@ const { bearerToken, verifyAccessToken } = await import("./identity.ts");
 const { ApiError } = await import("./http.ts");
 setEnv(before);
 
-const claims = { sub: "6f1c1b0e-9a51-4c43-9a43-0c4b7b1d2a10", role: "authenticated", session_id: "0b7f4f6e-0000-4000-8000-000000000001" };
+const claims = {
+  sub: "6f1c1b0e-9a51-4c43-9a43-0c4b7b1d2a10",
+  role: "authenticated",
+  session_id: "0b7f4f6e-0000-4000-8000-000000000001",
+};
 
-function token(opts: { alg?: "HS256" | "ES256"; key?: Parameters<SignJWT["sign"]>[0]; kid?: string; exp?: string | number; aud?: string; extra?: object } = {}) {
+function token(
+  opts: {
+    alg?: "HS256" | "ES256";
+    key?: Parameters<SignJWT["sign"]>[0];
+    kid?: string;
+    exp?: string | number;
+    aud?: string;
+    extra?: object;
+  } = {},
+) {
   const alg = opts.alg ?? "ES256";
   return new SignJWT({ ...claims, ...opts.extra })
     .setProtectedHeader({ alg, ...(alg === "ES256" ? { kid: opts.kid ?? KID } : {}) })
@@ -101,7 +120,11 @@ Deno.test("an ES256 token the Auth server issued is verified against its JWKS", 
   const res = await fetch(`${authUrl}/signup`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email: `${username}@users.invalid`, password: `pw-${crypto.randomUUID()}`, data: { username } }),
+    body: JSON.stringify({
+      email: `${username}@users.invalid`,
+      password: `pw-${crypto.randomUUID()}`,
+      data: { username },
+    }),
   });
   const session = await res.json();
   assert.equal(res.status, 200, session.msg);
@@ -118,7 +141,10 @@ Deno.test("an ES256 token signed by any other key is refused", async () => {
 
 Deno.test("an HS256 token signed with the project's JWT secret is verified; another secret is refused", async () => {
   assert.equal((await verifyAccessToken(await token({ alg: "HS256" }))).sub, claims.sub);
-  await refused(await token({ alg: "HS256", key: new TextEncoder().encode("another-secret-with-at-least-32-characters") }), /Invalid access token/);
+  await refused(
+    await token({ alg: "HS256", key: new TextEncoder().encode("another-secret-with-at-least-32-characters") }),
+    /Invalid access token/,
+  );
 });
 
 Deno.test("expired tokens, other audiences, non-user roles and unsigned tokens are refused", async () => {
@@ -138,7 +164,9 @@ Deno.test("a token verified a moment ago is not verified again, until it expires
   assert.equal(await verifyAccessToken(jwt), first, "the second time, the same claims, from the cache");
   assert.ok(Object.isFrozen(first), "shared claims cannot be changed by one request");
   const [header, payload, signature] = jwt.split(".");
-  const forged = btoa(JSON.stringify({ ...claims, aud: "authenticated", exp, sub: "00000000-0000-4000-8000-000000000000" }))
+  const forged = btoa(
+    JSON.stringify({ ...claims, aud: "authenticated", exp, sub: "00000000-0000-4000-8000-000000000000" }),
+  )
     .replace(/=+$/, "").replaceAll("+", "-").replaceAll("/", "_");
   await refused(`${header}.${forged}.${signature}`, /Invalid access token/);
   const otherSignature = signature.slice(0, 5) + (signature[5] === "A" ? "B" : "A") + signature.slice(6);
@@ -150,7 +178,9 @@ Deno.test("a token verified a moment ago is not verified again, until it expires
 Deno.test("the Authorization header must be `Bearer <token>`", () => {
   assert.equal(bearerToken("Bearer abc.def.ghi"), "abc.def.ghi");
   assert.equal(bearerToken("bearer abc"), "abc");
-  for (const bad of [undefined, "", "Basic abc", "Bearer", "Bearer a b"]) assert.throws(() => bearerToken(bad), ApiError);
+  for (const bad of [undefined, "", "Basic abc", "Bearer", "Bearer a b"]) {
+    assert.throws(() => bearerToken(bad), ApiError);
+  }
 });
 
 Deno.test({

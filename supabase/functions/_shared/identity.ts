@@ -6,14 +6,20 @@
 // its signature again was a fifth of the function's CPU on a list of conversations: a token
 // verified a moment ago is taken from a small cache, as long as it has not expired. The session
 // check in SQL still runs on every request, so a logout ends a cached token's use at once too.
-import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
+import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, type JWTPayload, jwtVerify } from "jose";
 import type { Claims } from "./db.ts";
 import { env } from "./env.ts";
 import { ApiError } from "./http.ts";
 
 // Imported once: given as bytes, jose imports the key on every verification (about 35 µs each).
 const secret = env.jwtSecret
-  ? await crypto.subtle.importKey("raw", new TextEncoder().encode(env.jwtSecret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"])
+  ? await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(env.jwtSecret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["verify"],
+  )
   : null;
 const jwks = createRemoteJWKSet(new URL(`${env.authUrl}/.well-known/jwks.json`), {
   headers: { apikey: env.anonKey },

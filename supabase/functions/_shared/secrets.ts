@@ -2,7 +2,7 @@
 // secret. Stored as "v1:<base64 nonce>:<base64 ciphertext+tag>" so the scheme can change later.
 // The fingerprint is an HMAC of the key under the same secret, so equal keys can be found
 // without storing anything that can be brute-forced offline.
-import { encodeBase64, decodeBase64 } from "./base64.ts";
+import { decodeBase64, encodeBase64 } from "./base64.ts";
 
 export class SecretBox {
   private constructor(private readonly aes: CryptoKey, private readonly hmac: CryptoKey) {}
@@ -24,7 +24,11 @@ export class SecretBox {
   async decrypt(stored: string): Promise<string> {
     const [version, iv, sealed] = stored.split(":");
     if (version !== "v1" || !iv || !sealed) throw new Error("unknown secret format");
-    const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: decodeBase64(iv) }, this.aes, decodeBase64(sealed));
+    const plain = await crypto.subtle.decrypt(
+      { name: "AES-GCM", iv: decodeBase64(iv) },
+      this.aes,
+      decodeBase64(sealed),
+    );
     return new TextDecoder().decode(plain);
   }
 

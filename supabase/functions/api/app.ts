@@ -39,19 +39,27 @@ docsRoutes(app);
 app.notFound((c) => {
   const allow = allowedMethods(c.req.path, BASE);
   if (allow.length) {
-    return c.json(envelope(false, `Method ${c.req.method} not allowed here; use ${allow.join(", ")}`), 405, { Allow: allow.join(", ") });
+    return c.json(envelope(false, `Method ${c.req.method} not allowed here; use ${allow.join(", ")}`), 405, {
+      Allow: allow.join(", "),
+    });
   }
   return c.json(envelope(false, `No route for ${c.req.method} ${c.req.path}`), 404);
 });
 
 app.onError((err, c) => {
-  if (err instanceof ApiError) return c.json(envelope(false, err.message, null, err.errors), err.status as 400, err.headers);
+  if (err instanceof ApiError) {
+    return c.json(envelope(false, err.message, null, err.errors), err.status as 400, err.headers);
+  }
   if (err instanceof HTTPException) return c.json(envelope(false, err.message || "Request failed"), err.status);
   if (isDatabaseUnavailable(err)) {
-    console.error(`database unavailable on ${c.req.method} ${c.req.path}: ${(err as { code?: string }).code ?? err.name}`);
+    console.error(
+      `database unavailable on ${c.req.method} ${c.req.path}: ${(err as { code?: string }).code ?? err.name}`,
+    );
     return c.json(envelope(false, "The database is unavailable; retry shortly"), 503, { "Retry-After": "2" });
   }
   // Unexpected: log the kind of error for the operator, show nothing internal to the client.
-  console.error(`unhandled error on ${c.req.method} ${c.req.path}: ${err.name}: ${(err as { code?: string }).code ?? ""}`);
+  console.error(
+    `unhandled error on ${c.req.method} ${c.req.path}: ${err.name}: ${(err as { code?: string }).code ?? ""}`,
+  );
   return c.json(envelope(false, "Internal error"), 500);
 });

@@ -14,7 +14,15 @@ import { secretBox } from "../_shared/secret-box.ts";
 import { estimatePromptTokens } from "../_shared/providers/estimate.ts";
 import { ProviderError } from "../_shared/providers/errors.ts";
 import { providerFor } from "../_shared/providers/index.ts";
-import { type ChatMessage, type ChatRequest, type ChatResult, type LlmProvider, MAX_OUTPUT_TOKENS, type ProviderName, type Usage } from "../_shared/providers/types.ts";
+import {
+  type ChatMessage,
+  type ChatRequest,
+  type ChatResult,
+  type LlmProvider,
+  MAX_OUTPUT_TOKENS,
+  type ProviderName,
+  type Usage,
+} from "../_shared/providers/types.ts";
 import { buildContext, DEFAULT_MODELS, MAX_HISTORY_MESSAGES } from "./context.ts";
 import { MESSAGE_COLUMNS } from "./data/messages.ts";
 import { citeAnswer } from "./citations.ts";
@@ -90,27 +98,50 @@ export async function prepareExchange(
 ): Promise<PreparedExchange> {
   try {
     if (!setup.key_id) throw new NoKeyError();
-    if (!setup.key_is_valid) throw new ApiError(400, "This conversation's API key was rejected by its provider; register a new key or choose another");
+    if (!setup.key_is_valid) {
+      throw new ApiError(
+        400,
+        "This conversation's API key was rejected by its provider; register a new key or choose another",
+      );
+    }
     const keyId = setup.key_id;
     const provider = setup.key_provider as ProviderName;
     const model = modelOverride ?? setup.model ?? DEFAULT_MODELS[provider];
     const system = [setup.system_prompt, grounding && sourcesPrompt(grounding)].filter(Boolean).join("\n\n") || null;
     const messages = buildContext([...setup.history, { role: "user", content: text }], system, provider, model);
-    const request: ChatRequest = { apiKey: "", model, system: system ?? undefined, messages, maxTokens: MAX_OUTPUT_TOKENS };
+    const request: ChatRequest = {
+      apiKey: "",
+      model,
+      system: system ?? undefined,
+      messages,
+      maxTokens: MAX_OUTPUT_TOKENS,
+    };
     const expiresInSeconds = reservationSeconds(env.providers.timeoutMs);
     // Decrypted before the message is stored: a key that cannot be decrypted leaves nothing behind.
     request.apiKey = await (await secretBox()).decrypt(setup.key_ciphertext as string);
     const [userMessage] = await db.statement((sql, claims) =>
       sql.unsafe<MessageRow[]>(
         `select ${MESSAGE_COLUMNS} from private.begin_exchange_as($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [claims, conversationId, keyId, text, model, worstCasePromptTokens(request), MAX_OUTPUT_TOKENS, expiresInSeconds],
+        [
+          claims,
+          conversationId,
+          keyId,
+          text,
+          model,
+          worstCasePromptTokens(request),
+          MAX_OUTPUT_TOKENS,
+          expiresInSeconds,
+        ],
       )
     );
     return { conversationId, keyId, provider: providerFor(provider, env.providers), request, userMessage, grounding };
   } catch (err) {
     // begin_exchange's refusal: the budget cannot cover this message beside what is spent and reserved.
     if ((err as { code?: string }).code === "PT429") {
-      throw new ApiError(429, `${(err as Error).message}. Raise the budget with PATCH /keys/{id}, or wait for messages in progress.`);
+      throw new ApiError(
+        429,
+        `${(err as Error).message}. Raise the budget with PATCH /keys/{id}, or wait for messages in progress.`,
+      );
     }
     // begin_exchange's refusal of a model without a price on a budgeted key.
     if ((err as { code?: string }).code === "22023") {
@@ -144,8 +175,18 @@ function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult
          union all
          select 'user' as which, * from jsonb_populate_record(null::public.messages, s.stored -> 'user_message')
        ) m on true`,
-      [ex.userMessage.id, cited.text, result.model, u.promptTokens, u.cachedPromptTokens, u.completionTokens, u.source, latencyMs,
-        JSON.stringify(cited.citations), claims],
+      [
+        ex.userMessage.id,
+        cited.text,
+        result.model,
+        u.promptTokens,
+        u.cachedPromptTokens,
+        u.completionTokens,
+        u.source,
+        latencyMs,
+        JSON.stringify(cited.citations),
+        claims,
+      ],
     );
     const first = rows[0];
     if (first.already_stored) return null; // a retry whose earlier attempt did commit
@@ -183,9 +224,13 @@ export async function storeAnswer(user: Claims, ex: PreparedExchange, result: Ch
   try {
     const stored = await completeExchange(user, ex, result, latencyMs);
     if (stored === "discarded") {
-      throw new ApiError(409, "Your message was deleted while it was being answered: the answer was discarded (its usage is recorded)", {
-        user_message_id: ex.userMessage.id,
-      });
+      throw new ApiError(
+        409,
+        "Your message was deleted while it was being answered: the answer was discarded (its usage is recorded)",
+        {
+          user_message_id: ex.userMessage.id,
+        },
+      );
     }
     if (stored) return stored;
     throw new Error("the answer was already stored");
@@ -194,11 +239,15 @@ export async function storeAnswer(user: Claims, ex: PreparedExchange, result: Ch
     const kind = `${(err as Error).name} ${(err as { code?: string }).code ?? ""}`;
     if (!isDatabaseUnavailable(err)) {
       console.error(`storing an answer failed: ${kind}`);
-      throw new ApiError(500, "The provider answered, but storing the answer failed; it was not stored.", { user_message_id: ex.userMessage.id });
+      throw new ApiError(500, "The provider answered, but storing the answer failed; it was not stored.", {
+        user_message_id: ex.userMessage.id,
+      });
     }
     console.error(`storing an answer failed, retrying in the background: ${kind}`);
     // If it still fails, the reservation expires and the sweeper marks the message failed.
-    keepAlive(retryInBackground("storing an answer", () => completeExchange(user, ex, result, latencyMs), RETRY_RECORDING_MS));
+    keepAlive(
+      retryInBackground("storing an answer", () => completeExchange(user, ex, result, latencyMs), RETRY_RECORDING_MS),
+    );
     throw new ApiError(
       503,
       "The provider answered, but the answer could not be stored: the database is unavailable. It will be stored (and its usage recorded) when the database is back; until then your message shows as pending.",
@@ -224,7 +273,12 @@ const FAILURES: Record<ProviderError["kind"], { status: number; message: string 
  * message is failed with its real cause and the attempt billed once the database is back
  * (private.fail_exchange records an attempt once however often it runs).
  */
-export async function failExchange(user: Claims, ex: PreparedExchange, err: unknown, latencyMs: number): Promise<ApiError> {
+export async function failExchange(
+  user: Claims,
+  ex: PreparedExchange,
+  err: unknown,
+  latencyMs: number,
+): Promise<ApiError> {
   const pe = err instanceof ProviderError ? err : new ProviderError("unavailable", "provider call failed");
   // Stored codes are our failure classes; the provider's own code (which can mislead, e.g.
   // Anthropic's low-credit `invalid_request_error`) only goes back to the client as a detail.
@@ -232,8 +286,11 @@ export async function failExchange(user: Claims, ex: PreparedExchange, err: unkn
   const zero: Usage = { promptTokens: 0, cachedPromptTokens: 0, completionTokens: 0, source: "estimated" };
   const u = pe.partial?.usage ?? zero;
   const record = () =>
-    asUserStatement(user, (sql, claims) => sql`
-      select private.fail_exchange(${ex.userMessage.id}::uuid, ${code}, ${pe.kind === "invalid_key"}, ${ex.request.model},
+    asUserStatement(user, (sql, claims) =>
+      sql`
+      select private.fail_exchange(${ex.userMessage.id}::uuid, ${code}, ${
+        pe.kind === "invalid_key"
+      }, ${ex.request.model},
         ${u.promptTokens}, ${u.cachedPromptTokens}, ${u.completionTokens}, ${u.source}, ${latencyMs})
       from private.act_as(${claims})`);
   const details = {
@@ -248,7 +305,11 @@ export async function failExchange(user: Claims, ex: PreparedExchange, err: unkn
     await record();
   } catch (dbErr) {
     if (!isDatabaseUnavailable(dbErr)) throw dbErr;
-    console.error(`recording a failed provider call failed, retrying in the background: ${(dbErr as Error).name} ${(dbErr as { code?: string }).code ?? ""}`);
+    console.error(
+      `recording a failed provider call failed, retrying in the background: ${(dbErr as Error).name} ${
+        (dbErr as { code?: string }).code ?? ""
+      }`,
+    );
     // If it still fails, the reservation expires and the sweeper marks the message failed (interrupted).
     keepAlive(retryInBackground("recording a failed provider call", record, RETRY_RECORDING_MS));
     return new ApiError(

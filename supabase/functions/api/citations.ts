@@ -70,8 +70,33 @@ const ENGLISH_FUNCTION_WORDS = new Set(
     "would you your").split(" "),
 );
 /** Two-syllable pieces that only make a Korean question a question (as in the search function). */
-const KOREAN_QUESTION_PIECES = new Set(["어떻", "떻게", "무엇", "엇인", "누구", "구인", "인가", "가요", "하나", "나요", "있나",
-  "뭔가", "되나", "는데", "려면", "으면", "싶어", "싶으", "어요", "해야", "야하", "할까", "하려", "니까", "나는"]);
+const KOREAN_QUESTION_PIECES = new Set([
+  "어떻",
+  "떻게",
+  "무엇",
+  "엇인",
+  "누구",
+  "구인",
+  "인가",
+  "가요",
+  "하나",
+  "나요",
+  "있나",
+  "뭔가",
+  "되나",
+  "는데",
+  "려면",
+  "으면",
+  "싶어",
+  "싶으",
+  "어요",
+  "해야",
+  "야하",
+  "할까",
+  "하려",
+  "니까",
+  "나는",
+]);
 
 /**
  * What a question is matched by, as retrieval matches it (private.search_conversation_chunks):
@@ -206,10 +231,16 @@ export function citeAnswer(answer: string, grounding: Grounding): { text: string
 /** The no-key answer: the top passages themselves, with their pages, labelled as extractive. */
 export function extractiveAnswer(question: string, grounding: Grounding): { text: string; citations: Citation[] } {
   if (!grounding.sources.length) {
-    return { text: "Extractive answer (no API key is set up): nothing in this conversation's documents matches the question.", citations: [] };
+    return {
+      text: "Extractive answer (no API key is set up): nothing in this conversation's documents matches the question.",
+      citations: [],
+    };
   }
   const citations: Citation[] = [];
-  const lines = ["Extractive answer (no API key is set up, so these are the passages of your documents that best match the question, not a written answer):", ""];
+  const lines = [
+    "Extractive answer (no API key is set up, so these are the passages of your documents that best match the question, not a written answer):",
+    "",
+  ];
   for (const source of grounding.sources.slice(0, 3)) {
     const span = sentenceForQuestion(source, question) ?? sentences(source)[0];
     if (!span) continue;

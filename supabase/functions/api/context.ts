@@ -2,7 +2,10 @@
 import { estimateTokens } from "../_shared/providers/estimate.ts";
 import { type ChatMessage, MAX_OUTPUT_TOKENS, type ProviderName } from "../_shared/providers/types.ts";
 
-export const DEFAULT_MODELS: Record<ProviderName, string> = { openai: "gpt-4o-mini", anthropic: "claude-3-5-haiku-latest" };
+export const DEFAULT_MODELS: Record<ProviderName, string> = {
+  openai: "gpt-4o-mini",
+  anthropic: "claude-3-5-haiku-latest",
+};
 export const MAX_HISTORY_MESSAGES = 50;
 
 /** Context windows (tokens) of the model families we know; others get a conservative default. */
@@ -27,4 +30,3 @@ export function buildContext(history: ChatMessage[], system: string | null, prov
   while (kept.length > 1 && kept[0].role !== "user") kept.shift();
   return kept;
 }
-

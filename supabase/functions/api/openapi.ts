@@ -3,10 +3,20 @@ import { z } from "zod";
 import { registry } from "./route.ts";
 
 const STATUS_TEXT: Record<number, string> = {
-  200: "OK", 201: "Created", 400: "Invalid input (field errors in `errors`)", 401: "No, bad, expired or revoked token",
-  404: "Unknown id, or another user's", 405: "Wrong method", 409: "Conflict: a duplicate, or a message deleted while it was being answered", 413: "Body too large",
-  415: "Not JSON", 422: "The provider rejected the key", 429: "Rate or budget limit", 502: "The provider failed",
-  503: "A dependency is down", 504: "The provider timed out",
+  200: "OK",
+  201: "Created",
+  400: "Invalid input (field errors in `errors`)",
+  401: "No, bad, expired or revoked token",
+  404: "Unknown id, or another user's",
+  405: "Wrong method",
+  409: "Conflict: a duplicate, or a message deleted while it was being answered",
+  413: "Body too large",
+  415: "Not JSON",
+  422: "The provider rejected the key",
+  429: "Rate or budget limit",
+  502: "The provider failed",
+  503: "A dependency is down",
+  504: "The provider timed out",
 };
 
 function jsonSchema(schema: z.ZodType, io: "input" | "output") {
@@ -31,7 +41,9 @@ function storableStrings(schema: unknown): unknown {
 function invalidInput(def: (typeof registry)[number]): string {
   const beyond = [
     ...(def.invalidWhen ?? []),
-    ...(def.body ? ["malformed JSON, a body that is not UTF-8, or text with a lone UTF-16 surrogate (not Unicode)"] : []),
+    ...(def.body
+      ? ["malformed JSON, a body that is not UTF-8, or text with a lone UTF-16 surrogate (not Unicode)"]
+      : []),
   ];
   return "Invalid input: the request does not match its schema (field errors in `errors`)" +
     (beyond.length ? `; also when ${beyond.join("; ")}` : "");
@@ -54,16 +66,29 @@ export function openApiDocument(serverUrl: string) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const def of registry) {
     const path = def.path.replace(/:([A-Za-z_]+)/g, "{$1}");
-    const params = [...def.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
+    const params = [...def.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({
+      name: m[1],
+      in: "path",
+      required: true,
+      schema: { type: "string" },
+    }));
     if (def.query) {
       const q = jsonSchema(def.query, "input") as { properties?: Record<string, unknown> };
-      for (const [name, schema] of Object.entries(q.properties ?? {})) params.push({ name, in: "query", required: false, schema } as never);
+      for (const [name, schema] of Object.entries(q.properties ?? {})) {
+        params.push({ name, in: "query", required: false, schema } as never);
+      }
     }
     const text = (status: number) => def.statusText?.[status] ?? STATUS_TEXT[status];
     const success = String(def.status ?? 200);
-    const successContent = { "application/json": { schema: envelopeOf(def.response ? jsonSchema(def.response, "output") : { type: "null" }) } };
-    const responses: Record<string, unknown> = { [success]: { description: text(def.status ?? 200), content: successContent } };
-    for (const [status, description] of Object.entries(def.alsoOk ?? {})) responses[status] = { description, content: successContent };
+    const successContent = {
+      "application/json": { schema: envelopeOf(def.response ? jsonSchema(def.response, "output") : { type: "null" }) },
+    };
+    const responses: Record<string, unknown> = {
+      [success]: { description: text(def.status ?? 200), content: successContent },
+    };
+    for (const [status, description] of Object.entries(def.alsoOk ?? {})) {
+      responses[status] = { description, content: successContent };
+    }
     // What every route of its kind answers, plus the route's own: bad query or body 400, oversized
     // 413, not JSON 415, no/bad token 401, unknown id 404, database unavailable 503.
     const errorStatuses = new Set([
@@ -86,11 +111,15 @@ export function openApiDocument(serverUrl: string) {
       }));
       responses["200"] = {
         description: def.streams.description,
-        content: { "text/event-stream": { schema: { description: "One event: its name and its data", oneOf: events } } },
+        content: {
+          "text/event-stream": { schema: { description: "One event: its name and its data", oneOf: events } },
+        },
       };
     }
     for (const status of [...errorStatuses].sort()) {
-      const data = def.errorsWithData?.includes(status) && def.response ? jsonSchema(def.response, "output") : { type: "null" };
+      const data = def.errorsWithData?.includes(status) && def.response
+        ? jsonSchema(def.response, "output")
+        : { type: "null" };
       const description = status === 400 ? invalidInput(def) : text(status);
       responses[String(status)] = { description, content: { "application/json": { schema: envelopeOf(data) } } };
     }
@@ -99,12 +128,19 @@ export function openApiDocument(serverUrl: string) {
       tags: [def.tag],
       summary: def.summary,
       ...(def.description ? { description: def.description } : {}),
-      operationId: `${def.method}${path.replace(/[{}]/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_, ch: string) => (ch ? ch.toUpperCase() : ""))}`,
+      operationId: `${def.method}${
+        path.replace(/[{}]/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_, ch: string) => (ch ? ch.toUpperCase() : ""))
+      }`,
       ...(def.auth ? { security: [{ bearer: [] }] } : { security: [] }),
       ...(params.length ? { parameters: params } : {}),
       // Required unless an empty request (which stands for {}) is valid.
       ...(def.body
-        ? { requestBody: { required: !def.body.safeParse({}).success, content: { "application/json": { schema: storableStrings(jsonSchema(def.body, "input")) } } } }
+        ? {
+          requestBody: {
+            required: !def.body.safeParse({}).success,
+            content: { "application/json": { schema: storableStrings(jsonSchema(def.body, "input")) } },
+          },
+        }
         : def.rawBody
         ? { requestBody: def.rawBody }
         : {}),
@@ -116,7 +152,8 @@ export function openApiDocument(serverUrl: string) {
     info: {
       title: "PDF chatbot API",
       version: "1.0.0",
-      description: "Every JSON response is the envelope {success, message, data, errors}. Protected routes take `Authorization: Bearer <access token>`.",
+      description:
+        "Every JSON response is the envelope {success, message, data, errors}. Protected routes take `Authorization: Bearer <access token>`.",
     },
     servers: [{ url: serverUrl }],
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },

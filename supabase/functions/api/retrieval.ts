@@ -2,7 +2,7 @@
 // the owner has an OpenAI key and its budget covers it: reserved, then billed as usage), then one
 // statement, private.ground_question, that settles the embedding call and runs the hybrid search
 // in SQL (private.search_conversation_chunks), and the numbered sources the model is given.
-import { embedUnsettled, type EmbeddingSettlement, settleAfterFailure } from "../_shared/budgeted-embed.ts";
+import { type EmbeddingSettlement, embedUnsettled, settleAfterFailure } from "../_shared/budgeted-embed.ts";
 import type { CallerDb, Claims } from "../_shared/db.ts";
 import { EMBEDDING_MODEL, vectorLiteral } from "../_shared/providers/embeddings.ts";
 import { secretBox } from "../_shared/secret-box.ts";
@@ -64,12 +64,18 @@ export async function groundQuestion(
 
   let rows;
   try {
-    rows = await db.statement((sql, claims) => sql`
+    rows = await db.statement((sql, claims) =>
+      sql`
       select chunk_id, document_id, filename, page, start_offset, end_offset, content, page_text
       from private.ground_question(${claims}, ${conversationId}::uuid, ${question}, ${embedding}::extensions.vector,
-        ${SOURCES_PER_ANSWER}, ${EMBEDDING_MODEL}, ${settlement?.reservationId ?? null}::uuid, ${settlement?.keyId ?? null}::uuid,
-        ${settlement?.promptTokens ?? null}::integer, ${settlement?.usageSource ?? null}, ${settlement?.latencyMs ?? null}::integer,
-        ${settlement?.errorCode ?? null})`);
+        ${SOURCES_PER_ANSWER}, ${EMBEDDING_MODEL}, ${settlement?.reservationId ?? null}::uuid, ${
+        settlement?.keyId ?? null
+      }::uuid,
+        ${settlement?.promptTokens ?? null}::integer, ${settlement?.usageSource ?? null}, ${
+        settlement?.latencyMs ?? null
+      }::integer,
+        ${settlement?.errorCode ?? null})`
+    );
   } catch (err) {
     // The settlement went down with the search: the call is billed all the same.
     if (settlement) await settleAfterFailure(user, settlement, err);
@@ -86,7 +92,9 @@ export function sourcesPrompt(grounding: Grounding): string {
   if (!grounding.sources.length) {
     return "The user's documents were searched and nothing matched this question; say so if the answer depends on them.";
   }
-  const list = grounding.sources.map((s) => `[${s.n}] (${s.filename}, page ${s.page}) ${s.content.replace(/\s+/g, " ")}`).join("\n");
+  const list = grounding.sources.map((s) =>
+    `[${s.n}] (${s.filename}, page ${s.page}) ${s.content.replace(/\s+/g, " ")}`
+  ).join("\n");
   return [
     "Answer from the numbered sources below, taken from the user's documents, when they are relevant.",
     "After each statement drawn from a source, cite it as [n]. When you quote, copy the words exactly,",

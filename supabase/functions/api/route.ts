@@ -107,10 +107,14 @@ function badText(value: unknown, path: string[] = []): Record<string, string[]> 
   const field = (p: string[]) => p.join(".") || "_";
   if (typeof value === "string") {
     if (value.includes("\u0000")) found[field(path)] = ["Contains a NUL character (\\u0000), which text cannot hold"];
-    else if (LONE_SURROGATE.test(value)) found[field(path)] = ["Contains a lone UTF-16 surrogate: not valid Unicode text"];
+    else if (LONE_SURROGATE.test(value)) {
+      found[field(path)] = ["Contains a lone UTF-16 surrogate: not valid Unicode text"];
+    }
   } else if (value && typeof value === "object") {
     for (const [k, v] of Object.entries(value)) {
-      if (k.includes("\u0000") || LONE_SURROGATE.test(k)) found[field(path)] = ["Contains a key that is not valid text"];
+      if (k.includes("\u0000") || LONE_SURROGATE.test(k)) {
+        found[field(path)] = ["Contains a key that is not valid text"];
+      }
       Object.assign(found, badText(v, [...path, k]));
     }
   }
@@ -197,7 +201,10 @@ export function route<B extends z.ZodType | undefined = undefined, Q extends z.Z
     if (reply instanceof Response) return reply;
     const status = (reply.status ?? def.status ?? 200) as 200;
     if (reply.data instanceof JsonText) {
-      return c.body(envelopeText(reply.message, reply.data), status, { "Content-Type": "application/json", ...reply.headers });
+      return c.body(envelopeText(reply.message, reply.data), status, {
+        "Content-Type": "application/json",
+        ...reply.headers,
+      });
     }
     return c.json(envelope(true, reply.message, reply.data ?? null), status, reply.headers);
   });

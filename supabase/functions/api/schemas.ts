@@ -113,11 +113,20 @@ export const StreamError = z.object({
 
 export const KeyCreate = z.strictObject({
   name: z.string().trim().min(1).max(100),
-  api_key: z.string().trim().min(8, "Too short to be a provider key").max(400).regex(/^[\x21-\x7e]+$/, "A provider key is printable ASCII: no spaces, control or non-ASCII characters"),
+  api_key: z.string().trim().min(8, "Too short to be a provider key").max(400).regex(
+    /^[\x21-\x7e]+$/,
+    "A provider key is printable ASCII: no spaces, control or non-ASCII characters",
+  ),
   provider: Provider.optional(),
   kind: z.enum(["open_ai", "claude"]).optional().describe("Legacy name of provider"),
-}).refine((v) => v.provider || v.kind, { message: "provider (openai | anthropic) or kind (open_ai | claude) is required", path: ["provider"] })
-  .refine((v) => !(v.provider && v.kind) || (v.provider === "openai") === (v.kind === "open_ai"), { message: "provider and kind disagree", path: ["kind"] })
+}).refine((v) => v.provider || v.kind, {
+  message: "provider (openai | anthropic) or kind (open_ai | claude) is required",
+  path: ["provider"],
+})
+  .refine((v) => !(v.provider && v.kind) || (v.provider === "openai") === (v.kind === "open_ai"), {
+    message: "provider and kind disagree",
+    path: ["kind"],
+  })
   .meta({ anyOf: [{ required: ["provider"] }, { required: ["kind"] }] });
 
 export const KeyUpdate = z.strictObject({

@@ -51,11 +51,22 @@ export async function createUser(prefix = "u") {
   const res = await fetch(`${API_URL}/auth/v1/signup`, {
     method: "POST",
     headers: { apikey: ANON_KEY, "content-type": "application/json" },
-    body: JSON.stringify({ email: `${username.toLowerCase()}@users.invalid`, password: `pw-${crypto.randomUUID()}`, data: { username } }),
+    body: JSON.stringify({
+      email: `${username.toLowerCase()}@users.invalid`,
+      password: `pw-${crypto.randomUUID()}`,
+      data: { username },
+    }),
   });
   const body = await res.json().catch(() => null);
-  if (res.status !== 200 || !body?.access_token) throw new Error(`sign-up of a test user failed: ${res.status} ${body?.msg ?? ""}`);
-  return { id: body.user.id as string, username, token: body.access_token as string, refreshToken: body.refresh_token as string };
+  if (res.status !== 200 || !body?.access_token) {
+    throw new Error(`sign-up of a test user failed: ${res.status} ${body?.msg ?? ""}`);
+  }
+  return {
+    id: body.user.id as string,
+    username,
+    token: body.access_token as string,
+    refreshToken: body.refresh_token as string,
+  };
 }
 
 export interface Call {
@@ -66,7 +77,12 @@ export interface Call {
 }
 
 /** A request to the in-process app; returns status, headers, parsed body (or text) and time. */
-export async function request(app: { fetch(req: Request): Response | Promise<Response> }, method: string, path: string, opts: Call = {}) {
+export async function request(
+  app: { fetch(req: Request): Response | Promise<Response> },
+  method: string,
+  path: string,
+  opts: Call = {},
+) {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let body: BodyInit | undefined = opts.rawBody;
@@ -75,7 +91,9 @@ export async function request(app: { fetch(req: Request): Response | Promise<Res
     body = JSON.stringify(opts.body);
   }
   const started = performance.now();
-  const res = await app.fetch(new Request(`http://api.local/api/v1${path}`, { method, headers, body, duplex: "half" } as RequestInit));
+  const res = await app.fetch(
+    new Request(`http://api.local/api/v1${path}`, { method, headers, body, duplex: "half" } as RequestInit),
+  );
   const text = await res.text();
   let parsed: unknown = text;
   try {
@@ -85,10 +103,12 @@ export async function request(app: { fetch(req: Request): Response | Promise<Res
   return { status: res.status, headers: res.headers, body: parsed as any, ms: performance.now() - started };
 }
 
-export const quietTest = (name: string, fn: () => Promise<void>) => Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
+export const quietTest = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
 
 /** A key the fake provider accepts (scripts/fake-provider.ts: `sk-`, 20+ characters, switches as suffixes). */
-export const fakeKey = (...switches: string[]) => `sk-test${crypto.randomUUID().replace(/-/g, "")}${switches.map((s) => `-${s}`).join("")}`;
+export const fakeKey = (...switches: string[]) =>
+  `sk-test${crypto.randomUUID().replace(/-/g, "")}${switches.map((s) => `-${s}`).join("")}`;
 
 const PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl";
 
@@ -96,9 +116,15 @@ const PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl";
 export async function postgresCtl(action: "stop" | "start") {
   const pgData = Deno.env.get("PG_DATA");
   if (!pgData) throw new Error("PG_DATA is not set; run the tests with npm test");
-  const args = action === "stop" ? ["-D", pgData, "-m", "fast", "-w", "stop"] : ["-D", pgData, "-l", Deno.env.get("PG_LOG")!, "-w", "start"];
+  const args = action === "stop"
+    ? ["-D", pgData, "-m", "fast", "-w", "stop"]
+    : ["-D", pgData, "-l", Deno.env.get("PG_LOG")!, "-w", "start"];
   const asRoot = Deno.uid() === 0;
-  const { code, stderr } = await new Deno.Command(asRoot ? "runuser" : PG_CTL, { args: asRoot ? ["-u", "postgres", "--", PG_CTL, ...args] : args, stdout: "null", stderr: "piped" }).output();
+  const { code, stderr } = await new Deno.Command(asRoot ? "runuser" : PG_CTL, {
+    args: asRoot ? ["-u", "postgres", "--", PG_CTL, ...args] : args,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
   if (code !== 0) throw new Error(`pg_ctl ${action} failed: ${new TextDecoder().decode(stderr)}`);
 }
 

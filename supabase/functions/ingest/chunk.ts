@@ -35,7 +35,8 @@ function units(text: string): Unit[] {
     while (start < end && /\s/.test(text[start])) start++;
     while (end > start && /\s/.test(text[end - 1])) end--;
     const after = text.slice(m.index + m[0].length, m.index + m[0].length + 2);
-    const paragraphEnd = /^\n?\s*\n/.test(text.slice(end, m.index + m[0].length) + after) || m.index + m[0].length >= text.length;
+    const paragraphEnd = /^\n?\s*\n/.test(text.slice(end, m.index + m[0].length) + after) ||
+      m.index + m[0].length >= text.length;
     if (end > start) {
       // Split over-long sentences at spaces (or anywhere, for text without spaces).
       while (end - start > TARGET) {
@@ -69,7 +70,7 @@ export function chunkPage(text: string): Chunk[] {
     if (j + 1 >= us.length) break;
     // The next chunk repeats the last whole sentences that fit in OVERLAP, unless a paragraph just ended.
     let k = j + 1;
-    if (!us[j].paragraphEnd) while (k - 1 > i && end - us[k - 1].start <= OVERLAP) k--;
+    if (!us[j].paragraphEnd) { while (k - 1 > i && end - us[k - 1].start <= OVERLAP) k--; }
     i = k;
   }
   return chunks;

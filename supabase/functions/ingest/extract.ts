@@ -26,7 +26,9 @@ export async function openPdf(bytes: Uint8Array): Promise<PdfDocument> {
     return await getDocumentProxy(bytes.slice(), { verbosity: 0 });
   } catch (err) {
     const name = (err as Error)?.name ?? "";
-    if (name === "PasswordException") throw new UnreadablePdf("the PDF is encrypted and needs a password; upload a copy without one");
+    if (name === "PasswordException") {
+      throw new UnreadablePdf("the PDF is encrypted and needs a password; upload a copy without one");
+    }
     if (name === "InvalidPDFException") throw new UnreadablePdf("the PDF is damaged and cannot be read");
     throw new UnreadablePdf("the PDF cannot be read");
   }

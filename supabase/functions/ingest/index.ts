@@ -23,6 +23,14 @@ Deno.serve(async (req) => {
   await req.body?.cancel();
   const started = performance.now();
   const report = await runWorker();
-  console.log(JSON.stringify({ worker: "ingest", ...report, finished: report.finished.length, failed: report.failed.length, ms: Math.round(performance.now() - started) }));
+  console.log(
+    JSON.stringify({
+      worker: "ingest",
+      ...report,
+      finished: report.finished.length,
+      failed: report.failed.length,
+      ms: Math.round(performance.now() - started),
+    }),
+  );
   return json(200, "ok", report);
 });

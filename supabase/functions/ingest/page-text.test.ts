@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { normalizePageText } from "./page-text.ts";
 
 Deno.test("a word hyphenated at a line end is joined when the page text is stored", () => {
-  assert.equal(normalizePageText("evaluates a floating point ex-\npression and"), "evaluates a floating point expression and");
+  assert.equal(
+    normalizePageText("evaluates a floating point ex-\npression and"),
+    "evaluates a floating point expression and",
+  );
   assert.equal(normalizePageText("a soft hy\u00ad\nphen"), "a soft hyphen");
 });
 

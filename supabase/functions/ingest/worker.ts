@@ -14,13 +14,15 @@ import { env } from "../_shared/env.ts";
 import { EMBEDDING_MODEL, vectorLiteral } from "../_shared/providers/embeddings.ts";
 import { secretBox } from "../_shared/secret-box.ts";
 import { chunkPage } from "./chunk.ts";
-import { openPdf, type PdfDocument, pageText, structuralProblem, UnreadablePdf } from "./extract.ts";
+import { openPdf, pageText, type PdfDocument, structuralProblem, UnreadablePdf } from "./extract.ts";
 
 export const MAX_FAILURES = 3;
 /** Chunks per embedding call of an embed job (an ingest batch embeds its pages' chunks in one call). */
 const EMBED_BATCH = 100;
 
-const storage = createClient(env.supabaseUrl, env.serviceRoleKey, { auth: { persistSession: false, autoRefreshToken: false } })
+const storage = createClient(env.supabaseUrl, env.serviceRoleKey, {
+  auth: { persistSession: false, autoRefreshToken: false },
+})
   .storage.from("documents");
 
 interface Job {
@@ -77,7 +79,9 @@ export async function runWorker(budgetMs = env.ingest.timeBudgetMs): Promise<Run
 
 /** False when the job failed in a way worth retrying later. */
 async function processJob(job: Job, deadline: number, report: RunReport): Promise<boolean> {
-  const [doc] = await sql<Doc[]>`select id, user_id, object_path, pages_total from public.documents where id = ${job.document_id}`;
+  const [doc] = await sql<
+    Doc[]
+  >`select id, user_id, object_path, pages_total from public.documents where id = ${job.document_id}`;
   if (!doc) return true; // deleted meanwhile (its job went with it)
   if (job.failures >= MAX_FAILURES) {
     await giveUp(job, job.last_error ?? "ingestion failed", report);
@@ -95,7 +99,9 @@ async function processJob(job: Job, deadline: number, report: RunReport): Promis
     while (next <= total && Date.now() < deadline) {
       const last = Math.min(total, next + env.ingest.batchPages - 1);
       const pages: { number: number; text: string }[] = [];
-      for (let n = next; n <= last && (n === next || Date.now() < deadline); n++) pages.push({ number: n, text: await pageText(pdf, n) });
+      for (let n = next; n <= last && (n === next || Date.now() < deadline); n++) {
+        pages.push({ number: n, text: await pageText(pdf, n) });
+      }
       const stored = await storeBatch(job, doc, pages, embedder, total);
       if (!stored) return true; // the lease was lost: another worker has the job
       next = pages.at(-1)!.number + 1;
@@ -120,7 +126,8 @@ async function processJob(job: Job, deadline: number, report: RunReport): Promis
     // Only our own messages are shown; anything unexpected is named by its kind alone.
     const reason = err instanceof RetryableError ? err.message : `ingestion failed: ${(err as Error)?.name ?? "error"}`;
     console.error(`ingest ${doc.id}: ${reason}`);
-    const [{ failures }] = await sql`select private.retry_ingest_job(${job.document_id}::uuid, ${job.lease_token}::uuid, ${reason}) as failures`;
+    const [{ failures }] =
+      await sql`select private.retry_ingest_job(${job.document_id}::uuid, ${job.lease_token}::uuid, ${reason}) as failures`;
     if (failures !== null && failures >= MAX_FAILURES) await giveUp({ ...job, failures }, reason, report, true);
     return false;
   }
@@ -169,7 +176,11 @@ async function embedChunks(job: Job, doc: Doc, deadline: number): Promise<boolea
       await finish(null);
       return true;
     }
-    const res = await embedWithinBudget({ sub: doc.user_id, role: "authenticated" }, embedder, chunks.map((c) => c.content));
+    const res = await embedWithinBudget(
+      { sub: doc.user_id, role: "authenticated" },
+      embedder,
+      chunks.map((c) => c.content),
+    );
     if (res.outcome === "over_budget") {
       await finish("budget");
       return true;
@@ -206,7 +217,10 @@ async function openDocument(doc: Doc): Promise<PdfDocument> {
     if (pdf.numPages > env.documents.maxPages) {
       throw new DocumentRejected(`the PDF has ${pdf.numPages} pages, above the limit of ${env.documents.maxPages}`);
     }
-    const hash = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+    const hash = Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join("");
     const [same] = await sql`
       select id from public.documents
       where user_id = ${doc.user_id} and content_sha256 = ${hash} and duplicate_of is null and id <> ${doc.id}`;
@@ -235,13 +249,23 @@ async function embedderFor(userId: string): Promise<Embedder | null> {
 }
 
 /** Stores a batch of pages with their chunks and moves the resume point, in one transaction; false if the lease was lost. */
-async function storeBatch(job: Job, doc: Doc, pages: { number: number; text: string }[], embedder: Embedder | null, total: number): Promise<boolean> {
+async function storeBatch(
+  job: Job,
+  doc: Doc,
+  pages: { number: number; text: string }[],
+  embedder: Embedder | null,
+  total: number,
+): Promise<boolean> {
   const chunks = pages.flatMap((p) => chunkPage(p.text).map((c) => ({ page: p.number, ...c })));
   let vectors: number[][] | null = null;
   let overBudget = false;
   if (embedder && chunks.length) {
     // Reserved against the owner's key first, billed to it after, as the owner (like chat).
-    const res = await embedWithinBudget({ sub: doc.user_id, role: "authenticated" }, embedder, chunks.map((c) => c.content));
+    const res = await embedWithinBudget(
+      { sub: doc.user_id, role: "authenticated" },
+      embedder,
+      chunks.map((c) => c.content),
+    );
     if (res.outcome === "embedded") vectors = res.vectors;
     else if (res.outcome === "over_budget") overBudget = true;
     // Without embeddings the chunks are still found lexically (BM25 over their pieces).
@@ -252,10 +276,21 @@ async function storeBatch(job: Job, doc: Doc, pages: { number: number; text: str
   return await sql.begin(async (tx: Tx) => {
     if (!(await holdLease(tx, job, done + 1))) return false;
     await tx`
-      insert into public.document_pages ${tx(pages.map((p) => ({ document_id: doc.id, user_id: doc.user_id, page_number: p.number, text: p.text, has_text: p.text !== "" })))}`;
+      insert into public.document_pages ${
+      tx(
+        pages.map((p) => ({
+          document_id: doc.id,
+          user_id: doc.user_id,
+          page_number: p.number,
+          text: p.text,
+          has_text: p.text !== "",
+        })),
+      )
+    }`;
     if (chunks.length) {
       await tx`
-        insert into public.document_chunks ${tx(chunks.map((c, i) => ({
+        insert into public.document_chunks ${
+        tx(chunks.map((c, i) => ({
           document_id: doc.id,
           user_id: doc.user_id,
           page_number: c.page,
@@ -264,7 +299,8 @@ async function storeBatch(job: Job, doc: Doc, pages: { number: number; text: str
           content: c.content,
           embedding: vectors ? vectorLiteral(vectors[i]) : null,
           embedding_model: vectors ? EMBEDDING_MODEL : null,
-        })))}`;
+        })))
+      }`;
     }
     await tx`
       update public.documents
@@ -272,7 +308,9 @@ async function storeBatch(job: Job, doc: Doc, pages: { number: number; text: str
           pages_without_text = pages_without_text + ${withoutText},
           chunk_count = chunk_count + ${chunks.length},
           embedding_model = case when ${vectors !== null} then ${EMBEDDING_MODEL} else embedding_model end,
-          embeddings_skipped = case when ${overBudget} then 'budget' when ${pages[0].number === 1} then null else embeddings_skipped end,
+          embeddings_skipped = case when ${overBudget} then 'budget' when ${
+      pages[0].number === 1
+    } then null else embeddings_skipped end,
           status = case when ${done >= total} then 'ready' else 'processing' end,
           ready_at = case when ${done >= total} then now() end
       where id = ${doc.id}`;

@@ -3,7 +3,14 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { call, type CallSetup, retryAfterSeconds, stream } from "./call.ts";
 import type { FailureFacts } from "./errors.ts";
-import { type ChatRequest, type ChatResult, type LlmProvider, MAX_OUTPUT_TOKENS, type StreamEvent, type Usage } from "./types.ts";
+import {
+  type ChatRequest,
+  type ChatResult,
+  type LlmProvider,
+  MAX_OUTPUT_TOKENS,
+  type StreamEvent,
+  type Usage,
+} from "./types.ts";
 
 export function anthropicProvider(config: { baseUrl: string; timeoutMs: number }): LlmProvider {
   const client = (apiKey: string) =>

@@ -13,14 +13,24 @@ export interface CallSetup {
   facts: (err: unknown) => FailureFacts;
 }
 
-function failure(setup: CallSetup, err: unknown, req: { apiKey: string; signal?: AbortSignal }, deadline: Deadline, partial?: ChatResult) {
+function failure(
+  setup: CallSetup,
+  err: unknown,
+  req: { apiKey: string; signal?: AbortSignal },
+  deadline: Deadline,
+  partial?: ChatResult,
+) {
   return err instanceof ProviderError
     ? err
     : providerError(setup.provider, abortFacts(deadline, req.signal) ?? setup.facts(err), req.apiKey, partial);
 }
 
 /** One request/response call (a plain answer, a key validation) under the deadline. */
-export async function call<T>(setup: CallSetup, req: { apiKey: string; signal?: AbortSignal }, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function call<T>(
+  setup: CallSetup,
+  req: { apiKey: string; signal?: AbortSignal },
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const deadline = new Deadline(setup.timeoutMs, req.signal);
   try {
     return await run(deadline.signal);
@@ -57,7 +67,11 @@ export async function* stream<E>(
   const deadline = new Deadline(setup.timeoutMs, req.signal);
   const state: StreamState = { text: "", model: req.model, finished: false };
   let accepted = false;
-  const partial = (): ChatResult => ({ text: state.text, model: state.model, usage: estimatedUsage(req, state.text, state.known) });
+  const partial = (): ChatResult => ({
+    text: state.text,
+    model: state.model,
+    usage: estimatedUsage(req, state.text, state.known),
+  });
   try {
     const events = await open(deadline.signal);
     accepted = true;
@@ -76,12 +90,23 @@ export async function* stream<E>(
     deadline.clear();
   }
   // The SDKs end the iteration quietly when the request is aborted or the body just stops.
-  if (!state.finished) throw failure(setup, new Error("the stream ended before the answer was complete"), req, deadline, partial());
-  yield { type: "done", result: { text: state.text, model: state.model, usage: state.usage ?? estimatedUsage(req, state.text, state.known) } };
+  if (!state.finished) {
+    throw failure(setup, new Error("the stream ended before the answer was complete"), req, deadline, partial());
+  }
+  yield {
+    type: "done",
+    result: {
+      text: state.text,
+      model: state.model,
+      usage: state.usage ?? estimatedUsage(req, state.text, state.known),
+    },
+  };
 }
 
 /** The provider's Retry-After (seconds or an HTTP date), as whole seconds; undefined when absent or unreadable. */
-export function retryAfterSeconds(headers: Headers | Record<string, string | null | undefined> | undefined): number | undefined {
+export function retryAfterSeconds(
+  headers: Headers | Record<string, string | null | undefined> | undefined,
+): number | undefined {
   const raw = headers instanceof Headers ? headers.get("retry-after") : headers?.["retry-after"];
   if (!raw) return undefined;
   const seconds = /^\d+$/.test(raw.trim()) ? Number(raw) : Math.ceil((Date.parse(raw) - Date.now()) / 1000);

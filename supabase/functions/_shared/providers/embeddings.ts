@@ -13,8 +13,20 @@ export interface Embeddings {
   promptTokens: number;
 }
 
-export async function embed(config: { openaiBaseUrl: string; timeoutMs: number }, apiKey: string, inputs: string[]): Promise<Embeddings> {
-  const client = new OpenAI({ apiKey, baseURL: config.openaiBaseUrl, timeout: config.timeoutMs, maxRetries: 1, organization: null, project: null, adminAPIKey: null });
+export async function embed(
+  config: { openaiBaseUrl: string; timeoutMs: number },
+  apiKey: string,
+  inputs: string[],
+): Promise<Embeddings> {
+  const client = new OpenAI({
+    apiKey,
+    baseURL: config.openaiBaseUrl,
+    timeout: config.timeoutMs,
+    maxRetries: 1,
+    organization: null,
+    project: null,
+    adminAPIKey: null,
+  });
   try {
     const res = await client.embeddings.create({ model: EMBEDDING_MODEL, input: inputs, encoding_format: "float" });
     const vectors = [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);

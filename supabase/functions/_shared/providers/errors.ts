@@ -24,7 +24,8 @@ export class ProviderError extends Error {
   constructor(
     kind: ProviderErrorKind,
     message: string,
-    options: { provider?: ProviderName; status?: number; code?: string; partial?: ChatResult; retryAfter?: number } = {},
+    options: { provider?: ProviderName; status?: number; code?: string; partial?: ChatResult; retryAfter?: number } =
+      {},
   ) {
     super(message);
     this.kind = kind;
@@ -50,7 +51,12 @@ export interface FailureFacts {
   retryAfter?: number;
 }
 
-const QUOTA_CODES = new Set(["insufficient_quota", "billing_hard_limit_reached", "billing_not_active", "billing_error"]);
+const QUOTA_CODES = new Set([
+  "insufficient_quota",
+  "billing_hard_limit_reached",
+  "billing_not_active",
+  "billing_error",
+]);
 
 // Errors sent inside an open stream carry a type but no HTTP status.
 const STATUS_OF_TYPE: Record<string, number> = {
@@ -114,5 +120,11 @@ export function providerError(
   const status = facts.status !== undefined ? ` (${facts.status})` : "";
   const message = `${LABEL[provider]} ${SUMMARY[kind]}${status}${detail ? `: ${detail}` : ""}`;
   const code = facts.code ?? facts.type ?? undefined;
-  return new ProviderError(kind, message, { provider, status: facts.status, code, partial, retryAfter: facts.retryAfter });
+  return new ProviderError(kind, message, {
+    provider,
+    status: facts.status,
+    code,
+    partial,
+    retryAfter: facts.retryAfter,
+  });
 }

@@ -16,7 +16,10 @@ export function providerFor(name: ProviderName, config: ProviderConfig): LlmProv
     case "openai":
       return openaiProvider({ baseUrl: config.openaiBaseUrl || DEFAULT_OPENAI_BASE_URL, timeoutMs: config.timeoutMs });
     case "anthropic":
-      return anthropicProvider({ baseUrl: config.anthropicBaseUrl || DEFAULT_ANTHROPIC_BASE_URL, timeoutMs: config.timeoutMs });
+      return anthropicProvider({
+        baseUrl: config.anthropicBaseUrl || DEFAULT_ANTHROPIC_BASE_URL,
+        timeoutMs: config.timeoutMs,
+      });
     default:
       throw new Error(`unknown provider: ${name satisfies never}`);
   }

@@ -3,7 +3,14 @@ import OpenAI from "openai";
 import { call, type CallSetup, retryAfterSeconds, stream } from "./call.ts";
 import type { FailureFacts } from "./errors.ts";
 import { estimatedUsage } from "./estimate.ts";
-import { type ChatRequest, type ChatResult, type LlmProvider, MAX_OUTPUT_TOKENS, type StreamEvent, type Usage } from "./types.ts";
+import {
+  type ChatRequest,
+  type ChatResult,
+  type LlmProvider,
+  MAX_OUTPUT_TOKENS,
+  type StreamEvent,
+  type Usage,
+} from "./types.ts";
 
 type CompletionUsage = OpenAI.CompletionUsage;
 type MessageParam = OpenAI.Chat.ChatCompletionMessageParam;
@@ -31,14 +38,23 @@ export function openaiProvider(config: { baseUrl: string; timeoutMs: number }): 
         const res = await client(req.apiKey).chat.completions.create(body(req), { signal });
         const message = res.choices[0]?.message;
         const text = message?.content ?? message?.refusal ?? "";
-        return { text, model: res.model || req.model, usage: res.usage ? usageOf(res.usage) : estimatedUsage(req, text) };
+        return {
+          text,
+          model: res.model || req.model,
+          usage: res.usage ? usageOf(res.usage) : estimatedUsage(req, text),
+        };
       }),
 
     chatStream: (req: ChatRequest): AsyncIterable<StreamEvent> =>
       stream(
         setup,
         req,
-        (signal) => client(req.apiKey).chat.completions.create({ ...body(req), stream: true, stream_options: { include_usage: true } }, { signal }),
+        (signal) =>
+          client(req.apiKey).chat.completions.create({
+            ...body(req),
+            stream: true,
+            stream_options: { include_usage: true },
+          }, { signal }),
         (chunk, state) => {
           state.model = chunk.model || state.model;
           if (chunk.usage) state.usage = usageOf(chunk.usage);

@@ -1,7 +1,16 @@
 // Both providers against scripts/fake-provider.ts, run as a subprocess on a free port.
 // Run: deno test -A --config supabase/functions/api/deno.json supabase/functions/_shared/providers/
 import assert from "node:assert/strict";
-import { classifyFailure, type ChatRequest, type ChatResult, ProviderError, providerFor, type ProviderName, scrubSecret, type StreamEvent } from "./index.ts";
+import {
+  type ChatRequest,
+  type ChatResult,
+  classifyFailure,
+  ProviderError,
+  providerFor,
+  type ProviderName,
+  scrubSecret,
+  type StreamEvent,
+} from "./index.ts";
 
 const fakeScript = new URL("../../../../scripts/fake-provider.ts", import.meta.url);
 const fake = new Deno.Command(Deno.execPath(), {
@@ -129,7 +138,10 @@ for (const name of ["openai", "anthropic"] as const) {
   });
 
   Deno.test(`${name}: validateKey reports other failures without calling the key invalid`, async () => {
-    const cases: Array<[string, string]> = [["-fail429", "rate_limited"], ["-fail500", "unavailable"], ["-quota", "quota_exceeded"]];
+    const cases: Array<[string, string]> = [["-fail429", "rate_limited"], ["-fail500", "unavailable"], [
+      "-quota",
+      "quota_exceeded",
+    ]];
     for (const [suffix, kind] of cases) {
       const err = await failure(provider(name).validateKey(key + suffix), key + suffix);
       assert.equal(err.kind, kind, suffix);
@@ -248,6 +260,9 @@ Deno.test("classifyFailure: only 401/403 mean a bad key", () => {
 Deno.test("scrubSecret removes the key and key-shaped strings, even masked ones", () => {
   const key = "sk-proj-abcdefghijklmnopqrstuvwxyz";
   assert.equal(scrubSecret(`bad key ${key}!`, key), "bad key [redacted]!");
-  assert.equal(scrubSecret("Incorrect API key provided: sk-proj-****wxyz.", key), "Incorrect API key provided: [redacted].");
+  assert.equal(
+    scrubSecret("Incorrect API key provided: sk-proj-****wxyz.", key),
+    "Incorrect API key provided: [redacted].",
+  );
   assert.equal(scrubSecret("key xyz-secret-value-1234 rejected", "xyz-secret-value-1234"), "key [redacted] rejected");
 });

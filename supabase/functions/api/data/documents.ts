@@ -4,8 +4,24 @@ import type { Tx } from "../../_shared/db.ts";
 import { notFound } from "../../_shared/http.ts";
 
 const columns = (a: string) =>
-  ["id", "filename", "size_bytes", "content_sha256", "status", "failure_reason", "duplicate_of", "pages_total", "pages_done",
-    "pages_without_text", "chunk_count", "embedding_model", "embeddings_skipped", "created_at", "updated_at", "ready_at"].map((c) => a + c).join(", ") +
+  [
+    "id",
+    "filename",
+    "size_bytes",
+    "content_sha256",
+    "status",
+    "failure_reason",
+    "duplicate_of",
+    "pages_total",
+    "pages_done",
+    "pages_without_text",
+    "chunk_count",
+    "embedding_model",
+    "embeddings_skipped",
+    "created_at",
+    "updated_at",
+    "ready_at",
+  ].map((c) => a + c).join(", ") +
   `, case when ${a}pages_total > 0 then round(100.0 * ${a}pages_done / ${a}pages_total)::int when ${a}status = 'ready' then 100 else 0 end as progress_percent`;
 
 export const DOCUMENT_COLUMNS = columns("");
@@ -17,11 +33,17 @@ export async function findDocument(tx: Tx, id: string) {
 }
 
 export function documentBySha256(tx: Tx, sha256: string) {
-  return tx.unsafe(`select ${DOCUMENT_COLUMNS} from public.documents where content_sha256 = $1 order by duplicate_of nulls first, created_at limit 1`, [sha256]);
+  return tx.unsafe(
+    `select ${DOCUMENT_COLUMNS} from public.documents where content_sha256 = $1 order by duplicate_of nulls first, created_at limit 1`,
+    [sha256],
+  );
 }
 
 export async function listDocuments(tx: Tx, page: { limit: number; offset: number }) {
-  const rows = await tx.unsafe(`select ${DOCUMENT_COLUMNS} from public.documents order by created_at desc, id desc limit $1 offset $2`, [page.limit, page.offset]);
+  const rows = await tx.unsafe(
+    `select ${DOCUMENT_COLUMNS} from public.documents order by created_at desc, id desc limit $1 offset $2`,
+    [page.limit, page.offset],
+  );
   const [{ total }] = await tx`select count(*)::int as total from public.documents`;
   return { rows, total: total as number };
 }
@@ -44,7 +66,8 @@ export async function attachDocument(tx: Tx, conversationId: string, documentId:
 }
 
 export async function detachDocument(tx: Tx, conversationId: string, documentId: string): Promise<boolean> {
-  const rows = await tx`delete from public.conversation_documents where conversation_id = ${conversationId} and document_id = ${documentId} returning 1`;
+  const rows =
+    await tx`delete from public.conversation_documents where conversation_id = ${conversationId} and document_id = ${documentId} returning 1`;
   return rows.length > 0;
 }
 

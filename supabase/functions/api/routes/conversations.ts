@@ -3,7 +3,14 @@ import type { Tx } from "../../_shared/db.ts";
 import { ApiError, JsonText, notFound } from "../../_shared/http.ts";
 import { bodyId, pathId } from "../ids.ts";
 import { route } from "../route.ts";
-import { Conversation, ConversationCreate, ConversationPagination, ConversationUpdate, ConversationWithMessages, Deleted } from "../schemas.ts";
+import {
+  Conversation,
+  ConversationCreate,
+  ConversationPagination,
+  ConversationUpdate,
+  ConversationWithMessages,
+  Deleted,
+} from "../schemas.ts";
 import { CONVERSATION_COLUMNS } from "../data/conversations.ts";
 
 /** The database refuses a key that is not the owner's: the foreign key (api_key_id, user_id). */
@@ -57,7 +64,9 @@ export function conversationRoutes(app: Hono) {
       const keyId = bodyId(body.api_key_id, "api_key_id");
       const [created] = await call((sql, claims) =>
         sql`select data from private.create_conversation(${claims}, ${body.title ?? null}, ${keyId ?? null},
-                                                                       ${body.model ?? null}, ${body.system_prompt ?? null})`
+                                                                       ${body.model ?? null}, ${
+          body.system_prompt ?? null
+        })`
       ).catch(unknownKey);
       return { status: 201, message: "Conversation created", data: new JsonText(created.data) };
     },
@@ -72,7 +81,9 @@ export function conversationRoutes(app: Hono) {
     response: ConversationWithMessages,
     handler: async ({ call, params }) => {
       const id = pathId(params.id, "Conversation");
-      const [conversation] = await call((sql, claims) => sql`select data from private.get_conversation(${claims}, ${id}, 100)`);
+      const [conversation] = await call((sql, claims) =>
+        sql`select data from private.get_conversation(${claims}, ${id}, 100)`
+      );
       if (!conversation) throw notFound("Conversation");
       return { message: "Conversation", data: new JsonText(conversation.data) };
     },
@@ -91,11 +102,15 @@ export function conversationRoutes(app: Hono) {
       const id = pathId(params.id, "Conversation");
       const keyId = bodyId(body.api_key_id, "api_key_id");
       const changes: Record<string, unknown> = {};
-      for (const field of ["title", "model", "system_prompt"] as const) if (body[field] !== undefined) changes[field] = body[field];
+      for (const field of ["title", "model", "system_prompt"] as const) {
+        if (body[field] !== undefined) changes[field] = body[field];
+      }
       if (keyId !== undefined) changes.api_key_id = keyId;
       const data = await db(async (tx) => {
         await checkKey(tx, keyId);
-        const [updated] = await tx`update public.conversations set ${tx(changes)} where id = ${id} returning ${tx.unsafe(CONVERSATION_COLUMNS)}`;
+        const [updated] = await tx`update public.conversations set ${tx(changes)} where id = ${id} returning ${
+          tx.unsafe(CONVERSATION_COLUMNS)
+        }`;
         if (!updated) throw notFound("Conversation");
         return updated;
       }).catch(unknownKey); // the key deleted between the check and the update

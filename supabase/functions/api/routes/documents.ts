@@ -29,12 +29,16 @@ const Document = z.object({
   content_sha256: z.string().nullable(),
   status: z.enum(["queued", "processing", "ready", "failed"]),
   failure_reason: z.string().nullable(),
-  duplicate_of: Id.nullable().describe("Set when the same file was already uploaded (a direct Storage upload of a duplicate)"),
+  duplicate_of: Id.nullable().describe(
+    "Set when the same file was already uploaded (a direct Storage upload of a duplicate)",
+  ),
   pages_total: z.number().int().nullable(),
   pages_done: z.number().int(),
   pages_without_text: z.number().int().describe("Pages with no text layer (scans): not searchable, no OCR"),
   chunk_count: z.number().int(),
-  embedding_model: z.string().nullable().describe("null: searchable lexically only (no OpenAI key when it was ingested, or no budget for it)"),
+  embedding_model: z.string().nullable().describe(
+    "null: searchable lexically only (no OpenAI key when it was ingested, or no budget for it)",
+  ),
   embeddings_skipped: z.enum(["budget"]).nullable().describe(
     "budget: the OpenAI key's monthly budget could not cover embedding some or all chunks, so they were not embedded (no provider call) and are searchable lexically only",
   ),
@@ -46,15 +50,23 @@ const Document = z.object({
 
 const UploadQuery = z.object({
   filename: z.string().trim().min(1).max(255).optional()
-    .describe("The file's name: needed for an application/pdf body (else `document.pdf`); with multipart it replaces the part's own file name"),
+    .describe(
+      "The file's name: needed for an application/pdf body (else `document.pdf`); with multipart it replaces the part's own file name",
+    ),
 });
 
-const PDF_BYTES = { type: "string", format: "binary", contentMediaType: "application/pdf", description: "The PDF's bytes (at most DOCUMENT_MAX_BYTES, 25 MB by default)" };
+const PDF_BYTES = {
+  type: "string",
+  format: "binary",
+  contentMediaType: "application/pdf",
+  description: "The PDF's bytes (at most DOCUMENT_MAX_BYTES, 25 MB by default)",
+};
 
 /** The two ways to send the file (readUpload), for /openapi.json. */
 const UPLOAD_BODY = {
   required: true,
-  description: "The PDF, one per request: multipart/form-data with the file in the field `file`, or the bare bytes as an application/pdf " +
+  description:
+    "The PDF, one per request: multipart/form-data with the file in the field `file`, or the bare bytes as an application/pdf " +
     "(or application/octet-stream) body with the name in `?filename=`. Any other Content-Type is 415.",
   content: {
     "multipart/form-data": {
@@ -64,7 +76,9 @@ const UPLOAD_BODY = {
     "application/octet-stream": { schema: PDF_BYTES },
   },
 };
-const FileQuery = z.object({ page: z.coerce.number().int().min(1).optional().describe("Adds #page=N to the URL for PDF viewers") });
+const FileQuery = z.object({
+  page: z.coerce.number().int().min(1).optional().describe("Adds #page=N to the URL for PDF viewers"),
+});
 const Attach = z.strictObject({ document_id: z.string() });
 
 const SIGNED_URL_SECONDS = 300;
@@ -87,7 +101,10 @@ const tooLarge = () => new ApiError(413, `The file is larger than the limit of $
 const UPLOAD_BODY_LIMIT = { bytes: env.documents.maxBytes + 64 * 1024, tooLarge };
 const readUploadBody = async (c: Context) => new Uint8Array(await c.req.arrayBuffer());
 
-async function readUpload(c: Context, queryName: string | undefined): Promise<{ bytes: Uint8Array<ArrayBuffer>; filename: string }> {
+async function readUpload(
+  c: Context,
+  queryName: string | undefined,
+): Promise<{ bytes: Uint8Array<ArrayBuffer>; filename: string }> {
   const type = (c.req.header("content-type") ?? "").toLowerCase();
   let bytes: Uint8Array<ArrayBuffer>, filename: string | undefined = queryName;
   if (type.startsWith("multipart/form-data")) {
@@ -99,7 +116,9 @@ async function readUpload(c: Context, queryName: string | undefined): Promise<{ 
       throw new ApiError(400, "Malformed multipart body");
     }
     const file = form.get("file");
-    if (!(file instanceof File)) throw new ApiError(400, "Invalid request body", { file: ["Send the PDF in a form field named file"] });
+    if (!(file instanceof File)) {
+      throw new ApiError(400, "Invalid request body", { file: ["Send the PDF in a form field named file"] });
+    }
     bytes = new Uint8Array(await file.arrayBuffer());
     filename = filename ?? file.name;
   } else if (type.startsWith("application/pdf") || type.startsWith("application/octet-stream")) {
@@ -118,7 +137,10 @@ async function readUpload(c: Context, queryName: string | undefined): Promise<{ 
 }
 
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  return Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+  return Array.from(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
 }
 
 export function documentRoutes(app: Hono) {
@@ -181,7 +203,11 @@ export function documentRoutes(app: Hono) {
     response: Document.array(),
     handler: async ({ db, query }) => {
       const { rows, total } = await db((tx) => listDocuments(tx, query));
-      return { message: `${rows.length} of ${total} documents`, data: rows, headers: { "X-Total-Count": String(total) } };
+      return {
+        message: `${rows.length} of ${total} documents`,
+        data: rows,
+        headers: { "X-Total-Count": String(total) },
+      };
     },
   });
 
@@ -227,12 +253,23 @@ export function documentRoutes(app: Hono) {
     summary: "Ingestion progress as Server-Sent Events",
     auth: true,
     streams: {
-      description: "Server-Sent Events: `progress` as it changes, then `done` with the document when it is ready or failed, " +
+      description:
+        "Server-Sent Events: `progress` as it changes, then `done` with the document when it is ready or failed, " +
         "or `error` if it is deleted meanwhile or its progress cannot be read (then the stream ends)",
       events: {
-        progress: Document.pick({ status: true, pages_done: true, pages_total: true, progress_percent: true, failure_reason: true }),
+        progress: Document.pick({
+          status: true,
+          pages_done: true,
+          pages_total: true,
+          progress_percent: true,
+          failure_reason: true,
+        }),
         done: Document,
-        error: z.object({ success: z.literal(false), message: z.string(), status: z.number().int().describe("The HTTP status it would have had") }),
+        error: z.object({
+          success: z.literal(false),
+          message: z.string(),
+          status: z.number().int().describe("The HTTP status it would have had"),
+        }),
       },
     },
     errors: [401, 404],
@@ -248,7 +285,13 @@ export function documentRoutes(app: Hono) {
           while (!stream.aborted && !c.req.raw.signal.aborted && Date.now() < until) {
             const doc = await db((tx) => findDocument(tx, id));
             delete doc.object_path;
-            const now = { status: doc.status, pages_done: doc.pages_done, pages_total: doc.pages_total, progress_percent: doc.progress_percent, failure_reason: doc.failure_reason };
+            const now = {
+              status: doc.status,
+              pages_done: doc.pages_done,
+              pages_total: doc.pages_total,
+              progress_percent: doc.progress_percent,
+              failure_reason: doc.failure_reason,
+            };
             if (JSON.stringify(now) !== last) {
               await send("progress", now);
               last = JSON.stringify(now);
@@ -261,7 +304,11 @@ export function documentRoutes(app: Hono) {
           }
         } catch (err) {
           const status = err instanceof ApiError ? err.status : 500;
-          await send("error", { success: false, message: status === 404 ? "Document not found (deleted)" : "Progress unavailable", status });
+          await send("error", {
+            success: false,
+            message: status === 404 ? "Document not found (deleted)" : "Progress unavailable",
+            status,
+          });
         }
       });
     },
@@ -271,8 +318,10 @@ export function documentRoutes(app: Hono) {
     method: "post",
     path: "/documents/:id/reindex",
     tag: "documents",
-    summary: "Embed the document's chunks that have no vector of the current embedding model, in the background (billed to your OpenAI key)",
-    description: "For a document ingested without an OpenAI key, or whose embeddings the key's budget skipped, or embedded with another " +
+    summary:
+      "Embed the document's chunks that have no vector of the current embedding model, in the background (billed to your OpenAI key)",
+    description:
+      "For a document ingested without an OpenAI key, or whose embeddings the key's budget skipped, or embedded with another " +
       "model. The ingest worker embeds the chunks a batch at a time, each batch reserved against the key's monthly budget and billed " +
       "to it like ingestion; `embedding_model` is set when all are done (`embeddings_skipped` says `budget` if the budget ran out). " +
       "Adding a valid OpenAI key (POST /keys) does this for every document at once.",
@@ -285,17 +334,28 @@ export function documentRoutes(app: Hono) {
       const { doc, queued } = await db(async (tx) => {
         const doc = await findDocument(tx, id);
         if (doc.status !== "ready") {
-          throw new ApiError(409, `The document is ${doc.status}: its ingestion embeds what it stores (with an OpenAI key)`);
+          throw new ApiError(
+            409,
+            `The document is ${doc.status}: its ingestion embeds what it stores (with an OpenAI key)`,
+          );
         }
-        const [{ keyed }] = await tx`select exists (select 1 from public.api_keys where provider = 'openai' and is_valid) as keyed`;
-        if (!keyed) throw new ApiError(409, "No valid OpenAI key to embed with: add one (POST /keys) and your documents are embedded then");
+        const [{ keyed }] =
+          await tx`select exists (select 1 from public.api_keys where provider = 'openai' and is_valid) as keyed`;
+        if (!keyed) {
+          throw new ApiError(
+            409,
+            "No valid OpenAI key to embed with: add one (POST /keys) and your documents are embedded then",
+          );
+        }
         const rows = await tx`select private.queue_embedding(${EMBEDDING_MODEL}, ${id}::uuid) as id`;
         return { doc, queued: rows.length > 0 };
       });
       delete doc.object_path;
       return {
         status: 202,
-        message: queued ? "Re-embedding queued" : "Nothing queued: every chunk has a vector of the current model, or re-embedding is already under way",
+        message: queued
+          ? "Re-embedding queued"
+          : "Nothing queued: every chunk has a vector of the current model, or re-embedding is already under way",
         data: doc,
       };
     },
@@ -305,7 +365,8 @@ export function documentRoutes(app: Hono) {
     method: "delete",
     path: "/documents/:id",
     tag: "documents",
-    summary: "Delete a document: its file, pages, chunks and job; citations in old answers keep their quote and say it is gone",
+    summary:
+      "Delete a document: its file, pages, chunks and job; citations in old answers keep their quote and say it is gone",
     auth: true,
     response: z.object({ id: Id }),
     errors: [401, 404],
@@ -335,7 +396,11 @@ export function documentRoutes(app: Hono) {
         if (!(await conversationExists(tx, id))) throw notFound("Conversation");
         return conversationDocuments(tx, id);
       });
-      return { message: `${rows.length} documents attached`, data: rows, headers: { "X-Total-Count": String(rows.length) } };
+      return {
+        message: `${rows.length} documents attached`,
+        data: rows,
+        headers: { "X-Total-Count": String(rows.length) },
+      };
     },
   });
 
@@ -359,7 +424,9 @@ export function documentRoutes(app: Hono) {
       const { created, rows } = await db(async (tx) => {
         if (!(await conversationExists(tx, id))) throw notFound("Conversation");
         const doc = await findDocument(tx, documentId);
-        if (doc.status === "failed") throw new ApiError(409, `This document failed to ingest (${doc.failure_reason}); it cannot be attached`);
+        if (doc.status === "failed") {
+          throw new ApiError(409, `This document failed to ingest (${doc.failure_reason}); it cannot be attached`);
+        }
         const created = await attachDocument(tx, id, documentId);
         return { created, rows: await conversationDocuments(tx, id) };
       });

@@ -16,7 +16,10 @@ async function database() {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const query = sql`select current_setting('server_version') as version`;
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), CHECK_MS)));
+    const timeout = new Promise<never>((
+      _,
+      reject,
+    ) => (timer = setTimeout(() => reject(new Error("timeout")), CHECK_MS)));
     const [row] = await Promise.race([query, timeout]);
     return { ok: true, version: row.version as string };
   } catch {
@@ -28,7 +31,10 @@ async function database() {
 
 async function auth() {
   try {
-    const res = await fetch(`${env.authUrl}/health`, { headers: { apikey: env.anonKey }, signal: AbortSignal.timeout(CHECK_MS) });
+    const res = await fetch(`${env.authUrl}/health`, {
+      headers: { apikey: env.anonKey },
+      signal: AbortSignal.timeout(CHECK_MS),
+    });
     if (!res.ok) {
       await res.body?.cancel();
       return { ok: false, version: null, error: `the auth server answered ${res.status}` };
@@ -56,16 +62,24 @@ export function healthRoutes(app: Hono) {
     method: "get",
     path: "/health",
     tag: "health",
-    summary: "Whether the database, the auth server and the storage server answer, with their versions (503 when one does not)",
+    summary:
+      "Whether the database, the auth server and the storage server answer, with their versions (503 when one does not)",
     auth: false,
-    response: z.object({ database: Dependency, auth: Dependency, storage: Dependency, api: z.object({ version: z.string(), deno: z.string() }) }),
+    response: z.object({
+      database: Dependency,
+      auth: Dependency,
+      storage: Dependency,
+      api: z.object({ version: z.string(), deno: z.string() }),
+    }),
     errors: [503],
     errorsWithData: [503],
     handler: async ({ c }) => {
       const [db, au, st] = await Promise.all([database(), auth(), storage()]);
       const ok = db.ok && au.ok && st.ok;
       const data = { database: db, auth: au, storage: st, api: { version: API_VERSION, deno: Deno.version.deno } };
-      const message = ok ? "database, auth and storage are up" : [db, au, st].flatMap((s) => (s.ok ? [] : [s.error])).join("; ");
+      const message = ok
+        ? "database, auth and storage are up"
+        : [db, au, st].flatMap((s) => (s.ok ? [] : [s.error])).join("; ");
       return c.json(envelope(ok, message, data), ok ? 200 : 503);
     },
   });

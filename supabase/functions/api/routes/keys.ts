@@ -28,9 +28,18 @@ async function findKey(tx: Tx, id: string) {
 const VALIDATION_FAILURES: Partial<Record<ProviderError["kind"], { status: number; message: string }>> = {
   invalid_key: { status: 422, message: "The provider rejected this key" },
   quota_exceeded: { status: 422, message: "The provider accepted this key but its quota or credit is used up" },
-  unavailable: { status: 502, message: "The provider could not be reached to validate the key; nothing was stored, try again" },
-  timeout: { status: 504, message: "The provider did not answer in time to validate the key; nothing was stored, try again" },
-  bad_request: { status: 502, message: "The provider answered the validation request unexpectedly; nothing was stored" },
+  unavailable: {
+    status: 502,
+    message: "The provider could not be reached to validate the key; nothing was stored, try again",
+  },
+  timeout: {
+    status: 504,
+    message: "The provider did not answer in time to validate the key; nothing was stored, try again",
+  },
+  bad_request: {
+    status: 502,
+    message: "The provider answered the validation request unexpectedly; nothing was stored",
+  },
 };
 
 export function keyRoutes(app: Hono) {
@@ -63,7 +72,9 @@ export function keyRoutes(app: Hono) {
       const box = await secretBox();
       const fingerprint = await box.fingerprint(body.api_key);
       const duplicate = () => new ApiError(409, "This key is already registered", { api_key: ["Already registered"] });
-      if ((await db((tx) => tx`select 1 from public.api_keys where fingerprint = ${fingerprint}`)).length) throw duplicate();
+      if ((await db((tx) => tx`select 1 from public.api_keys where fingerprint = ${fingerprint}`)).length) {
+        throw duplicate();
+      }
 
       try {
         await providerFor(provider, env.providers)
@@ -77,7 +88,9 @@ export function keyRoutes(app: Hono) {
       const ciphertext = await box.encrypt(body.api_key);
       const key = await db(async (tx) => {
         const [{ id }] = await tx`
-          select private.register_api_key(${body.name}, ${provider}, ${ciphertext}, ${keyHint(body.api_key)}, ${fingerprint}) as id`;
+          select private.register_api_key(${body.name}, ${provider}, ${ciphertext}, ${
+          keyHint(body.api_key)
+        }, ${fingerprint}) as id`;
         if (!id) throw duplicate();
         // A valid OpenAI key: the documents ingested without vectors of the current model get them (billed to it).
         if (provider === "openai") await tx`select private.queue_embedding(${EMBEDDING_MODEL})`;
@@ -148,12 +161,21 @@ export function keyRoutes(app: Hono) {
           return {
             key,
             totals: {
-              requests: t.requests, errors: t.errors, prompt_tokens: t.prompt_tokens, cached_prompt_tokens: t.cached_prompt_tokens,
-              completion_tokens: t.completion_tokens, total_tokens: t.total_tokens, cost_usd: t.cost_usd, unpriced_requests: t.unpriced_requests,
+              requests: t.requests,
+              errors: t.errors,
+              prompt_tokens: t.prompt_tokens,
+              cached_prompt_tokens: t.cached_prompt_tokens,
+              completion_tokens: t.completion_tokens,
+              total_tokens: t.total_tokens,
+              cost_usd: t.cost_usd,
+              unpriced_requests: t.unpriced_requests,
             },
             this_month: {
-              requests: t.month_requests, total_tokens: t.month_tokens, cost_usd: t.month_cost_usd,
-              monthly_budget_usd: t.monthly_budget_usd, budget_remaining_usd: t.budget_remaining_usd,
+              requests: t.month_requests,
+              total_tokens: t.month_tokens,
+              cost_usd: t.month_cost_usd,
+              monthly_budget_usd: t.monthly_budget_usd,
+              budget_remaining_usd: t.budget_remaining_usd,
             },
             by_model: byModel,
             by_day: byDay,

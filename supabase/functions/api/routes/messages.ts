@@ -5,7 +5,14 @@ import { ApiError, envelope, JsonText, notFound } from "../../_shared/http.ts";
 import type { ChatResult } from "../../_shared/providers/types.ts";
 import { storeExtractiveExchange } from "../answers.ts";
 import { keepAlive } from "../../_shared/background.ts";
-import { failExchange, loadExchange, NoKeyError, type PreparedExchange, prepareExchange, storeAnswer } from "../chat.ts";
+import {
+  failExchange,
+  loadExchange,
+  NoKeyError,
+  type PreparedExchange,
+  prepareExchange,
+  storeAnswer,
+} from "../chat.ts";
 import { groundQuestion } from "../retrieval.ts";
 import { pathId } from "../ids.ts";
 import { route } from "../route.ts";
@@ -20,7 +27,8 @@ function streamExchange(c: Context, user: Claims, ex: PreparedExchange): Respons
     const work = (async () => {
       const started = performance.now();
       await send("start", { user_message: ex.userMessage });
-      const fail = (failure: ApiError) => send("error", { ...envelope(false, failure.message, null, failure.errors), status: failure.status });
+      const fail = (failure: ApiError) =>
+        send("error", { ...envelope(false, failure.message, null, failure.errors), status: failure.status });
       try {
         let result: ChatResult | null = null;
         try {
@@ -36,8 +44,9 @@ function streamExchange(c: Context, user: Claims, ex: PreparedExchange): Respons
       } catch (err) {
         // Bookkeeping that failed (the database gone while recording a provider failure): say so.
         if (err instanceof ApiError) await fail(err);
-        else if (isDatabaseUnavailable(err)) await fail(new ApiError(503, "The database is unavailable; retry shortly"));
-        else {
+        else if (isDatabaseUnavailable(err)) {
+          await fail(new ApiError(503, "The database is unavailable; retry shortly"));
+        } else {
           await fail(new ApiError(500, "Internal error"));
           throw err;
         }
@@ -101,7 +110,8 @@ export function messageRoutes(app: Hono) {
     response: Exchange,
     status: 201,
     streams: {
-      description: "With `stream: true` or `Accept: text/event-stream`: Server-Sent Events: `start` (the stored question), `delta`… (the answer's text as it comes), " +
+      description:
+        "With `stream: true` or `Accept: text/event-stream`: Server-Sent Events: `start` (the stored question), `delta`… (the answer's text as it comes), " +
         "then `done` with the stored exchange, or `error` with the envelope and its HTTP status",
       events: {
         start: z.object({ user_message: Message }),
@@ -128,15 +138,21 @@ export function messageRoutes(app: Hono) {
       // One statement: the conversation (404), its key, whether documents are attached (and the OpenAI key to embed with), the history.
       const setup = await loadExchange(caller, id);
       // Documents attached: retrieve passages for the model (and cite them), or answer extractively without a key.
-      const embeddingKey = setup.embedding_key_id ? { id: setup.embedding_key_id, ciphertext: setup.embedding_key_ciphertext as string } : null;
-      const grounding = setup.documents_attached ? await groundQuestion(caller, user, id, body.message, embeddingKey) : null;
+      const embeddingKey = setup.embedding_key_id
+        ? { id: setup.embedding_key_id, ciphertext: setup.embedding_key_ciphertext as string }
+        : null;
+      const grounding = setup.documents_attached
+        ? await groundQuestion(caller, user, id, body.message, embeddingKey)
+        : null;
       let ex: PreparedExchange;
       try {
         ex = await prepareExchange(caller, setup, id, body.message, body.model, grounding);
       } catch (err) {
         if (!(err instanceof NoKeyError && grounding)) throw err;
         const stored = await storeExtractiveExchange(caller, id, body.message, grounding);
-        return wantsStream(c, body.stream) ? streamStored(c, stored) : { status: 201, message: "Answered extractively (no API key)", data: stored };
+        return wantsStream(c, body.stream)
+          ? streamStored(c, stored)
+          : { status: 201, message: "Answered extractively (no API key)", data: stored };
       }
       if (wantsStream(c, body.stream)) return streamExchange(c, user, ex);
       const started = performance.now();

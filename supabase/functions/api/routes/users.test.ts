@@ -13,7 +13,8 @@ function closedPort(): number {
 }
 
 const { app, sql } = await loadApi({ AUTH_URL: `http://127.0.0.1:${closedPort()}` });
-const call = (method: string, path: string, opts: Parameters<typeof request>[3] = {}) => request(app, method, path, opts);
+const call = (method: string, path: string, opts: Parameters<typeof request>[3] = {}) =>
+  request(app, method, path, opts);
 
 test("Auth unreachable: refresh, login, join and logout answer 503 at once, not after retries", async () => {
   const user = await createUser("unreachable"); // made by the stack's real Auth, which the app cannot reach

@@ -1,7 +1,7 @@
 // Accounts, through Supabase Auth (auth-js, the client inside supabase-js, against the Auth
 // server). A username maps to an auth user through public.profiles; login accepts a username or
 // an email.
-import { type AuthError, AuthClient, type Session as AuthSession } from "@supabase/auth-js";
+import { AuthClient, type AuthError, type Session as AuthSession } from "@supabase/auth-js";
 import type { Context, Hono } from "hono";
 import { asServiceRole } from "../../_shared/db.ts";
 import { env } from "../../_shared/env.ts";
@@ -100,7 +100,11 @@ export function userRoutes(app: Hono) {
       const taken = () => new ApiError(409, "That username is taken", { username: ["Already taken"] });
       if (await resolveLogin(body.username)) throw taken();
       const email = body.email ?? `${body.username.toLowerCase()}@${NO_EMAIL_DOMAIN}`;
-      const { data, error } = await authClient(c).signUp({ email, password: body.password, options: { data: { username: body.username } } });
+      const { data, error } = await authClient(c).signUp({
+        email,
+        password: body.password,
+        options: { data: { username: body.username } },
+      });
       if (error || !data.user) {
         // Two joins with one username at once: the loser's insert fails in the profile trigger,
         // which Auth reports as a 500. That is a taken username, not an unavailable server.
@@ -110,7 +114,12 @@ export function userRoutes(app: Hono) {
       return {
         status: 201,
         message: "Account created",
-        data: { id: data.user.id, username: body.username, email: body.email ?? null, created_at: data.user.created_at },
+        data: {
+          id: data.user.id,
+          username: body.username,
+          email: body.email ?? null,
+          created_at: data.user.created_at,
+        },
       };
     },
   });
@@ -137,7 +146,9 @@ export function userRoutes(app: Hono) {
         // Auth answers an unknown email at once but checks a known user's password hash first
         // (about 0.1 s), so the time alone would tell which usernames exist: every wrong
         // credential is answered after the same time instead.
-        if (failure.status === 401) await new Promise((r) => setTimeout(r, FAILED_LOGIN_MS - (performance.now() - started)));
+        if (failure.status === 401) {
+          await new Promise((r) => setTimeout(r, FAILED_LOGIN_MS - (performance.now() - started)));
+        }
         throw failure;
       }
       const username = (data.user.user_metadata?.username as string | undefined) ?? body.username;
@@ -185,12 +196,18 @@ export function userRoutes(app: Hono) {
       }
       const session = await res.json().catch(() => null) as AuthSession | null;
       if (!res.ok || !session?.access_token) {
-        throw authFailure({ status: res.status, code: (session as { error_code?: string } | null)?.error_code } as AuthError, {
-          status: 401,
-          message: "Invalid or used refresh token",
-        });
+        throw authFailure(
+          { status: res.status, code: (session as { error_code?: string } | null)?.error_code } as AuthError,
+          {
+            status: 401,
+            message: "Invalid or used refresh token",
+          },
+        );
       }
-      return { message: "Refreshed", data: sessionData(session, (session.user?.user_metadata?.username as string) ?? "") };
+      return {
+        message: "Refreshed",
+        data: sessionData(session, (session.user?.user_metadata?.username as string) ?? ""),
+      };
     },
   });
 
