@@ -28,7 +28,7 @@ CREATE TABLE public.conversations (
     last_message_at timestamp with time zone,
     preview text,
     last_activity_at timestamp with time zone GENERATED ALWAYS AS (COALESCE(last_message_at, updated_at)) STORED NOT NULL,
-    api_json text NOT NULL,
+    api_json text DEFAULT ''::text NOT NULL, -- the trigger writes it; the default keeps it optional for clients that insert
     CONSTRAINT conversations_system_prompt_length CHECK ((char_length(system_prompt) <= 20000)),
     CONSTRAINT conversations_title_length CHECK (char_length(title) BETWEEN 1 AND 200 AND btrim(title) <> ''::text)
 );

@@ -120,7 +120,7 @@ export type Database = {
           user_id: string
         }
         Insert: {
-          api_json: string
+          api_json?: string
           api_key_id?: string | null
           created_at?: string
           id?: string
