@@ -3,7 +3,7 @@
 -- citations of a deleted document.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(33);
+select plan(34);
 
 select tests.create_user('dalice') as alice \gset
 select tests.create_user('dbob') as bob \gset
@@ -76,7 +76,9 @@ insert into public.document_pages (document_id, user_id, page_number, text, has_
   (:'doc', :'alice', 5, '등대지기가 매일 아침 기록한다.', true),
   (:'doc', :'alice', 6, '날씨가 좋은 날에는 날씨를 보고 날씨에 맞춰 날씨 이야기를 한다.', true),
   (:'doc', :'alice', 7, '오늘 날씨는 맑다.', true),
-  (:'doc', :'alice', 8, '내일 날씨는 흐리다.', true);
+  (:'doc', :'alice', 8, '내일 날씨는 흐리다.', true),
+  (:'doc', :'alice', 9, E'Seabird migration 10\nSeabird colonies 10\nSeabird feeding 11', true),
+  (:'doc', :'alice', 10, 'Seabirds leave in autumn on their migration south.', true);
 insert into public.document_chunks (document_id, user_id, page_number, start_offset, end_offset, content) values
   (:'doc', :'alice', 1, 0, 52, 'The lighthouse keeper logs the weather every morning.'),
   (:'doc', :'alice', 2, 0, 47, 'Pelicans nest on the northern cliffs in spring.'),
@@ -84,7 +86,9 @@ insert into public.document_chunks (document_id, user_id, page_number, start_off
   (:'doc', :'alice', 5, 0, 17, '등대지기가 매일 아침 기록한다.'),
   (:'doc', :'alice', 6, 0, 36, '날씨가 좋은 날에는 날씨를 보고 날씨에 맞춰 날씨 이야기를 한다.'),
   (:'doc', :'alice', 7, 0, 10, '오늘 날씨는 맑다.'),
-  (:'doc', :'alice', 8, 0, 11, '내일 날씨는 흐리다.');
+  (:'doc', :'alice', 8, 0, 11, '내일 날씨는 흐리다.'),
+  (:'doc', :'alice', 9, 0, 59, E'Seabird migration 10\nSeabird colonies 10\nSeabird feeding 11'),
+  (:'doc', :'alice', 10, 0, 50, 'Seabirds leave in autumn on their migration south.');
 
 select tests.authenticate_as('dbob');
 select results_eq(
@@ -129,6 +133,10 @@ select results_eq(
   format($$ select page_number from private.search_conversation_chunks(%L, '등대와 날씨') limit 1 $$, :'conv'),
   $$ values (5) $$,
   'the page with the rare word (등대) ranks first, above a page repeating a common one (날씨) four times: inverse document frequency');
+select results_eq(
+  format($$ select page_number from private.search_conversation_chunks(%L, 'seabird migration') limit 1 $$, :'conv'),
+  $$ values (10) $$,
+  'the page that answers ranks above a table of contents repeating the question''s words (its lines end in page numbers)');
 select is_empty(
   format($$ select 1 from private.search_conversation_chunks(%L, 'submarine volcano') $$, :'conv'),
   'a question sharing nothing with the documents finds nothing');
