@@ -690,7 +690,7 @@ CREATE TABLE public.conversations (
     last_message_at timestamp with time zone,
     preview text,
     last_activity_at timestamp with time zone GENERATED ALWAYS AS (COALESCE(last_message_at, updated_at)) STORED NOT NULL,
-    api_json text NOT NULL,
+    api_json text DEFAULT ''::text NOT NULL, -- the trigger writes it; the default keeps it optional for clients that insert
     CONSTRAINT conversations_system_prompt_length CHECK ((char_length(system_prompt) <= 20000)),
     CONSTRAINT conversations_title_length CHECK (char_length(title) BETWEEN 1 AND 200 AND btrim(title) <> ''::text)
 );
@@ -2914,6 +2914,8 @@ ALTER TEXT SEARCH CONFIGURATION private.document_text
 --            repeated on a page counts less each time, long chunks are not favoured. Document
 --            frequencies are counted among the conversation's chunks (exact up to 500 matches
 --            of a piece; a piece matching more is common either way);
+--   listings of the best 100, a chunk whose lines mostly end in a page number (a table of
+--            contents, an index) has its score cut, by up to 80%;
 --   vectors  when the question has an embedding, the nearest chunks of the same embedding model,
 --            fused with the BM25 list by reciprocal rank (k = 60).
 -- At most 100 chunks per piece are scored (all of them for any piece rarer than that, which are
@@ -2994,14 +2996,26 @@ CREATE FUNCTION private.search_conversation_chunks(p_conversation_id uuid, p_que
     from candidates c cross join frequency f
     where pg_catalog.strpos(c.text, f.piece) > 0
   ),
+  bm25 as (
+    select t.id,
+           pg_catalog.sum(pg_catalog.ln(1 + ((select n from corpus) - t.df + 0.5) / (t.df + 0.5))
+                          * t.tf * 1.9 / (t.tf + 0.9 * (0.6 + 0.4 * t.len / (select pg_catalog.avg(len) from candidates)))) as score
+    from term_counts t
+    group by t.id
+    order by 2 desc, 1
+    limit 100
+  ),
+  -- A listing (a table of contents, an index: most lines end in a page number) carries every
+  -- heading's words without answering anything: its score is cut by up to 80%, by the share of
+  -- its lines that end in a number.
   lexical as (
     select t.id, pg_catalog.row_number() over (order by t.score desc, t.id) as rank
     from (
-      select t.id,
-             pg_catalog.sum(pg_catalog.ln(1 + ((select n from corpus) - t.df + 0.5) / (t.df + 0.5))
-                            * t.tf * 1.9 / (t.tf + 0.9 * (0.6 + 0.4 * t.len / (select pg_catalog.avg(len) from candidates)))) as score
-      from term_counts t
-      group by t.id
+      select b.id,
+             b.score * (1 - 0.8 * pg_catalog.regexp_count(c.text, '\d\s*(\n|$)')::double precision
+                                / (pg_catalog.regexp_count(c.text, E'\n') + 1)) as score
+      from bm25 b
+      join candidates c on c.id = b.id
       order by 2 desc, 1
       limit 40
     ) t
