@@ -2,18 +2,9 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { API_URL } from "./support/env.ts";
 import { db } from "./support/users.ts";
+import { until } from "./support/until.ts";
 
 afterAll(() => db.end());
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe("extensions", () => {
   it("are the pinned versions, in the schemas hosted projects use", async () => {
@@ -32,7 +23,7 @@ describe("extensions", () => {
     const response = await until("pg_net's response", async () => {
       const [row] = await db`select status_code, content::jsonb as body from net._http_response where id = ${id}`;
       return row;
-    });
+    }, 15_000);
     expect(response.status_code).toBe(200);
     expect(response.body.data.database.ok).toBe(true);
   });
@@ -54,7 +45,7 @@ describe("extensions", () => {
         const [row] =
           await db`select count(*)::int as n from cron.job_run_details where jobid = ${jobid} and status = 'succeeded'`;
         return row.n >= 2 ? row : undefined;
-      });
+      }, 15_000);
       expect(run.n).toBeGreaterThanOrEqual(2);
     } finally {
       await db`select cron.unschedule(${jobid}::bigint)`;

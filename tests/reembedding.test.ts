@@ -6,20 +6,11 @@ import { settled, uploadPdf } from "./support/documents.ts";
 import { factPage, makePdf } from "./support/pdfs.ts";
 import { callApi as api, registerKey } from "./support/providers.ts";
 import { createUser, db, type TestUser } from "./support/users.ts";
+import { until } from "./support/until.ts";
 
 const MODEL = "text-embedding-3-small";
 let owner: TestUser;
 let doc: string;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const vectors = async (documentId: string) => {
   const [row] = await db`select count(*)::int as chunks, count(embedding)::int as embedded,
@@ -64,13 +55,13 @@ describe("re-embedding", () => {
     const done = await until("the chunks' vectors", async () => {
       const v = await vectors(doc);
       return v.of_model === v.chunks ? v : undefined;
-    });
+    }, 30_000);
     expect(done.embedded).toBe(done.chunks);
     expect(
       await until("the document's model", async () => {
         const [d] = await db`select embedding_model from public.documents where id = ${doc}`;
         return d.embedding_model ?? undefined;
-      }),
+      }, 30_000),
     ).toBe(MODEL);
     const [usage] = await db`select count(*)::int as calls, sum(prompt_tokens)::int as tokens from public.usage_events
                              where api_key_id = ${key.id} and model = ${MODEL} and outcome = 'ok'`;
@@ -93,7 +84,7 @@ describe("re-embedding", () => {
     await until("the older vectors replaced", async () => {
       const v = await vectors(doc);
       return v.of_model === v.chunks ? v : undefined;
-    });
+    }, 30_000);
     const [after] =
       await db`select count(*)::int as calls from public.usage_events where user_id = ${owner.id} and model = ${MODEL}`;
     expect(after.calls).toBe(before.calls + 1);
