@@ -65,19 +65,29 @@ const CLIENT_BACKEND = /^postgres: \S+ \S+ [\d.:a-f]+\(\d+\)/;
  */
 async function cpuNow(): Promise<CpuSnapshot> {
   const postmaster = Number((await Deno.readTextFile(`${cfg.pgData}/postmaster.pid`)).split("\n")[0]);
-  const stack = Number(await Deno.readTextFile(cfg.pidFile)); // the functions are its children
+  // The stack starts one limits host per function (scripts/stack/limits/host.ts), which runs the
+  // function as its child: the function is the stack's grandchild. The host only waits on it.
+  const stack = Number(await Deno.readTextFile(cfg.pidFile));
   const gateway = Number(await Deno.readTextFile(`${cfg.gatewayDir}/nginx.pid`)); // nginx's master; its worker is its child
-  const snapshot: CpuSnapshot = new Map();
+  const stats = new Map<number, { ppid: number; ms: number }>();
   for await (const e of Deno.readDir("/proc")) {
     const pid = Number(e.name);
     if (!Number.isInteger(pid)) continue;
     const st = await procStat(pid);
-    if (!st) continue;
+    if (st) stats.set(pid, st);
+  }
+  const snapshot: CpuSnapshot = new Map();
+  for (const [pid, st] of stats) {
     let component: Component | null = null;
     if (st.ppid === postmaster && CLIENT_BACKEND.test(await cmdline(pid))) component = "postgres";
     else if (pid === gateway || st.ppid === gateway) component = "gateway";
-    else if (st.ppid === stack && (await cmdline(pid)).includes("/functions/api/index.ts")) component = "fn";
+    else if (
+      stats.get(st.ppid)?.ppid === stack && (await cmdline(pid)).includes("/functions/api/index.ts")
+    ) component = "fn";
     if (component) snapshot.set(pid, { component, ms: st.ms });
+  }
+  if (![...snapshot.values()].some((p) => p.component === "fn")) {
+    throw new Error("bench: the api function's process was not found under the stack's process");
   }
   return snapshot;
 }
