@@ -2,6 +2,7 @@
 // (Supavisor) runs in transaction mode, where prepared statements do not survive.
 import postgres from "postgres";
 import { env } from "./env.ts";
+import { inlineStatement, type SqlValue } from "./one-round-trip.ts";
 
 export const sql = postgres(env.dbUrl, {
   prepare: false,
@@ -19,6 +20,20 @@ export type Tx = postgres.TransactionSql;
 export type Sql = typeof sql;
 
 /**
+ * Sends the statement of a tagged template in one round trip, its values written in as literals
+ * (one-round-trip.ts says why and how): what `statement` work and `call` are given.
+ */
+export type StatementSql = <T extends object[] = postgres.Row[]>(
+  strings: TemplateStringsArray,
+  ...values: SqlValue[]
+) => postgres.PendingQuery<T>;
+
+export const statementSql: StatementSql = <T extends object[] = postgres.Row[]>(
+  strings: TemplateStringsArray,
+  ...values: SqlValue[]
+) => sql.unsafe<T>(inlineStatement(strings, ...values));
+
+/**
  * The database as domain code reaches it for one verified caller whose session must still exist:
  * `transaction` runs work in one transaction as the caller (RLS applies); `statement` runs one
  * statement calling a private.* function with `claims`, which becomes the caller and checks the
@@ -26,7 +41,7 @@ export type Sql = typeof sql;
  */
 export interface CallerDb {
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
-  statement<T>(work: (sql: Sql, claims: string) => Promise<T>): Promise<T>;
+  statement<T>(work: (sql: StatementSql, claims: string) => Promise<T>): Promise<T>;
 }
 
 export interface Claims {
@@ -55,8 +70,11 @@ function withClaims<T>(claims: { role: string }, work: (tx: Tx) => Promise<T>): 
  * recorded after a logout too). `work` sends one statement whose FROM starts with
  * `private.act_as(${claims})`, which sets role and claims for that statement's transaction.
  */
-export function asUserStatement<T>(claims: Claims, work: (sql: Sql, claims: string) => Promise<T>): Promise<T> {
-  return work(sql, JSON.stringify(claims));
+export function asUserStatement<T>(
+  claims: Claims,
+  work: (sql: StatementSql, claims: string) => Promise<T>,
+): Promise<T> {
+  return work(statementSql, JSON.stringify(claims));
 }
 
 /**
@@ -66,7 +84,7 @@ export function asUserStatement<T>(claims: Claims, work: (sql: Sql, claims: stri
  */
 export function asSessionUser<T>(claims: string, work: (tx: Tx) => Promise<T>): Promise<T> {
   return sql.begin(async (tx) => {
-    await tx`select private.begin_request(${claims})`;
+    await tx.unsafe(inlineStatement`select private.begin_request(${claims})`);
     return work(tx);
   }) as Promise<T>;
 }

@@ -1,3 +1,5 @@
+import { corsHeaders } from "@supabase/supabase-js/cors";
+
 // The response envelope every route answers with: { success, message, data, errors }.
 export interface Envelope<T = unknown> {
   success: boolean;
@@ -42,3 +44,30 @@ export function envelopeText(message: string, data: JsonText): string {
 }
 
 export const notFound = (what: string) => new ApiError(404, `${what} not found`);
+
+/** What every response of the API carries for browsers: supabase-js's CORS headers, and the list totals readable. */
+export const CORS_HEADERS: Record<string, string> = {
+  ...corsHeaders,
+  "Access-Control-Expose-Headers": "X-Total-Count",
+};
+
+/** Responses made with CORS_HEADERS already among their headers (the app adds them to the others). */
+export const withCorsHeaders = new WeakSet<Response>();
+
+/**
+ * The successful envelope around JSON text, as a response made with all its headers at once:
+ * adding headers to a response after it is made costs the function more than the rest of a read.
+ */
+export function jsonTextResponse(
+  message: string,
+  data: JsonText,
+  status: number,
+  headers: Record<string, string> = {},
+) {
+  const response = new Response(envelopeText(message, data), {
+    status,
+    headers: { ...CORS_HEADERS, "Content-Type": "application/json", ...headers },
+  });
+  withCorsHeaders.add(response);
+  return response;
+}

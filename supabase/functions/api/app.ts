@@ -1,8 +1,7 @@
-import { corsHeaders } from "@supabase/supabase-js/cors";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { isDatabaseUnavailable } from "../_shared/db.ts";
-import { ApiError, envelope } from "../_shared/http.ts";
+import { ApiError, CORS_HEADERS, envelope, withCorsHeaders } from "../_shared/http.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { documentRoutes } from "./routes/documents.ts";
@@ -23,8 +22,9 @@ export const app = new Hono({ strict: false }).basePath(BASE);
 app.use("*", async (c, next) => {
   if (c.req.method === "OPTIONS") c.res = new Response(null, { status: 204 }); // CORS preflight: no route runs
   else await next();
-  for (const [k, v] of Object.entries(corsHeaders)) c.res.headers.set(k, v);
-  c.res.headers.set("Access-Control-Expose-Headers", "X-Total-Count"); // so browsers can read the list totals
+  if (!withCorsHeaders.has(c.res)) {
+    for (const [k, v] of Object.entries(CORS_HEADERS)) c.res.headers.set(k, v);
+  }
   return c.res;
 });
 

@@ -7,6 +7,7 @@
 // the provider billed is billed here too; a request that dies leaves a reservation that expires
 // and a pending message the sweeper fails.
 import { asUserStatement, type CallerDb, type Claims, isDatabaseUnavailable } from "../_shared/db.ts";
+import { SqlFragment } from "../_shared/one-round-trip.ts";
 import { keepAlive, reservationSeconds, RETRY_RECORDING_MS, retryInBackground } from "../_shared/background.ts";
 import { env } from "../_shared/env.ts";
 import { ApiError, notFound } from "../_shared/http.ts";
@@ -120,19 +121,9 @@ export async function prepareExchange(
     // Decrypted before the message is stored: a key that cannot be decrypted leaves nothing behind.
     request.apiKey = await (await secretBox()).decrypt(setup.key_ciphertext as string);
     const [userMessage] = await db.statement((sql, claims) =>
-      sql.unsafe<MessageRow[]>(
-        `select ${MESSAGE_COLUMNS} from private.begin_exchange_as($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          claims,
-          conversationId,
-          keyId,
-          text,
-          model,
-          worstCasePromptTokens(request),
-          MAX_OUTPUT_TOKENS,
-          expiresInSeconds,
-        ],
-      )
+      sql<MessageRow[]>`select ${new SqlFragment(MESSAGE_COLUMNS)}
+        from private.begin_exchange_as(${claims}, ${conversationId}, ${keyId}, ${text}, ${model},
+          ${worstCasePromptTokens(request)}, ${MAX_OUTPUT_TOKENS}, ${expiresInSeconds})`
     );
     return { conversationId, keyId, provider: providerFor(provider, env.providers), request, userMessage, grounding };
   } catch (err) {
@@ -159,13 +150,14 @@ function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult
     const u = result.usage;
     // One statement as the user: store_answer returns the answer, the question as it now stands
     // and the usage event as jsonb; jsonb_populate_record gives them back their columns' types.
-    const rows = await sql.unsafe(
-      `with s as materialized (
-         select private.store_answer($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb) as stored
-         from private.act_as($10))
+    const rows = await sql`with s as materialized (
+         select private.store_answer(${ex.userMessage.id}::uuid, ${cited.text}, ${result.model}, ${u.promptTokens},
+                  ${u.cachedPromptTokens}, ${u.completionTokens}, ${u.source}, ${latencyMs},
+                  ${JSON.stringify(cited.citations)}::text::jsonb) as stored
+         from private.act_as(${claims}))
        select coalesce((s.stored ->> 'already_stored')::boolean, false) as already_stored,
               coalesce((s.stored ->> 'answer_discarded')::boolean, false) as answer_discarded,
-              m.which, ${MESSAGE_COLUMNS.split(", ").map((c) => `m.${c}`).join(", ")},
+              m.which, ${new SqlFragment(MESSAGE_COLUMNS.split(", ").map((c) => `m.${c}`).join(", "))},
               e.prompt_tokens as usage_prompt_tokens, e.cached_prompt_tokens as usage_cached_prompt_tokens,
               e.completion_tokens as usage_completion_tokens, e.cost_usd as usage_cost_usd, e.priced as usage_priced
        from s
@@ -174,20 +166,7 @@ function completeExchange(user: Claims, ex: PreparedExchange, result: ChatResult
          select 'assistant' as which, * from jsonb_populate_record(null::public.messages, s.stored -> 'assistant_message')
          union all
          select 'user' as which, * from jsonb_populate_record(null::public.messages, s.stored -> 'user_message')
-       ) m on true`,
-      [
-        ex.userMessage.id,
-        cited.text,
-        result.model,
-        u.promptTokens,
-        u.cachedPromptTokens,
-        u.completionTokens,
-        u.source,
-        latencyMs,
-        JSON.stringify(cited.citations),
-        claims,
-      ],
-    );
+       ) m on true`;
     const first = rows[0];
     if (first.already_stored) return null; // a retry whose earlier attempt did commit
     if (first.answer_discarded) return "discarded" as const; // (a throw here would roll back the billing)

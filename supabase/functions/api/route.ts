@@ -4,9 +4,9 @@ import type { Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
-import { asSessionUser, type CallerDb, type Claims, type Sql, sql, type Tx } from "../_shared/db.ts";
+import { asSessionUser, type CallerDb, type Claims, type StatementSql, statementSql, type Tx } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
-import { ApiError, envelope, envelopeText, JsonText } from "../_shared/http.ts";
+import { ApiError, envelope, JsonText, jsonTextResponse } from "../_shared/http.ts";
 import { bearerToken, sessionClaims, sessionEnded, verifyAccessToken } from "../_shared/identity.ts";
 
 type Method = "get" | "post" | "patch" | "delete";
@@ -39,7 +39,7 @@ export interface RouteContext<B, Q> {
    * One round trip: work runs one statement calling a private.* function with `claims`; that
    * function becomes the caller, checks the session and does the work (the reads, create).
    */
-  call<T>(work: (sql: Sql, claims: string) => Promise<T>): Promise<T>;
+  call<T>(work: (sql: StatementSql, claims: string) => Promise<T>): Promise<T>;
   /** The same two as domain code takes them (chat.ts, retrieval.ts, answers.ts). */
   caller: CallerDb;
 }
@@ -183,9 +183,9 @@ export function route<B extends z.ZodType | undefined = undefined, Q extends z.Z
       if (!user) throw new Error("db() needs an authenticated route");
       return asSessionUser(sessionClaims(user), work).catch(sessionEnded);
     };
-    const call = <T>(work: (sql: Sql, claims: string) => Promise<T>) => {
+    const call = <T>(work: (sql: StatementSql, claims: string) => Promise<T>) => {
       if (!user) throw new Error("call() needs an authenticated route");
-      return work(sql, sessionClaims(user)).catch(sessionEnded);
+      return work(statementSql, sessionClaims(user)).catch(sessionEnded);
     };
     const ctx: RouteContext<Parsed<B>, Parsed<Q>> = {
       c,
@@ -200,12 +200,7 @@ export function route<B extends z.ZodType | undefined = undefined, Q extends z.Z
     const reply = await def.handler(ctx);
     if (reply instanceof Response) return reply;
     const status = (reply.status ?? def.status ?? 200) as 200;
-    if (reply.data instanceof JsonText) {
-      return c.body(envelopeText(reply.message, reply.data), status, {
-        "Content-Type": "application/json",
-        ...reply.headers,
-      });
-    }
+    if (reply.data instanceof JsonText) return jsonTextResponse(reply.message, reply.data, status, reply.headers);
     return c.json(envelope(true, reply.message, reply.data ?? null), status, reply.headers);
   });
 }
