@@ -52,6 +52,7 @@ CREATE TABLE public.messages (
     error_code text,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     citations jsonb DEFAULT '[]'::jsonb NOT NULL,
+    api_json text DEFAULT ''::text NOT NULL, -- the trigger writes it; the default keeps it optional for clients that insert
     CONSTRAINT messages_citations_is_array CHECK ((jsonb_typeof(citations) = 'array'::text)),
     CONSTRAINT messages_completion_tokens_check CHECK ((completion_tokens >= 0)),
     CONSTRAINT messages_content_length CHECK ((char_length(content) <= 100000)),
@@ -59,6 +60,8 @@ CREATE TABLE public.messages (
     CONSTRAINT messages_role_check CHECK ((role = ANY (ARRAY['user'::text, 'assistant'::text, 'system'::text]))),
     CONSTRAINT messages_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'complete'::text, 'failed'::text])))
 );
+
+COMMENT ON COLUMN public.messages.api_json IS 'The message as the API answers with it (JSON text), written by a trigger on every insert and update.';
 
 -- A user's conversation count, in slots: a new conversation is counted in the slot of the
 -- connection that made it (its backend pid modulo 16), so one user's concurrent creates do not
@@ -267,16 +270,11 @@ begin
   return query
     -- api_json is one object: its closing brace gives way to the messages
     select left(c.api_json, -1) || ',"messages":' || (
-             select coalesce(array_to_json(array_agg(latest.item order by latest.created_at, latest.id))::text, '[]')
+             select '[' || coalesce(string_agg(latest.api_json, ',' order by latest.created_at, latest.id), '') || ']'
              from (
                -- read from the index's newest end, whatever the length of the conversation
-               select m.created_at, m.id, row_to_json(r) as item
+               select m.created_at, m.id, m.api_json
                from public.messages m
-               cross join lateral (
-                 select m.id, m.conversation_id, m.role, m.content, m.model, m.prompt_tokens, m.completion_tokens,
-                        m.api_key_id, m.status, m.error_code, m.citations,
-                        to_char(m.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at
-               ) r
                where m.conversation_id = c.id and m.user_id = v_user
                order by m.created_at desc, m.id desc
                limit p_messages
@@ -324,18 +322,12 @@ begin
   -- a message whose request died shows failed, not pending forever (the sweeper, for this caller)
   perform private.sweep_stale_exchanges(v_user);
   return query
-    select c.message_count, count(page.item)::integer,
-           coalesce(array_to_json(array_agg(page.item order by page.created_at, page.id) filter (where page.item is not null))::text,
-                    '[]')
+    select c.message_count, count(page.api_json)::integer,
+           '[' || coalesce(string_agg(page.api_json, ',' order by page.created_at, page.id), '') || ']'
     from public.conversations c
     left join lateral (
-      select m.created_at, m.id, row_to_json(r) as item
+      select m.created_at, m.id, m.api_json
       from public.messages m
-      cross join lateral (
-        select m.id, m.conversation_id, m.role, m.content, m.model, m.prompt_tokens, m.completion_tokens, m.api_key_id,
-               m.status, m.error_code, m.citations,
-               to_char(m.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at
-      ) r
       where m.conversation_id = c.id and m.user_id = v_user
       order by m.created_at, m.id
       limit p_limit offset p_offset
@@ -379,6 +371,24 @@ begin
 end;
 $$;
 
+-- A message as the API answers with it (the fields of MESSAGE_COLUMNS, the timestamp as
+-- Date.toJSON writes it), kept on the row so that a page of messages is its rows' texts joined.
+CREATE FUNCTION private.write_message_api_json() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  new.api_json := (
+    select row_to_json(r)::text
+    from (select new.id as id, new.conversation_id as conversation_id, new.role as role, new.content as content,
+                 new.model as model, new.prompt_tokens as prompt_tokens, new.completion_tokens as completion_tokens,
+                 new.api_key_id as api_key_id, new.status as status, new.error_code as error_code,
+                 new.citations as citations,
+                 to_char(new.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at) r);
+  return new;
+end;
+$$;
+
 -- ==============================================================================================
 -- Views
 -- ==============================================================================================
@@ -416,6 +426,8 @@ CREATE TRIGGER messages_count_deleted AFTER DELETE ON public.messages REFERENCIN
 
 CREATE TRIGGER messages_count_new AFTER INSERT ON public.messages REFERENCING NEW TABLE AS new_messages FOR EACH STATEMENT EXECUTE FUNCTION private.count_new_messages();
 
+CREATE TRIGGER messages_write_api_json BEFORE INSERT OR UPDATE ON public.messages FOR EACH ROW EXECUTE FUNCTION private.write_message_api_json();
+
 -- ==============================================================================================
 -- Grants
 -- ==============================================================================================
@@ -442,6 +454,8 @@ REVOKE ALL ON FUNCTION private.my_conversation_count() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.my_conversation_count() TO authenticated;
 
 REVOKE ALL ON FUNCTION private.write_conversation_api_json() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.write_message_api_json() FROM PUBLIC;
 
 GRANT SELECT,DELETE ON TABLE public.conversations TO authenticated;
 

@@ -2,7 +2,7 @@
 -- session and reads one page of the caller's rows (or creates a conversation).
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(29);
+select plan(30);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -196,6 +196,20 @@ select is_empty(format($$
              c.preview) r)
      or c.api_json::json->>'api_key_id' is not null and c.id = '00000000-0000-4000-8000-00000000000a' $$, :'alice', :'bob'),
   'api_json is each conversation as the API shows it, after inserts, messages, a rename and a deleted key');
+
+-- The same for messages: inserted, finished (status, tokens, citations), and their key deleted.
+update public.messages set status = 'complete', prompt_tokens = 3, completion_tokens = 4,
+       citations = '[{"page": 2, "quote": "a \"quoted\" line"}]'::jsonb
+where user_id = :'alice';
+select is_empty(format($$
+  select m.id from public.messages m
+  where m.user_id in (%L, %L) and m.api_json is distinct from (
+    select row_to_json(r)::text from (
+      select m.id, m.conversation_id, m.role, m.content, m.model, m.prompt_tokens, m.completion_tokens, m.api_key_id,
+             m.status, m.error_code, m.citations,
+             to_char(m.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at) r)
+     or m.api_json = '' $$, :'alice', :'bob'),
+  'api_json is each message as the API shows it, after inserts, an update and a deleted key');
 
 select * from finish();
 rollback;

@@ -322,6 +322,7 @@ export type Database = {
       }
       messages: {
         Row: {
+          api_json: string
           api_key_id: string | null
           citations: NonNullable<Json>
           completion_tokens: number | null
@@ -337,6 +338,7 @@ export type Database = {
           user_id: string
         }
         Insert: {
+          api_json?: string
           api_key_id?: string | null
           citations?: NonNullable<Json>
           completion_tokens?: number | null
@@ -352,6 +354,7 @@ export type Database = {
           user_id?: string
         }
         Update: {
+          api_json?: string
           api_key_id?: string | null
           citations?: NonNullable<Json>
           completion_tokens?: number | null
