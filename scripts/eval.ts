@@ -37,6 +37,8 @@ interface Outcome {
   got: string[];
 }
 
+/** Tuned on, held out (every third), or fresh (written after the tuning, held out too). */
+const splitOf = (q: EvalQuestion) => q.fresh ? "fresh" : isHeldOut(q) ? "held out" : "tuned";
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const squash = (s: string) => s.replace(/\s+/g, "").toLowerCase();
 
@@ -189,12 +191,13 @@ await withStack(PROFILE, async () => {
     console.log("| --- | --- | --- | --- | --- | --- | --- |");
     for (const [language, name] of languages) {
       for (const mode of ["lexical", "hybrid"] as const) {
-        for (const [split, keep] of [["tuned", false], ["held out", true]] as const) {
+        for (const split of ["tuned", "held out", "fresh"] as const) {
           const f = figures(
             outcomes.filter((o) =>
-              o.mode === mode && o.question.language === language && isHeldOut(o.question) === keep
+              o.mode === mode && o.question.language === language && splitOf(o.question) === split
             ),
           );
+          if (f.n === 0) continue;
           console.log(
             `| ${name} | ${split} (${f.n}) | ${mode} | ${f2(f.top1)} | ${f2(f.r3)} | ${f2(f.r5)} | ${f2(f.mrr)} |`,
           );
@@ -212,7 +215,7 @@ await withStack(PROFILE, async () => {
     if (Deno.env.get("EVAL_VERBOSE")) {
       for (const o of outcomes.filter((o) => o.rank !== 1)) {
         console.log(
-          `  ${o.mode} ${isHeldOut(o.question) ? "held-out" : "tuned"} miss${
+          `  ${o.mode} ${splitOf(o.question)} miss${
             o.rank ? ` (rank ${o.rank})` : ""
           }: ${o.question.q} -> want ${o.question.doc}:${o.question.pages.join(",")}, got ${
             o.got.slice(0, 5).join(" ")

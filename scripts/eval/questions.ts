@@ -4,7 +4,9 @@
 // a wrong page number shows up as an error rather than as a miss.
 //
 // Held out: every third question of each language (the 3rd, 6th, ...). Ranking changes are
-// tuned on the others only; the held-out figures are reported beside them.
+// tuned on the others only; the held-out figures are reported beside them. The fresh questions
+// (FRESH_KOREAN) were written later, after the ranking they measure was tuned and before any
+// retrieval result for them was seen: held out too, and reported on their own.
 import type { Language } from "./documents.ts";
 
 export interface EvalQuestion {
@@ -13,6 +15,8 @@ export interface EvalQuestion {
   pages: number[];
   q: string;
   evidence: string;
+  /** Written after the ranking was tuned (FRESH_KOREAN). */
+  fresh: boolean;
 }
 
 type Row = [doc: string, pages: number[], q: string, evidence: string];
@@ -54,6 +58,47 @@ const KOREAN: Row[] = [
   ["pmhanguljamo", [2], "pmhanguljamo 패키지를 pdfLaTeX에서도 쓸 수 있나요?", "지원하지 않는다"],
   ["pmhanguljamo", [17], "제주어를 식자하려면 어떤 글자가 필요한가요?", "아래아"],
   ["pmhanguljamo", [4], "jamotext 환경 안에 영어 문장을 그대로 넣으려면 어떻게 하나요?", "에스케이프"],
+];
+
+// Twenty more, written 2026-12-02 on pages no earlier question asks about, after the ranking
+// changes of that day (commit ab47985) and before any result for them was seen. Measured once as
+// a fresh set (docs/eval.md has the figures), then joined to the others: every third held out.
+const KOREAN_ADDED: Row[] = [
+  ["lshort-ko", [52], "복잡한 수식을 조판하려면 무엇을 써야 하나요?", "AMS-LATEX"],
+  ["lshort-ko", [58], "적분 기호나 합 기호는 어떤 명령으로 만드나요?", "적분기호는"],
+  ["lshort-ko", [44], "긴 인용문을 본문과 구별해서 넣으려면 어떤 환경을 쓰나요?", "quote는 인용문"],
+  ["lshort-ko", [37], "xeCJK 패키지로 한글을 쓸 때 띄어쓰기를 살리려면 어떻게 설정하나요?", "CJKspace"],
+  ["kotex-utf", [30], "hyperref 패키지를 쓸 때 레이블을 한글로 달아도 되나요?", "한글 레이블이나"],
+  ["kotex-utf", [44], "각주 번호가 왼쪽으로 튀어나오게 각주를 배치할 수 있나요?", "내어쓰기"],
+  ["kotex-utf", [52, 53], "한글 색인을 만들 때는 makeindex 대신 무엇을 실행하나요?", "komkindex"],
+  ["oblivoir", [8], "oblivoir가 fontspec을 자동으로 불러오지 않게 하려면 어떻게 하나요?", "manualfontspec"],
+  ["oblivoir", [13, 14], "한글 글꼴과 한자 글꼴을 각각 다르게 지정하려면 어떻게 쓰나요?", "setkomainfont"],
+  ["pmhanguljamo", [9], "jamotext 환경 안에서 강제로 줄을 바꿀 때 조심할 점이 있나요?", "강제 개행"],
+  ["lshort-ko", [65], "절댓값처럼 경우에 따라 다르게 정의되는 함수는 어떻게 쓰나요?", "조각적으로 정의된 함수"],
+  ["lshort-ko", [72], "수식에서 쓸 수 있는 기호를 전부 보려면 어디를 보면 되나요?", "기호문자 일람표"],
+  ["lshort-ko", [99], "그림 안에 타원을 그리는 명령이 있나요?", "oval"],
+  ["lshort-ko", [66], "수식 안에서 간격을 조금 띄우려면 어떤 명령을 쓰나요?", "간격 조절 명령"],
+  ["kotex-utf", [47], "ko.TeX에서 단어 간격의 기본값을 바꾸는 명령은?", "interhword"],
+  ["kotex-utf", [57], "LaTeX 문서를 HTML로 바꾸려면 어떻게 하나요?", "htlatex"],
+  ["oblivoir", [6], "oblivoir에서 ko.TeX 대신 polyglossia로 한글을 쓸 수 있나요?", "polyglossia"],
+  ["oblivoir", [17], "한자에만 가짜 굵은 글씨를 적용하려면 어떻게 하나요?", "AutoFakeBold"],
+  ["pmhanguljamo", [6], "성조를 표기하지 않을 때도 음절 끝에 슬래시를 꼭 붙여야 하나요?", "생략할 수 있다"],
+  ["pmhanguljamo", [13], "polyglossia와 같이 쓸 때 옛한글 폰트는 따로 지정해야 하나요?", "pmfont를"],
+];
+
+// Written 2026-12-02 (after the ranking of commit ea39189 was settled) on pages no other question
+// asks about, before any retrieval result for them was seen; never tuned on.
+const FRESH_KOREAN: Row[] = [
+  ["lshort-ko", [104], "tikz로 벤 다이어그램을 그리는 예가 있나요?", "벤 다이어그램"],
+  ["lshort-ko", [113], "글자 크기를 바꿨는데 줄 간격이 안 바뀌는 이유는 뭔가요?", "행간격도 변경한다"],
+  ["kotex-utf", [22], "영어 단어로 끝나는 문자열에 자동조사를 붙이면 조사가 틀리게 나와요", "외국어 단어로 끝나는"],
+  ["kotex-utf", [61], "한양 PUA 방식으로 옛한글을 쓰는 게 왜 권장되지 않나요?", "표준을 벗어나는"],
+  ["kotex-utf", [13], "참고 문헌 같은 제목을 한글로 바꾸려면 어떻게 하나요?", "refname"],
+  ["kotex-utf", [39], "pdfLaTeX에서 한글 글꼴을 많이 쓰고 싶으면 어떻게 하는 게 좋나요?", "갈아타는 것이 좋다"],
+  ["oblivoir", [19], "한글 글꼴에는 이탤릭이 없는데 강조는 어떻게 하나요?", "한글 글꼴에 이탤릭은 없다"],
+  ["oblivoir", [27], "그림 캡션을 <그림 1> 모양으로 바꾸려면 어떤 옵션을 주나요?", "figtabcapt"],
+  ["pmhanguljamo", [3], "jamoword 안에 굵은 글씨 명령을 넣었더니 오류가 나요", "오류가 발생한다"],
+  ["pmhanguljamo", [11], "옛한글이 제대로 조합되지 않을 때 폰트에 어떤 속성을 켜야 하나요?", "Script=Hangul"],
 ];
 
 const ENGLISH: Row[] = [
@@ -112,13 +157,17 @@ const ENGLISH: Row[] = [
   ["debian-faq", [51], "I have several computers; can I download the updates only once?", "several machines"],
 ];
 
-const withLanguage = (language: Language, rows: Row[]): EvalQuestion[] =>
-  rows.map(([doc, pages, q, evidence]) => ({ language, doc, pages, q, evidence }));
+const withLanguage = (language: Language, rows: Row[], fresh = false): EvalQuestion[] =>
+  rows.map(([doc, pages, q, evidence]) => ({ language, doc, pages, q, evidence, fresh }));
 
-export const QUESTIONS: EvalQuestion[] = [...withLanguage("ko", KOREAN), ...withLanguage("en", ENGLISH)];
+export const QUESTIONS: EvalQuestion[] = [
+  ...withLanguage("ko", [...KOREAN, ...KOREAN_ADDED]),
+  ...withLanguage("en", ENGLISH),
+  ...withLanguage("ko", FRESH_KOREAN, true),
+];
 
-/** Every third question of its language is held out: never tuned on. */
+/** Every third question of its language is held out, and every fresh one: never tuned on. */
 export function isHeldOut(question: EvalQuestion): boolean {
-  const ofLanguage = QUESTIONS.filter((x) => x.language === question.language);
-  return ofLanguage.indexOf(question) % 3 === 2;
+  const ofLanguage = QUESTIONS.filter((x) => x.language === question.language && !x.fresh);
+  return question.fresh || ofLanguage.indexOf(question) % 3 === 2;
 }
