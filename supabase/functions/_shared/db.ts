@@ -28,6 +28,13 @@ export type StatementSql = <T extends object[] = postgres.Row[]>(
   ...values: SqlValue[]
 ) => postgres.PendingQuery<T>;
 
+const rawDecoder = new TextDecoder();
+
+/** A number in a raw row (postgres.js's `.raw()`: each value as the bytes Postgres sent). */
+export function rawNumber(value: Uint8Array): number {
+  return Number(rawDecoder.decode(value));
+}
+
 export const statementSql: StatementSql = <T extends object[] = postgres.Row[]>(
   strings: TemplateStringsArray,
   ...values: SqlValue[]

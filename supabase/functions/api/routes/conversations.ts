@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import type { Tx } from "../../_shared/db.ts";
+import { rawNumber, type Tx } from "../../_shared/db.ts";
 import { ApiError, JsonText, notFound } from "../../_shared/http.ts";
 import { bodyId, pathId } from "../ids.ts";
 import { route } from "../route.ts";
@@ -39,13 +39,14 @@ export function conversationRoutes(app: Hono) {
     query: ConversationPagination,
     response: Conversation.array(),
     handler: async ({ call, query }) => {
-      const [page] = await call((sql, claims) =>
+      const [[total, items, data]] = await call((sql, claims) =>
         sql`select total, items, data from private.list_conversations(${claims}, ${query.limit}, ${query.offset})`
+          .raw()
       );
       return {
-        message: `${page.items} of ${page.total} conversations`,
-        data: new JsonText(page.data),
-        headers: { "X-Total-Count": String(page.total) },
+        message: `${rawNumber(items)} of ${rawNumber(total)} conversations`,
+        data: new JsonText(data),
+        headers: { "X-Total-Count": String(rawNumber(total)) },
       };
     },
   });
@@ -62,13 +63,13 @@ export function conversationRoutes(app: Hono) {
     status: 201,
     handler: async ({ call, body }) => {
       const keyId = bodyId(body.api_key_id, "api_key_id");
-      const [created] = await call((sql, claims) =>
+      const [[created]] = await call((sql, claims) =>
         sql`select data from private.create_conversation(${claims}, ${body.title ?? null}, ${keyId ?? null},
                                                                        ${body.model ?? null}, ${
           body.system_prompt ?? null
-        })`
+        })`.raw()
       ).catch(unknownKey);
-      return { status: 201, message: "Conversation created", data: new JsonText(created.data) };
+      return { status: 201, message: "Conversation created", data: new JsonText(created) };
     },
   });
 
@@ -82,10 +83,10 @@ export function conversationRoutes(app: Hono) {
     handler: async ({ call, params }) => {
       const id = pathId(params.id, "Conversation");
       const [conversation] = await call((sql, claims) =>
-        sql`select data from private.get_conversation(${claims}, ${id}, 100)`
+        sql`select data from private.get_conversation(${claims}, ${id}, 100)`.raw()
       );
       if (!conversation) throw notFound("Conversation");
-      return { message: "Conversation", data: new JsonText(conversation.data) };
+      return { message: "Conversation", data: new JsonText(conversation[0]) };
     },
   });
 

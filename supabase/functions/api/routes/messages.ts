@@ -1,6 +1,6 @@
 import type { Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { type Claims, isDatabaseUnavailable } from "../../_shared/db.ts";
+import { type Claims, isDatabaseUnavailable, rawNumber } from "../../_shared/db.ts";
 import { ApiError, envelope, JsonText, notFound } from "../../_shared/http.ts";
 import type { ChatResult } from "../../_shared/providers/types.ts";
 import { storeExtractiveExchange } from "../answers.ts";
@@ -85,12 +85,14 @@ export function messageRoutes(app: Hono) {
       const id = pathId(params.id, "Conversation");
       const [page] = await call((sql, claims) =>
         sql`select total, items, data from private.list_messages(${claims}, ${id}::uuid, ${query.limit}, ${query.offset})`
+          .raw()
       );
       if (!page) throw notFound("Conversation");
+      const [total, items, data] = page;
       return {
-        message: `${page.items} of ${page.total} messages`,
-        data: new JsonText(page.data),
-        headers: { "X-Total-Count": String(page.total) },
+        message: `${rawNumber(items)} of ${rawNumber(total)} messages`,
+        data: new JsonText(data),
+        headers: { "X-Total-Count": String(rawNumber(total)) },
       };
     },
   });
