@@ -265,8 +265,13 @@ CREATE FUNCTION private.get_conversation(p_claims text, p_conversation_id uuid, 
 declare
   v_user uuid := private.begin_request(p_claims);
 begin
-  -- a message whose request died shows failed, not pending forever (the sweeper, for this caller)
-  perform private.sweep_stale_exchanges(v_user);
+  -- a message whose request died shows failed, not pending forever (the sweeper, for this caller);
+  -- only when the caller has a pending message: the sweep is two writing statements, which cost
+  -- about what the rest of the read does (expired reservations count for no budget and cron
+  -- removes them)
+  if exists (select 1 from public.messages m where m.status = 'pending' and m.user_id = v_user) then
+    perform private.sweep_stale_exchanges(v_user);
+  end if;
   return query
     -- api_json is one object: its closing brace gives way to the messages
     select left(c.api_json, -1) || ',"messages":' || (
@@ -319,8 +324,13 @@ CREATE FUNCTION private.list_messages(p_claims text, p_conversation_id uuid, p_l
 declare
   v_user uuid := private.begin_request(p_claims);
 begin
-  -- a message whose request died shows failed, not pending forever (the sweeper, for this caller)
-  perform private.sweep_stale_exchanges(v_user);
+  -- a message whose request died shows failed, not pending forever (the sweeper, for this caller);
+  -- only when the caller has a pending message: the sweep is two writing statements, which cost
+  -- about what the rest of the read does (expired reservations count for no budget and cron
+  -- removes them)
+  if exists (select 1 from public.messages m where m.status = 'pending' and m.user_id = v_user) then
+    perform private.sweep_stale_exchanges(v_user);
+  end if;
   return query
     select c.message_count, count(page.api_json)::integer,
            '[' || coalesce(string_agg(page.api_json, ',' order by page.created_at, page.id), '') || ']'

@@ -2,7 +2,7 @@
 -- session and reads one page of the caller's rows (or creates a conversation).
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(30);
+select plan(32);
 
 select tests.create_user('alice') as alice \gset
 select tests.create_user('bob') as bob \gset
@@ -87,6 +87,30 @@ select results_eq(
                                   json_to_recordset(g.data::json->'messages') m(content text) $$, :'alice_claims'),
   $$ values ('question'::text) $$,
   'get_conversation: only the latest ones when there are more');
+
+-- A read sweeps the caller's stale exchanges (it skips the sweep when the caller has nothing
+-- pending): a question pending for two hours with no reservation shows failed (interrupted).
+select tests.as_postgres();
+insert into public.messages (conversation_id, user_id, role, content, status, created_at)
+values ('00000000-0000-4000-8000-00000000000b', :'alice', 'user', 'asked long ago', 'pending', now() - interval '2 hours');
+select is(
+  (select m->>'status' || '/' || (m->>'error_code')
+   from private.list_messages(:'alice_claims', '00000000-0000-4000-8000-00000000000b', 20, 0) l,
+        json_array_elements(l.data::json) m
+   where m->>'content' = 'asked long ago'),
+  'failed/interrupted',
+  'list_messages: a question whose request died long ago is failed (interrupted) by the read');
+select tests.as_postgres();
+update public.messages set status = 'pending', error_code = null where content = 'asked long ago';
+select is(
+  (select m->>'status'
+   from private.get_conversation(:'alice_claims', '00000000-0000-4000-8000-00000000000b', 100) g,
+        json_array_elements(g.data::json->'messages') m
+   where m->>'content' = 'asked long ago'),
+  'failed',
+  'get_conversation: the same');
+select tests.as_postgres();
+delete from public.messages where content = 'asked long ago';
 select tests.as_postgres();
 select results_eq(
   format($$ select data::json->>'title', (data::json->'messages')::text from private.get_conversation(%L, '00000000-0000-4000-8000-00000000000b', 100) $$, :'alice_claims'),
