@@ -54,11 +54,18 @@ export function envelopeBytes(message: string, data: JsonText): Uint8Array<Array
 
 export const notFound = (what: string) => new ApiError(404, `${what} not found`);
 
-/** What every response of the API carries for browsers: supabase-js's CORS headers, and the list totals readable. */
+/** What every response of the API carries for browsers: any origin may read it, the list totals included. */
 export const CORS_HEADERS: Record<string, string> = {
-  ...corsHeaders,
+  "Access-Control-Allow-Origin": corsHeaders["Access-Control-Allow-Origin"],
   "Access-Control-Expose-Headers": "X-Total-Count",
 };
+
+/**
+ * What a CORS preflight (OPTIONS) is answered with: supabase-js's CORS headers (the request
+ * headers and methods its clients send). Browsers read Allow-Headers and Allow-Methods only on a
+ * preflight, so other responses go without them (each header costs the function a little).
+ */
+export const PREFLIGHT_HEADERS: Record<string, string> = { ...corsHeaders, ...CORS_HEADERS };
 
 /** Responses made with CORS_HEADERS already among their headers (the app adds them to the others). */
 export const withCorsHeaders = new WeakSet<Response>();

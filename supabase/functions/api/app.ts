@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { isDatabaseUnavailable } from "../_shared/db.ts";
-import { ApiError, CORS_HEADERS, envelope, withCorsHeaders } from "../_shared/http.ts";
+import { ApiError, CORS_HEADERS, envelope, PREFLIGHT_HEADERS, withCorsHeaders } from "../_shared/http.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { documentRoutes } from "./routes/documents.ts";
@@ -20,8 +20,9 @@ export const app = new Hono({ strict: false }).basePath(BASE);
 // (each invocation: method, path, status, duration) and by the local stack's gateway (gateway.log).
 // The function logs only what goes wrong (console.error).
 app.use("*", async (c, next) => {
-  if (c.req.method === "OPTIONS") c.res = new Response(null, { status: 204 }); // CORS preflight: no route runs
-  else await next();
+  // CORS preflight: no route runs
+  if (c.req.method === "OPTIONS") return new Response(null, { status: 204, headers: PREFLIGHT_HEADERS });
+  await next();
   if (!withCorsHeaders.has(c.res)) {
     for (const [k, v] of Object.entries(CORS_HEADERS)) c.res.headers.set(k, v);
   }
