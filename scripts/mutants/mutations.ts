@@ -154,9 +154,24 @@ export const MUTATIONS: Mutation[] = [
   {
     promise: "a local function past the hosted CPU limit per request is ended",
     file: "scripts/stack/limits/watchdog.ts",
-    from: "if (spent <= limitMs * period.requests) return;",
-    to: "return;",
+    from: "if (limitMs > 0 && spent > limitMs * period.requests) {",
+    to: "if (false) {",
     guards: ["scripts/stack/limits/limits.test.ts"],
+  },
+  {
+    promise: "a value written into a statement as a literal cannot end it early (its delimiter occurs nowhere in it)",
+    file: "supabase/functions/_shared/one-round-trip.ts",
+    from: "if ((value + tag).indexOf(tag) === value.length) return `${tag}${value}${tag}`;",
+    to: "if (!value.includes(tag)) return `${tag}${value}${tag}`;",
+    guards: ["tests/one-round-trip.test.ts"],
+  },
+  {
+    promise: "reading a conversation's messages fails the caller's exchanges whose request died",
+    file: "supabase/migrations/20261202145229_read_sweeps_only_pending.sql",
+    after: "CREATE OR REPLACE FUNCTION private.list_messages(",
+    from: "if exists (select 1 from public.messages m where m.status = 'pending' and m.user_id = v_user) then",
+    to: "if false then",
+    guards: ["supabase/tests/076-one-round-trip.test.sql"],
   },
   {
     promise: "only tokens of role authenticated are users",
