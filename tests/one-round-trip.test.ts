@@ -105,6 +105,7 @@ describe("round trips of a statement with postgres.js and prepare: false", () =>
     const counted = postgres(DB_URL, {
       prepare: false,
       max: 1,
+      // @ts-expect-error postgres.js takes a socket factory (its README's `socket` option); its types omit it
       socket: () => {
         const socket = net.connect(Number(url.port), url.hostname);
         const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;

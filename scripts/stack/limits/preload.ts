@@ -37,7 +37,9 @@ function sampleMemory() {
   const bytes = heap.used_heap_size + heap.external_memory;
   const kb = Math.ceil(bytes / 1024);
   if (kb > Atomics.load(shared, MEMORY_PEAK_KB)) Atomics.store(shared, MEMORY_PEAK_KB, kb);
-  if (memoryLimitBytes > 0 && bytes > memoryLimitBytes) watchdog.postMessage({ type: "over-memory", memoryBytes: bytes });
+  if (memoryLimitBytes > 0 && bytes > memoryLimitBytes) {
+    watchdog.postMessage({ type: "over-memory", memoryBytes: bytes });
+  }
 }
 
 function watched(handler: Handler): Handler {
