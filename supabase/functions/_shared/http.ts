@@ -66,24 +66,3 @@ export const CORS_HEADERS: Record<string, string> = {
  * preflight, so other responses go without them (each header costs the function a little).
  */
 export const PREFLIGHT_HEADERS: Record<string, string> = { ...corsHeaders, ...CORS_HEADERS };
-
-/** Responses made with CORS_HEADERS already among their headers (the app adds them to the others). */
-export const withCorsHeaders = new WeakSet<Response>();
-
-/**
- * The successful envelope around JSON text, as a response made with all its headers at once:
- * adding headers to a response after it is made costs the function more than the rest of a read.
- */
-export function jsonTextResponse(
-  message: string,
-  data: JsonText,
-  status: number,
-  headers: Record<string, string> = {},
-) {
-  const response = new Response(envelopeBytes(message, data), {
-    status,
-    headers: { ...CORS_HEADERS, "Content-Type": "application/json", ...headers },
-  });
-  withCorsHeaders.add(response);
-  return response;
-}

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { isDatabaseUnavailable } from "../_shared/db.ts";
-import { ApiError, CORS_HEADERS, envelope, PREFLIGHT_HEADERS, withCorsHeaders } from "../_shared/http.ts";
+import { ApiError, CORS_HEADERS, envelope, PREFLIGHT_HEADERS } from "../_shared/http.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { documentRoutes } from "./routes/documents.ts";
@@ -23,9 +23,7 @@ app.use("*", async (c, next) => {
   // CORS preflight: no route runs
   if (c.req.method === "OPTIONS") return new Response(null, { status: 204, headers: PREFLIGHT_HEADERS });
   await next();
-  if (!withCorsHeaders.has(c.res)) {
-    for (const [k, v] of Object.entries(CORS_HEADERS)) c.res.headers.set(k, v);
-  }
+  for (const [k, v] of Object.entries(CORS_HEADERS)) c.res.headers.set(k, v);
   return c.res;
 });
 

@@ -6,7 +6,7 @@ import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { asSessionUser, type CallerDb, type Claims, type StatementSql, statementSql, type Tx } from "../_shared/db.ts";
 import { env } from "../_shared/env.ts";
-import { ApiError, envelope, JsonText, jsonTextResponse } from "../_shared/http.ts";
+import { ApiError, envelope, envelopeBytes, JsonText } from "../_shared/http.ts";
 import { bearerToken, sessionClaims, sessionEnded, verifyAccessToken } from "../_shared/identity.ts";
 
 type Method = "get" | "post" | "patch" | "delete";
@@ -200,7 +200,12 @@ export function route<B extends z.ZodType | undefined = undefined, Q extends z.Z
     const reply = await def.handler(ctx);
     if (reply instanceof Response) return reply;
     const status = (reply.status ?? def.status ?? 200) as 200;
-    if (reply.data instanceof JsonText) return jsonTextResponse(reply.message, reply.data, status, reply.headers);
+    if (reply.data instanceof JsonText) {
+      return c.body(envelopeBytes(reply.message, reply.data), status, {
+        "Content-Type": "application/json",
+        ...reply.headers,
+      });
+    }
     return c.json(envelope(true, reply.message, reply.data ?? null), status, reply.headers);
   });
 }

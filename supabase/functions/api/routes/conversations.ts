@@ -43,10 +43,11 @@ export function conversationRoutes(app: Hono) {
         sql`select total, items, data from private.list_conversations(${claims}, ${query.limit}, ${query.offset})`
           .raw()
       );
+      const count = rawNumber(total);
       return {
-        message: `${rawNumber(items)} of ${rawNumber(total)} conversations`,
+        message: `${rawNumber(items)} of ${count} conversations`,
         data: new JsonText(data),
-        headers: { "X-Total-Count": String(rawNumber(total)) },
+        headers: { "X-Total-Count": String(count) },
       };
     },
   });

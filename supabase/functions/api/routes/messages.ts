@@ -89,10 +89,11 @@ export function messageRoutes(app: Hono) {
       );
       if (!page) throw notFound("Conversation");
       const [total, items, data] = page;
+      const count = rawNumber(total);
       return {
-        message: `${rawNumber(items)} of ${rawNumber(total)} messages`,
+        message: `${rawNumber(items)} of ${count} messages`,
         data: new JsonText(data),
-        headers: { "X-Total-Count": String(rawNumber(total)) },
+        headers: { "X-Total-Count": String(count) },
       };
     },
   });
