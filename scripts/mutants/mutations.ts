@@ -167,7 +167,7 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     promise: "reading a conversation's messages fails the caller's exchanges whose request died",
-    file: "supabase/migrations/20261202145229_read_sweeps_only_pending.sql",
+    file: "supabase/migrations/20261202153946_message_api_json_and_read_sweep.sql",
     after: "CREATE OR REPLACE FUNCTION private.list_messages(",
     from: "if exists (select 1 from public.messages m where m.status = 'pending' and m.user_id = v_user) then",
     to: "if false then",

@@ -324,10 +324,7 @@ CREATE FUNCTION private.list_messages(p_claims text, p_conversation_id uuid, p_l
 declare
   v_user uuid := private.begin_request(p_claims);
 begin
-  -- a message whose request died shows failed, not pending forever (the sweeper, for this caller);
-  -- only when the caller has a pending message: the sweep is two writing statements, which cost
-  -- about what the rest of the read does (expired reservations count for no budget and cron
-  -- removes them)
+  -- the caller's dead exchanges show failed: as in get_conversation
   if exists (select 1 from public.messages m where m.status = 'pending' and m.user_id = v_user) then
     perform private.sweep_stale_exchanges(v_user);
   end if;
