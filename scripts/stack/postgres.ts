@@ -97,20 +97,18 @@ async function writeSettings(cfg: StackConfig) {
   await chown(path, PG_USER);
 }
 
+/** psql's arguments to connect as the superuser over the cluster's unix socket. */
+function superuserOverSocket(cfg: StackConfig) {
+  return ["-h", cfg.socketDir, "-p", String(cfg.ports.db), "-U", "postgres", "-d", "postgres"];
+}
+
 /** The version of the installed server binary and of the running server (null when not running). */
 async function versions(cfg: StackConfig) {
   const installed = (await run(`${PG_BIN}/postgres`, ["--version"])).trim().split(" ").at(-1)!;
   const res = await output("psql", [
     "-X",
     "-At",
-    "-h",
-    cfg.socketDir,
-    "-p",
-    String(cfg.ports.db),
-    "-U",
-    "postgres",
-    "-d",
-    "postgres",
+    ...superuserOverSocket(cfg),
     "-c",
     "show server_version",
   ]);
@@ -158,14 +156,7 @@ export function psql(cfg: StackConfig, args: string[], stdin?: string) {
     "-q",
     "-v",
     "ON_ERROR_STOP=1",
-    "-h",
-    cfg.socketDir,
-    "-p",
-    String(cfg.ports.db),
-    "-U",
-    "postgres",
-    "-d",
-    "postgres",
+    ...superuserOverSocket(cfg),
     ...args,
   ], { stdin });
 }
