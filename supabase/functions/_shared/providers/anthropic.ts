@@ -1,8 +1,9 @@
 // Anthropic through its native Messages API (`@anthropic-ai/sdk`); its OpenAI-compatible
 // layer is documented as not production-ready.
-import Anthropic from "@anthropic-ai/sdk";
+import type Anthropic from "@anthropic-ai/sdk";
 import { call, type CallSetup, retryAfterSeconds, stream } from "./call.ts";
 import type { FailureFacts } from "./errors.ts";
+import { loadOnce } from "../load-once.ts";
 import {
   type ChatRequest,
   type ChatResult,
@@ -12,9 +13,13 @@ import {
   type Usage,
 } from "./types.ts";
 
+/** The SDK once loaded (on first use: load-once.ts says why); facts() checks errors against it. */
+let sdk: typeof Anthropic | undefined;
+const anthropicSdk = loadOnce(async () => sdk = (await import("@anthropic-ai/sdk")).default);
+
 export function anthropicProvider(config: { baseUrl: string; timeoutMs: number }): LlmProvider {
-  const client = (apiKey: string) =>
-    new Anthropic({
+  const client = async (apiKey: string) =>
+    new (await anthropicSdk())({
       apiKey,
       authToken: null, // never pick up a server-wide ANTHROPIC_AUTH_TOKEN for a user's key
       baseURL: config.baseUrl,
@@ -28,7 +33,7 @@ export function anthropicProvider(config: { baseUrl: string; timeoutMs: number }
 
     chat: (req: ChatRequest): Promise<ChatResult> =>
       call(setup, req, async (signal) => {
-        const res = await client(req.apiKey).messages.create(body(req), { signal });
+        const res = await (await client(req.apiKey)).messages.create(body(req), { signal });
         const text = res.content.map((block) => (block.type === "text" ? block.text : "")).join("");
         return { text, model: res.model || req.model, usage: usageOf(res.usage, res.usage.output_tokens) };
       }),
@@ -39,7 +44,7 @@ export function anthropicProvider(config: { baseUrl: string; timeoutMs: number }
       return stream(
         setup,
         req,
-        (signal) => client(req.apiKey).messages.create({ ...body(req), stream: true }, { signal }),
+        async (signal) => (await client(req.apiKey)).messages.create({ ...body(req), stream: true }, { signal }),
         (event, state) => {
           switch (event.type) {
             case "message_start":
@@ -64,7 +69,7 @@ export function anthropicProvider(config: { baseUrl: string; timeoutMs: number }
 
     validateKey: (apiKey: string): Promise<void> =>
       call(setup, { apiKey }, async (signal) => {
-        await client(apiKey).models.list({ limit: 1 }, { signal });
+        await (await client(apiKey)).models.list({ limit: 1 }, { signal });
       }),
   };
 }
@@ -107,8 +112,9 @@ function withoutNulls<T extends object>(o: T): Partial<T> {
 }
 
 function facts(err: unknown): FailureFacts {
-  if (err instanceof Anthropic.APIConnectionTimeoutError) return { timedOut: true };
-  if (err instanceof Anthropic.APIError) {
+  // An SDK error exists only once the SDK has been loaded.
+  if (sdk && err instanceof sdk.APIConnectionTimeoutError) return { timedOut: true };
+  if (sdk && err instanceof sdk.APIError) {
     // The SDK keeps the whole body: { type: "error", error: { type, message } }.
     const inner = (err.error as { error?: { type?: unknown; message?: unknown } } | undefined)?.error;
     const message = typeof inner?.message === "string" ? inner.message : err.message;

@@ -1,8 +1,7 @@
 // Embeddings through OpenAI (`text-embedding-3-small`, 1536 dimensions), with the same failure
 // classes as chat. Used by the ingest worker (chunks) and the api function (the question).
-import OpenAI from "openai";
 import { providerError } from "./errors.ts";
-import { facts } from "./openai.ts";
+import { facts, openaiSdk } from "./openai.ts";
 
 export const EMBEDDING_MODEL = "text-embedding-3-small";
 export const EMBEDDING_DIMENSIONS = 1536;
@@ -18,7 +17,7 @@ export async function embed(
   apiKey: string,
   inputs: string[],
 ): Promise<Embeddings> {
-  const client = new OpenAI({
+  const client = new (await openaiSdk())({
     apiKey,
     baseURL: config.openaiBaseUrl,
     timeout: config.timeoutMs,

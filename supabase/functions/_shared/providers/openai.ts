@@ -1,8 +1,9 @@
 // OpenAI through the official `openai` package: Chat Completions, plain and streamed.
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { call, type CallSetup, retryAfterSeconds, stream } from "./call.ts";
 import type { FailureFacts } from "./errors.ts";
 import { estimatedUsage } from "./estimate.ts";
+import { loadOnce } from "../load-once.ts";
 import {
   type ChatRequest,
   type ChatResult,
@@ -15,9 +16,13 @@ import {
 type CompletionUsage = OpenAI.CompletionUsage;
 type MessageParam = OpenAI.Chat.ChatCompletionMessageParam;
 
+/** The SDK once loaded (on first use: load-once.ts says why); facts() checks errors against it. */
+let sdk: typeof OpenAI | undefined;
+export const openaiSdk = loadOnce(async () => sdk = (await import("openai")).default);
+
 export function openaiProvider(config: { baseUrl: string; timeoutMs: number }): LlmProvider {
-  const client = (apiKey: string) =>
-    new OpenAI({
+  const client = async (apiKey: string) =>
+    new (await openaiSdk())({
       apiKey,
       baseURL: config.baseUrl,
       timeout: config.timeoutMs,
@@ -35,7 +40,7 @@ export function openaiProvider(config: { baseUrl: string; timeoutMs: number }): 
 
     chat: (req: ChatRequest): Promise<ChatResult> =>
       call(setup, req, async (signal) => {
-        const res = await client(req.apiKey).chat.completions.create(body(req), { signal });
+        const res = await (await client(req.apiKey)).chat.completions.create(body(req), { signal });
         const message = res.choices[0]?.message;
         const text = message?.content ?? message?.refusal ?? "";
         return {
@@ -49,8 +54,8 @@ export function openaiProvider(config: { baseUrl: string; timeoutMs: number }): 
       stream(
         setup,
         req,
-        (signal) =>
-          client(req.apiKey).chat.completions.create({
+        async (signal) =>
+          (await client(req.apiKey)).chat.completions.create({
             ...body(req),
             stream: true,
             stream_options: { include_usage: true },
@@ -69,7 +74,7 @@ export function openaiProvider(config: { baseUrl: string; timeoutMs: number }): 
 
     validateKey: (apiKey: string): Promise<void> =>
       call(setup, { apiKey }, async (signal) => {
-        await client(apiKey).models.list({ signal });
+        await (await client(apiKey)).models.list({ signal });
       }),
   };
 }
@@ -96,8 +101,9 @@ function usageOf(u: CompletionUsage): Usage {
 }
 
 export function facts(err: unknown): FailureFacts {
-  if (err instanceof OpenAI.APIConnectionTimeoutError) return { timedOut: true };
-  if (err instanceof OpenAI.APIError) {
+  // An SDK error exists only once the SDK has been loaded.
+  if (sdk && err instanceof sdk.APIConnectionTimeoutError) return { timedOut: true };
+  if (sdk && err instanceof sdk.APIError) {
     const body = err.error as { message?: unknown } | undefined;
     const message = typeof body?.message === "string" ? body.message : err.message;
     return { status: err.status, code: err.code, type: err.type, message, retryAfter: retryAfterSeconds(err.headers) };

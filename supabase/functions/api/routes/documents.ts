@@ -1,7 +1,6 @@
 // PDFs: upload (to Storage, as the caller, so Storage's RLS applies; the trigger on
 // storage.objects makes the document and queues its ingestion), list, status, progress (SSE),
 // a signed URL to the file, delete; and the documents attached to a conversation.
-import { createClient } from "@supabase/supabase-js";
 import type { Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
@@ -9,6 +8,7 @@ import { env } from "../../_shared/env.ts";
 import { EMBEDDING_MODEL } from "../../_shared/providers/embeddings.ts";
 import { ApiError, notFound } from "../../_shared/http.ts";
 import { bearerToken } from "../../_shared/identity.ts";
+import { loadOnce } from "../../_shared/load-once.ts";
 import {
   attachDocument,
   conversationDocuments,
@@ -85,10 +85,12 @@ const SIGNED_URL_SECONDS = 300;
 const PROGRESS_POLL_MS = 500;
 const PROGRESS_MAX_MS = 15 * 60 * 1000;
 
+const supabaseJs = loadOnce(() => import("@supabase/supabase-js"));
+
 /** supabase-js Storage acting as the caller: Storage checks the token and applies its RLS policies. */
-function storageAs(c: Context) {
+async function storageAs(c: Context) {
   const token = bearerToken(c.req.header("authorization"));
-  return createClient(env.supabaseUrl, env.anonKey, {
+  return (await supabaseJs()).createClient(env.supabaseUrl, env.anonKey, {
     auth: { persistSession: false, autoRefreshToken: false },
     global: { headers: { Authorization: `Bearer ${token}` } },
   }).storage.from("documents");
@@ -175,7 +177,7 @@ export function documentRoutes(app: Hono) {
       if (existing) return { status: 200, message: "This file was already uploaded", data: existing };
 
       const id = crypto.randomUUID();
-      const { error } = await storageAs(c).upload(`${user.sub}/${id}.pdf`, bytes, {
+      const { error } = await (await storageAs(c)).upload(`${user.sub}/${id}.pdf`, bytes, {
         contentType: "application/pdf",
         upsert: false,
         metadata: { filename, sha256: hash },
@@ -239,7 +241,7 @@ export function documentRoutes(app: Hono) {
     handler: async ({ c, db, params, query }) => {
       const id = pathId(params.id, "Document");
       const doc = await db((tx) => findDocument(tx, id));
-      const { data, error } = await storageAs(c).createSignedUrl(doc.object_path, SIGNED_URL_SECONDS);
+      const { data, error } = await (await storageAs(c)).createSignedUrl(doc.object_path, SIGNED_URL_SECONDS);
       if (error || !data) throw notFound("Document");
       const url = data.signedUrl + (query.page ? `#page=${query.page}` : "");
       return { message: `Valid for ${SIGNED_URL_SECONDS} seconds`, data: { url, expires_in: SIGNED_URL_SECONDS } };
@@ -374,7 +376,7 @@ export function documentRoutes(app: Hono) {
       const id = pathId(params.id, "Document");
       const doc = await db((tx) => findDocument(tx, id));
       // Removing the object is the delete: the trigger on storage.objects removes the document with it.
-      const { data, error } = await storageAs(c).remove([doc.object_path]);
+      const { data, error } = await (await storageAs(c)).remove([doc.object_path]);
       if (error || !data?.length) throw notFound("Document");
       return { message: "Deleted", data: { id } };
     },

@@ -1,12 +1,13 @@
 // Accounts, through Supabase Auth (auth-js, the client inside supabase-js, against the Auth
 // server). A username maps to an auth user through public.profiles; login accepts a username or
 // an email.
-import { AuthClient, type AuthError, type Session as AuthSession } from "@supabase/auth-js";
+import type { AuthError, Session as AuthSession } from "@supabase/auth-js";
 import type { Context, Hono } from "hono";
 import { asServiceRole } from "../../_shared/db.ts";
 import { env } from "../../_shared/env.ts";
 import { ApiError, notFound } from "../../_shared/http.ts";
 import { bearerToken } from "../../_shared/identity.ts";
+import { loadOnce } from "../../_shared/load-once.ts";
 import { route } from "../route.ts";
 import { Credentials, Join, Profile, Refresh, Session } from "../schemas.ts";
 
@@ -30,8 +31,10 @@ function authHeaders(c: Context): Record<string, string> {
  * An Auth client at env.authUrl (the Auth server itself where the stack can reach it, so no proxy
  * replaces the X-Forwarded-For sent here; else the project URL's /auth/v1).
  */
-function authClient(c: Context) {
-  return new AuthClient({
+const authJs = loadOnce(() => import("@supabase/auth-js"));
+
+async function authClient(c: Context) {
+  return new (await authJs()).AuthClient({
     url: env.authUrl,
     headers: authHeaders(c),
     persistSession: false,
@@ -100,7 +103,7 @@ export function userRoutes(app: Hono) {
       const taken = () => new ApiError(409, "That username is taken", { username: ["Already taken"] });
       if (await resolveLogin(body.username)) throw taken();
       const email = body.email ?? `${body.username.toLowerCase()}@${NO_EMAIL_DOMAIN}`;
-      const { data, error } = await authClient(c).signUp({
+      const { data, error } = await (await authClient(c)).signUp({
         email,
         password: body.password,
         options: { data: { username: body.username } },
@@ -140,7 +143,7 @@ export function userRoutes(app: Hono) {
       const email = body.username.includes("@")
         ? body.username
         : (await resolveLogin(body.username)) ?? `unknown-${crypto.randomUUID()}@${NO_EMAIL_DOMAIN}`;
-      const { data, error } = await authClient(c).signInWithPassword({ email, password: body.password });
+      const { data, error } = await (await authClient(c)).signInWithPassword({ email, password: body.password });
       if (error || !data.session) {
         const failure = authFailure(error!, { status: 401, message: BAD_CREDENTIALS });
         // Auth answers an unknown email at once but checks a known user's password hash first
@@ -165,7 +168,7 @@ export function userRoutes(app: Hono) {
     errors: [401, 503],
     handler: async ({ c }) => {
       const token = bearerToken(c.req.header("authorization"));
-      const { error } = await authClient(c).admin.signOut(token, "local");
+      const { error } = await (await authClient(c)).admin.signOut(token, "local");
       if (error) throw authFailure(error, { status: 401, message: "Session already ended" });
       return { message: "Logged out", data: null };
     },
