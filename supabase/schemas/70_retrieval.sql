@@ -99,10 +99,7 @@ ALTER TEXT SEARCH CONFIGURATION private.document_text
 --   listings of the best 100, a chunk whose lines mostly end in a page number (a table of
 --            contents, an index) has its score cut, by up to 80%;
 --   vectors  when the question has an embedding, the nearest chunks of the same embedding model,
---            fused with the BM25 list by reciprocal rank, 1 / (2 + rank) from each list: with a
---            small k a list's first few passages count (one first in either list outranks one
---            fifth in both), where the usual k = 60 favours passages merely present in both
---            lists (tuned with real multilingual vectors, docs/eval.md).
+--            fused with the BM25 list by reciprocal rank (k = 60).
 -- At most 100 chunks per piece are scored (all of them for any piece rarer than that, which are
 -- the pieces that decide), so a question of common words stays fast on a large conversation.
 -- No JIT: the plan's cost estimates (a lateral index scan per piece) pass jit_above_cost, and
@@ -219,7 +216,7 @@ CREATE FUNCTION private.search_conversation_chunks(p_conversation_id uuid, p_que
   ),
   fused as (
     select coalesce(l.id, n.id) as id, l.rank as l_rank, n.rank as n_rank,
-           coalesce(1.0 / (2 + l.rank), 0) + coalesce(1.0 / (2 + n.rank), 0) as score
+           coalesce(1.0 / (60 + l.rank), 0) + coalesce(1.0 / (60 + n.rank), 0) as score
     from lexical l
     full join nearest n on n.id = l.id
     order by score desc, id
