@@ -1,8 +1,8 @@
 // The Postgres extensions the PDF features build on, as hosted Supabase has them.
 import { afterAll, describe, expect, it } from "vitest";
 import { API_URL } from "./support/env.ts";
+import { eventually } from "./support/providers.ts";
 import { db } from "./support/users.ts";
-import { until } from "./support/until.ts";
 
 afterAll(() => db.end());
 
@@ -20,10 +20,14 @@ describe("extensions", () => {
 
   it("pg_net: net.http_get from SQL reaches the gateway", async () => {
     const [{ id }] = await db`select net.http_get(${`${API_URL}/api/v1/health`}) as id`;
-    const response = await until("pg_net's response", async () => {
-      const [row] = await db`select status_code, content::jsonb as body from net._http_response where id = ${id}`;
-      return row;
-    }, 15_000);
+    const response = await eventually(
+      async () => {
+        const [row] = await db`select status_code, content::jsonb as body from net._http_response where id = ${id}`;
+        return row;
+      },
+      15_000,
+      "pg_net's response",
+    );
     expect(response.status_code).toBe(200);
     expect(response.body.data.database.ok).toBe(true);
   });
@@ -41,11 +45,15 @@ describe("extensions", () => {
     const name = `probe_${process.pid}_${Date.now()}`;
     const [{ jobid }] = await db`select cron.schedule(${name}, '1 seconds', 'select 1') as jobid`;
     try {
-      const run = await until("two runs of the job", async () => {
-        const [row] =
-          await db`select count(*)::int as n from cron.job_run_details where jobid = ${jobid} and status = 'succeeded'`;
-        return row.n >= 2 ? row : undefined;
-      }, 15_000);
+      const run = await eventually(
+        async () => {
+          const [row] =
+            await db`select count(*)::int as n from cron.job_run_details where jobid = ${jobid} and status = 'succeeded'`;
+          return row.n >= 2 ? row : undefined;
+        },
+        15_000,
+        "two runs of the job",
+      );
       expect(run.n).toBeGreaterThanOrEqual(2);
     } finally {
       await db`select cron.unschedule(${jobid}::bigint)`;

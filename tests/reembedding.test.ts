@@ -4,9 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { settled, uploadPdf } from "./support/documents.ts";
 import { factPage, makePdf } from "./support/pdfs.ts";
-import { callApi as api, registerKey } from "./support/providers.ts";
+import { callApi as api, eventually, registerKey } from "./support/providers.ts";
 import { createUser, db, type TestUser } from "./support/users.ts";
-import { until } from "./support/until.ts";
 
 const MODEL = "text-embedding-3-small";
 let owner: TestUser;
@@ -52,16 +51,24 @@ describe("re-embedding", () => {
 
   it("adding a valid OpenAI key embeds the document's chunks, with their model, billed to that key", async () => {
     const key = await registerKey(owner, "openai");
-    const done = await until("the chunks' vectors", async () => {
-      const v = await vectors(doc);
-      return v.of_model === v.chunks ? v : undefined;
-    }, 30_000);
+    const done = await eventually(
+      async () => {
+        const v = await vectors(doc);
+        return v.of_model === v.chunks ? v : undefined;
+      },
+      30_000,
+      "the chunks' vectors",
+    );
     expect(done.embedded).toBe(done.chunks);
     expect(
-      await until("the document's model", async () => {
-        const [d] = await db`select embedding_model from public.documents where id = ${doc}`;
-        return d.embedding_model ?? undefined;
-      }, 30_000),
+      await eventually(
+        async () => {
+          const [d] = await db`select embedding_model from public.documents where id = ${doc}`;
+          return d.embedding_model ?? undefined;
+        },
+        30_000,
+        "the document's model",
+      ),
     ).toBe(MODEL);
     const [usage] = await db`select count(*)::int as calls, sum(prompt_tokens)::int as tokens from public.usage_events
                              where api_key_id = ${key.id} and model = ${MODEL} and outcome = 'ok'`;
@@ -81,10 +88,14 @@ describe("re-embedding", () => {
     expect(res.status).toBe(202);
     expect(res.body.message).toBe("Re-embedding queued");
     expect(res.body.data).toMatchObject({ id: doc, status: "ready" });
-    await until("the older vectors replaced", async () => {
-      const v = await vectors(doc);
-      return v.of_model === v.chunks ? v : undefined;
-    }, 30_000);
+    await eventually(
+      async () => {
+        const v = await vectors(doc);
+        return v.of_model === v.chunks ? v : undefined;
+      },
+      30_000,
+      "the older vectors replaced",
+    );
     const [after] =
       await db`select count(*)::int as calls from public.usage_events where user_id = ${owner.id} and model = ${MODEL}`;
     expect(after.calls).toBe(before.calls + 1);
