@@ -27,12 +27,12 @@ function authHeaders(c: Context): Record<string, string> {
   return { apikey: env.anonKey, ...(address ? { "X-Forwarded-For": address } : {}) };
 }
 
+const authJs = loadOnce(() => import("@supabase/auth-js"));
+
 /**
  * An Auth client at env.authUrl (the Auth server itself where the stack can reach it, so no proxy
  * replaces the X-Forwarded-For sent here; else the project URL's /auth/v1).
  */
-const authJs = loadOnce(() => import("@supabase/auth-js"));
-
 async function authClient(c: Context) {
   return new (await authJs()).AuthClient({
     url: env.authUrl,
