@@ -12,17 +12,20 @@
 // Embeddings are hashed word vectors: each lower-cased word (and each 3-character piece of it,
 // at a third of the weight, so inflected forms stay close) adds ±1 at a position chosen by its
 // hash; the vector is L2-normalised. Texts sharing words are near, others nearly orthogonal.
-// `dimensions` is honoured (default 1536). Usage: prompt tokens = ceil(chars / 4).
+// `dimensions` is honoured (default 1536). Usage: prompt tokens by the token rule below.
 //
 // With sources: when the system prompt lists numbered sources (`[1] (file, page N) text`), the
 // answer quotes the sentence of source 1 sharing most words with the question as `"..." [1]`. A question containing
 // `misquote` gets that quote with its case and spacing changed; one containing `fabricate`
 // gets a quote that is in no source.
 //
-// Answers are deterministic: the text is `Echo: <last user message>` (cut to max_tokens * 4
-// chars if that is smaller), the model is echoed back. Usage: prompt tokens = ceil(chars of the
-// system prompt and all input messages / 4), completion tokens = ceil(chars of the answer / 4),
-// each at least 1.
+// Answers are deterministic: the text is `Echo: <last user message>` (cut to max_tokens by the
+// token rule if longer), the model is echoed back. Usage: prompt tokens by the token rule of
+// the system prompt and all input messages, completion tokens of the answer, each at least 1.
+//
+// TOKEN RULE: a quarter token per ASCII character (rounded up), one per other character (about
+// what GPT-4o's tokenizer gives Hangul; English at four characters a token). So Korean costs
+// what it really does, more than "characters / 4", and a reservation made from that would show.
 //
 // KEY RULE (tests rely on it):
 //   - OpenAI keys must start with `sk-` (and not `sk-ant-`), Anthropic keys with `sk-ant-`, and
@@ -142,7 +145,23 @@ function textOf(content: unknown): string {
   return "";
 }
 
-const tokens = (chars: number) => Math.max(1, Math.ceil(chars / 4));
+const tokens = (text: string) => {
+  let ascii = 0, other = 0;
+  for (const ch of text) ch.codePointAt(0)! < 0x80 ? ascii++ : other++;
+  return Math.max(1, Math.ceil(ascii / 4) + other);
+};
+
+/** The longest start of `text` (whole characters) of at most `limit` tokens. */
+function within(text: string, limit: number): string {
+  let ascii = 0, other = 0, end = 0;
+  for (const ch of text) {
+    const isAscii = ch.codePointAt(0)! < 0x80;
+    if (Math.ceil((ascii + (isAscii ? 1 : 0)) / 4) + other + (isAscii ? 0 : 1) > limit) break;
+    isAscii ? ascii++ : other++;
+    end += ch.length;
+  }
+  return text.slice(0, end);
+}
 
 // Splits into word-sized deltas, e.g. "Echo: hi there" -> ["Echo: ", "hi ", "there"].
 const pieces = (text: string) => text.match(/\S+\s*|\s+/g) ?? [""];
@@ -157,16 +176,16 @@ interface Turn {
 }
 
 function answer(model: string, system: string, messages: Msg[], maxTokens: unknown, key: string): Turn {
-  const inputChars = system.length + messages.reduce((n, m) => n + textOf(m.content).length, 0);
+  const input = system + messages.map((m) => textOf(m.content)).join("");
   const lastUser = [...messages].reverse().find((m) => m.role === "user");
   const question = lastUser ? textOf(lastUser.content) : "";
   let text = `Echo: ${question}` + citedSentence(system, question);
-  const limit = typeof maxTokens === "number" && maxTokens > 0 ? maxTokens * 4 : Infinity;
-  const truncated = text.length > limit;
-  if (truncated) text = text.slice(0, limit);
-  const promptTokens = tokens(inputChars);
+  const limit = typeof maxTokens === "number" && maxTokens > 0 ? maxTokens : Infinity;
+  const truncated = tokens(text) > limit;
+  if (truncated) text = within(text, limit);
+  const promptTokens = tokens(input);
   const cachedTokens = key.includes("-cached") ? Math.floor(promptTokens / 2) : 0;
-  return { model, text, truncated, promptTokens, cachedTokens, completionTokens: tokens(text.length) };
+  return { model, text, truncated, promptTokens, cachedTokens, completionTokens: tokens(text) };
 }
 
 function citedSentence(system: string, question: string): string {
@@ -222,7 +241,7 @@ function embeddings(body: Record<string, unknown>): Response {
     const embedding = base64 ? btoa(String.fromCharCode(...new Uint8Array(new Float32Array(vector).buffer))) : vector;
     return { object: "embedding", index, embedding };
   });
-  const promptTokens = texts.reduce((n, t) => n + tokens(t.length), 0);
+  const promptTokens = texts.reduce((n, t) => n + tokens(t), 0);
   return json(200, {
     object: "list",
     data,

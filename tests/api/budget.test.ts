@@ -1,7 +1,7 @@
 // A budget is a promise: many messages sent at once on a budgeted key never record more than
 // the budget (each reserves its worst case before the provider call; the rest are refused 429).
 import { afterAll, describe, expect, it } from "vitest";
-import { callApi as api, createConversation, registerKey } from "../support/providers.ts";
+import { callApi as api, createConversation, expectedCost, registerKey } from "../support/providers.ts";
 import { createUser, db } from "../support/users.ts";
 
 afterAll(() => db.end());
@@ -55,5 +55,42 @@ describe("budget under concurrency", () => {
       from public.messages where user_id = ${user.id}`;
     expect(pending).toBe(0);
     expect(stored).toBe(answered);
+  });
+
+  it("a Korean message the budget cannot pay is refused: its reservation counts Korean tokens as they are billed", async () => {
+    // 6,000 Hangul syllables: about 6,000 tokens in GPT-4o's tokenizer (and in the fake's rule),
+    // where "characters / 4" would say 1,500. On gpt-4o with a full answer that is about $0.025,
+    // over this key's $0.02; reserved from "characters / 4" it would have looked like $0.015.
+    const user = await createUser("budget_korean");
+    const key = await registerKey(user, "openai");
+    expect((await api("PATCH", `/keys/${key.id}`, { token: user.token, body: { monthly_budget_usd: 0.02 } })).status)
+      .toBe(200);
+    const text = "예산을확인합니다".repeat(750);
+    const billed = Number(await expectedCost("openai", "gpt-4o", text.length, 0, 1024));
+    expect(billed).toBeGreaterThan(0.02);
+    const conversation = await createConversation(user, { model: "gpt-4o" });
+
+    const refused = await api("POST", `/conversations/${conversation}/messages`, {
+      token: user.token,
+      body: { message: text },
+    });
+    expect(refused.status, `answered: ${JSON.stringify(refused.body.data?.usage)}`).toBe(429);
+    expect(refused.body.message).toMatch(/budget/i);
+    const [{ spent }] = await db`
+      select coalesce(sum(cost_usd), 0)::numeric as spent from public.usage_events where api_key_id = ${key.id}`;
+    expect(Number(spent)).toBe(0);
+
+    // With room for what it really costs, the same message is answered and billed that.
+    expect((await api("PATCH", `/keys/${key.id}`, { token: user.token, body: { monthly_budget_usd: 0.1 } })).status)
+      .toBe(200);
+    const answered = await api("POST", `/conversations/${conversation}/messages`, {
+      token: user.token,
+      body: { message: text },
+    });
+    expect(answered.status, answered.body.message).toBe(201);
+    const [event] = await db`
+      select prompt_tokens, completion_tokens, cost_usd::float8 as cost from public.usage_events where api_key_id = ${key.id}`;
+    expect(event).toMatchObject({ prompt_tokens: text.length, completion_tokens: 1024 });
+    expect(event.cost).toBeCloseTo(billed, 8);
   });
 });

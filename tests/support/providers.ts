@@ -139,7 +139,7 @@ export async function eventually<T>(
   }
 }
 
-/** The fake provider's token rule: ceil(chars / 4), at least 1. */
+/** The fake provider's token rule for ASCII text: ceil(chars / 4), at least 1 (scripts/fake-provider.ts). */
 export const fakeTokens = (chars: number) => Math.max(1, Math.ceil(chars / 4));
 
 /**

@@ -12,7 +12,7 @@ import { keepAlive, reservationSeconds, RETRY_RECORDING_MS, retryInBackground } 
 import { env } from "../_shared/env.ts";
 import { ApiError, notFound } from "../_shared/http.ts";
 import { secretBox } from "../_shared/secret-box.ts";
-import { estimatePromptTokens } from "../_shared/providers/estimate.ts";
+import { worstCasePromptTokens } from "../_shared/providers/estimate.ts";
 import { ProviderError } from "../_shared/providers/errors.ts";
 import { providerFor } from "../_shared/providers/index.ts";
 import {
@@ -45,14 +45,6 @@ export class NoKeyError extends ApiError {
   constructor() {
     super(400, "No API key to answer with: register one with POST /keys, or choose one for this conversation");
   }
-}
-
-/**
- * The worst case the budget must cover: the prompt as estimated (with a margin, since providers
- * count tokens their own way and add a few per message) and a full-length answer.
- */
-function worstCasePromptTokens(req: Pick<ChatRequest, "system" | "messages">) {
-  return Math.ceil(estimatePromptTokens(req) * 1.25) + 8 * (req.messages.length + 1);
 }
 
 /** What prepare_exchange read for an exchange: the conversation, its key, the answered history, the key to embed with. */
