@@ -12,7 +12,8 @@
 // Embeddings are hashed word vectors: each lower-cased word (and each 3-character piece of it,
 // at a third of the weight, so inflected forms stay close) adds ±1 at a position chosen by its
 // hash; the vector is L2-normalised. Texts sharing words are near, others nearly orthogonal.
-// `dimensions` is honoured (default 1536). Usage: prompt tokens by the token rule below.
+// `dimensions` is honoured (default 1536); an input over 8,192 tokens is refused (400), as
+// OpenAI does. Usage: prompt tokens by the token rule below.
 //
 // With sources: when the system prompt lists numbered sources (`[1] (file, page N) text`), the
 // answer quotes the sentence of source 1 sharing most words with the question as `"..." [1]`. A question containing
@@ -233,6 +234,17 @@ function embeddings(body: Record<string, unknown>): Response {
     : null;
   if (!texts || texts.length === 0) {
     return providerError("openai", 400, "invalid_request_error", "'input' must be a string or an array of strings.");
+  }
+  // Like text-embedding-3-small: an input over 8,192 tokens is refused, not cut.
+  const tooLong = texts.find((t) => tokens(t) > 8192);
+  if (tooLong !== undefined) {
+    return providerError(
+      "openai",
+      400,
+      "invalid_request_error",
+      `This model's maximum context length is 8192 tokens, however you requested ${tokens(tooLong)} tokens. ` +
+        "Please reduce your prompt.",
+    );
   }
   const dimensions = typeof body.dimensions === "number" ? body.dimensions : 1536;
   const base64 = body.encoding_format === "base64";

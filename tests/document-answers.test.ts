@@ -142,6 +142,22 @@ describe("an answer with a key: numbered sources, citations on the right pages",
     });
   }
 
+  it("a question longer than the embedding model reads is embedded from its start, not refused", async () => {
+    // 9,000 Hangul syllables: over text-embedding-3-small's 8,192 tokens (the fake refuses such an
+    // input as OpenAI does); messages may have 32,000 characters.
+    const question = `What is the archive code for section 42? ${"가".repeat(9_000)}`;
+    const embeddingCalls = async () => {
+      const [row] = await db`
+        select count(*) filter (where outcome = 'ok')::int as ok, count(*) filter (where outcome <> 'ok')::int as failed
+        from public.usage_events where user_id = ${keyed.id} and model = 'text-embedding-3-small'`;
+      return row as { ok: number; failed: number };
+    };
+    const before = await embeddingCalls();
+    const res = await ask(keyed, conversation, question);
+    expect(res.status).toBe(201);
+    expect(await embeddingCalls()).toEqual({ ok: before.ok + 1, failed: before.failed });
+  });
+
   it("streamed: the deltas are the model's text, the done event carries the stored answer with its checked citations", async () => {
     const res = await postMessageStream(keyed.token, conversation, {
       message: "misquote: what is the archive code for section 18?",

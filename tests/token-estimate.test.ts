@@ -10,6 +10,11 @@ import {
   estimateTokens,
   worstCasePromptTokens,
 } from "../supabase/functions/_shared/providers/estimate.ts";
+import {
+  EMBEDDING_MAX_INPUT_TOKENS,
+  embeddingInput,
+  worstCaseEmbeddingTokens,
+} from "../supabase/functions/_shared/providers/embeddings.ts";
 
 const ENCODINGS = ["cl100k_base", "o200k_base"] as const;
 const tokenizers = ENCODINGS.map((name) => ({ name, encoding: getEncoding(name) }));
@@ -74,5 +79,31 @@ describe("token estimates err high against the real tokenizers", () => {
     for (const { name, encoding } of tokenizers) {
       expect(estimateTokens(text), name).toBeLessThanOrEqual(Math.ceil(encoding.encode(text).length * 1.5));
     }
+  });
+});
+
+describe("an embedding input stays within what the model reads", () => {
+  const cl100k = getEncoding("cl100k_base"); // text-embedding-3-small's
+  const long = {
+    Korean: `${"각주를 달려면 어떤 명령을 쓰나요? ".repeat(1_500)}`,
+    English: "Which variable sets the prompt of an interactive shell? ".repeat(700),
+    // 8,189 bytes, then emoji of 4 bytes each: the first straddles the limit of 8,191.
+    "emoji at the cut": `${"word ".repeat(1_637)}abcd🙂🙂🙂`,
+  };
+  for (const [kind, text] of Object.entries(long)) {
+    it(`${kind}: a longer text is cut to its start, between characters, within the limit`, () => {
+      const sent = embeddingInput(text);
+      expect(sent.length).toBeLessThan(text.length);
+      expect(text.startsWith(sent)).toBe(true);
+      expect(sent).not.toContain("\uFFFD");
+      expect(cl100k.encode(sent).length).toBeLessThanOrEqual(EMBEDDING_MAX_INPUT_TOKENS);
+      expect(worstCaseEmbeddingTokens([text])).toBeGreaterThanOrEqual(cl100k.encode(sent).length);
+    });
+  }
+
+  it("a text within the limit is sent whole", () => {
+    const text = SAMPLES["Korean prose"];
+    expect(embeddingInput(text)).toBe(text);
+    expect(worstCaseEmbeddingTokens([text, text])).toBe(2 * new TextEncoder().encode(text).length);
   });
 });
