@@ -6,15 +6,13 @@
 import { getEncoding } from "js-tiktoken";
 import { describe, expect, it } from "vitest";
 import {
-  estimatedUsage,
-  estimateTokens,
-  worstCasePromptTokens,
-} from "../supabase/functions/_shared/providers/estimate.ts";
-import {
   EMBEDDING_MAX_INPUT_TOKENS,
   embeddingInput,
+  estimatedUsage,
+  estimateTokens,
   worstCaseEmbeddingTokens,
-} from "../supabase/functions/_shared/providers/embeddings.ts";
+  worstCasePromptTokens,
+} from "../supabase/functions/_shared/providers/estimate.ts";
 
 const ENCODINGS = ["cl100k_base", "o200k_base"] as const;
 const tokenizers = ENCODINGS.map((name) => ({ name, encoding: getEncoding(name) }));

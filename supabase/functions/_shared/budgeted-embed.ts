@@ -7,7 +7,8 @@
 import { keepAlive, reservationSeconds, RETRY_RECORDING_MS, retryInBackground } from "./background.ts";
 import { asUserStatement, type Claims, isDatabaseUnavailable } from "./db.ts";
 import { env } from "./env.ts";
-import { embed, EMBEDDING_MODEL, worstCaseEmbeddingTokens } from "./providers/embeddings.ts";
+import { embed, EMBEDDING_MODEL } from "./providers/embeddings.ts";
+import { worstCaseEmbeddingTokens } from "./providers/estimate.ts";
 import { ProviderError } from "./providers/errors.ts";
 
 export type BudgetedEmbeddings =

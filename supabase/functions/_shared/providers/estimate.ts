@@ -1,6 +1,7 @@
-// Token counts the function makes up itself: the prompt's, for the budget reservation made before
-// a call and for fitting the history into the model's window; and a whole call's, when the
-// provider reports none (a cut stream).
+// Token counts the functions make up themselves: the prompt's, for the budget reservation made
+// before a call and for fitting the history into the model's window; a whole call's, when the
+// provider reports none (a cut stream); an embedding call's bound, and the cut that keeps an
+// embedding input within what the model reads.
 //
 // Every count errs high, never low: a reservation below the real prompt would let a call cost
 // more than the budget kept for it. "Four characters per token", the providers' rule of thumb,
@@ -19,6 +20,7 @@
 // page (tests/token-estimate.test.ts).
 import type { ChatRequest, Usage } from "./types.ts";
 
+const utf8 = new TextEncoder();
 const ONE_TOKEN_EACH = /[!-\/:-@\[-`{-~0-9\n]/;
 
 /** At least the tokens of `text` in the providers' tokenizers (see above). */
@@ -58,4 +60,31 @@ export function estimatedUsage(
     completionTokens: estimateTokens(text),
     source: "estimated",
   };
+}
+
+/** The most tokens text-embedding-3-small reads of one input; a longer one is refused (400), not cut. */
+export const EMBEDDING_MAX_INPUT_TOKENS = 8191;
+
+/**
+ * What is sent of one input: all of it when the model surely reads it whole, else its start of
+ * at most EMBEDDING_MAX_INPUT_TOKENS bytes of UTF-8, cut between characters (every token is at
+ * least a byte, so that start is within the limit). Only a question can be that long (a message
+ * may have 32,000 characters; chunks have about 1,000): it is then searched by its start, instead
+ * of the call failing and the question being searched by its words alone.
+ */
+export function embeddingInput(text: string): string {
+  const bytes = utf8.encode(text);
+  if (bytes.length <= EMBEDDING_MAX_INPUT_TOKENS) return text;
+  let end = EMBEDDING_MAX_INPUT_TOKENS;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--; // not inside a character's bytes
+  return new TextDecoder().decode(bytes.subarray(0, end));
+}
+
+/**
+ * An upper bound on the input tokens of an embedding call, for its budget reservation: OpenAI's
+ * tokenizer is byte-level BPE, every token at least one byte of UTF-8, so the bytes of what is
+ * sent bound it.
+ */
+export function worstCaseEmbeddingTokens(inputs: string[]): number {
+  return inputs.reduce((n, t) => n + Math.min(utf8.encode(t).length, EMBEDDING_MAX_INPUT_TOKENS), 0);
 }
