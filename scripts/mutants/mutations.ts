@@ -116,6 +116,20 @@ export const MUTATIONS: Mutation[] = [
     guards: ["supabase/tests/058-budget-reservations.test.sql"],
   },
   {
+    promise: "a chat reservation counts a Korean prompt at no less than it is billed",
+    file: "supabase/functions/_shared/providers/estimate.ts",
+    from: "if (cp >= 0x80) counted += cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;",
+    to: "if (false) counted++;",
+    guards: ["tests/token-estimate.test.ts", "tests/api/budget.test.ts"],
+  },
+  {
+    promise: "an embedding input longer than the model reads is sent cut to its start, not refused",
+    file: "supabase/functions/_shared/providers/embeddings.ts",
+    from: "input: inputs.map(embeddingInput),",
+    to: "input: inputs,",
+    guards: ["tests/document-answers.test.ts"],
+  },
+  {
     promise: "a provider call that failed while the database was down is recorded once it is back",
     file: "supabase/functions/api/chat.ts",
     from: `keepAlive(retryInBackground("recording a failed provider call", record, RETRY_RECORDING_MS));`,
