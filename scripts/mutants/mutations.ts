@@ -118,8 +118,8 @@ export const MUTATIONS: Mutation[] = [
   {
     promise: "a chat reservation counts a Korean prompt at no less than it is billed",
     file: "supabase/functions/_shared/providers/estimate.ts",
-    from: "if (cp >= 0x80) counted += cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;",
-    to: "if (false) counted++;",
+    from: "else bytes += unit < 0x800 || (unit >= 0xd800 && unit < 0xe000) ? 2 : 3;",
+    to: "else quarters++;",
     guards: ["tests/token-estimate.test.ts", "tests/api/budget.test.ts"],
   },
   {
