@@ -156,9 +156,8 @@ const tokens = (text: string) => {
 function within(text: string, limit: number): string {
   let ascii = 0, other = 0, end = 0;
   for (const ch of text) {
-    const isAscii = ch.codePointAt(0)! < 0x80;
-    if (Math.ceil((ascii + (isAscii ? 1 : 0)) / 4) + other + (isAscii ? 0 : 1) > limit) break;
-    isAscii ? ascii++ : other++;
+    ch.codePointAt(0)! < 0x80 ? ascii++ : other++;
+    if (Math.ceil(ascii / 4) + other > limit) break;
     end += ch.length;
   }
   return text.slice(0, end);
